@@ -1,0 +1,54 @@
+"""One settings class for the whole application, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting hailong reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./hailong.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    questionnaire_dir: Path | None = Field(
+        default=None,
+        description="Folder of extra questionnaire YAML files; the shipped ones are always loaded",
+    )
+    dossier_questionnaire: str = Field(
+        default="danh-gia-ho-so", description="Questionnaire asked for a dossier link"
+    )
+    general_questionnaire: str = Field(
+        default="sipas", description="Questionnaire asked when no dossier is given"
+    )
+    report_min_n: int = Field(default=30, ge=1, description="Below this n a rate is flagged")
+    satisfaction_target: float = Field(default=0.95, gt=0, le=1)
+    element_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON map of element code to weight, e.g. {"TCDV": 1, "CC": 2}; default equal',
+    )
+    nlp_model_dir: Path = Field(
+        default=Path.home() / ".cache" / "hailong" / "nlp",
+        description="Where the routing model is cached after its first training",
+    )
+    nlp_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
