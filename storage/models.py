@@ -1,0 +1,208 @@
+"""The tables. Alembic (storage/migrations) owns the schema; these classes describe it.
+
+Vocabulary: a *dossier* (hồ sơ) is one completed administrative procedure (TTHC) that a
+citizen can rate; a *response* is one citizen's pass through one questionnaire; an *answer*
+is one question of it. Status values are named constants, never bare strings in logic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+class ResponseStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class AnswerStatus(StrEnum):
+    ANSWERED = "answered"
+    NO_OPINION = "no_opinion"  # "không ý kiến": kept, but out of every denominator
+    SKIPPED = "skipped"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up after too many failures; `last_error` says why
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)
+
+
+class Unit(SQLModel, table=True):
+    """A responsible unit (department, ward, utility) from the unit catalogue."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(default="so", max_length=16)  # so | xa | dich_vu | khac
+    description: str = Field(default="", max_length=1000)
+    active: bool = True
+
+
+class Procedure(SQLModel, table=True):
+    """An administrative procedure (thủ tục hành chính, TTHC)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=300)
+    field_name: str = Field(default="", max_length=120)  # lĩnh vực
+
+
+class Dossier(SQLModel, table=True):
+    """A completed procedure a citizen may rate once per questionnaire."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    procedure_id: int | None = Field(default=None, foreign_key="procedure.id")
+    received_at: datetime | None = _ts(nullable=True)
+    due_at: datetime | None = _ts(nullable=True)
+    completed_at: datetime | None = _ts(nullable=True, index=True)
+    created_at: datetime = _ts()
+
+
+class Citizen(SQLModel, table=True):
+    """One channel identity (channel + external id) that gave consent.
+
+    Created only on consent, deleted on request: answers stay, unlinked, as statistics.
+    """
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    display_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    consent_given_at: datetime | None = _ts(nullable=True)
+    consent_text: str | None = Field(default=None, max_length=4000)
+    created_at: datetime = _ts()
+
+
+class QuestionnaireVersion(SQLModel, table=True):
+    """A questionnaire as it was when answered: the file's content is kept verbatim."""
+
+    __tablename__ = "questionnaire"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    version: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+
+
+class SurveyResponse(SQLModel, table=True):
+    """One pass through one questionnaire; unit and procedure are copied from the dossier."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        # One response per dossier and questionnaire; NULL dossiers (general surveys) repeat.
+        UniqueConstraint("dossier_id", "questionnaire_code"),
+        Index("ix_survey_response_started_unit", "started_at", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    questionnaire_id: int = Field(foreign_key="questionnaire.id")
+    questionnaire_code: str = Field(max_length=32)
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True)
+    dossier_id: int | None = Field(default=None, foreign_key="dossier.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    procedure_id: int | None = Field(default=None, foreign_key="procedure.id", index=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(default=ResponseStatus.IN_PROGRESS, max_length=16)
+    started_at: datetime = _ts()
+    completed_at: datetime | None = _ts(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    """One question's answer. The latest answer to a question replaces the earlier one.
+
+    `satisfied` is fixed when the answer is stored, from the questionnaire's scale, so that
+    reports are plain SQL sums; `element_code` is copied for the same reason.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("response_id", "question_code"),
+        Index("ix_answer_question", "question_code", "response_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: int = Field(foreign_key="survey_response.id")
+    question_code: str = Field(max_length=32)
+    element_code: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    score: int | None = None
+    choice: str | None = Field(default=None, max_length=400)  # multi: "|a|b|"
+    text: str | None = Field(default=None, max_length=4000)
+    satisfied: bool | None = None
+    answered_at: datetime = _ts()
+
+
+class ConversationState(SQLModel, table=True):
+    """The engine's state for one chat, with a version for optimistic locking."""
+
+    __tablename__ = "conversation_state"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    external_id: str = Field(max_length=64, primary_key=True)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    version: int = 0
+    updated_at: datetime = _ts()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A reply waiting for delivery, written in the same transaction as the state change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=64, index=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = Field(default=None, max_length=1000)
+    platform_message_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class InboundMessage(SQLModel, table=True):
+    """An inbound message id already processed: a redelivery changes nothing."""
+
+    __tablename__ = "inbound_message"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    message_id: str = Field(max_length=64, primary_key=True)
+    received_at: datetime = _ts()
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what, when: consent, deletion, admin actions."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    subject: str | None = Field(default=None, max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
