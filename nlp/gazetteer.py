@@ -1,0 +1,122 @@
+"""Ward detection: find which of HCMC's wards, communes or special zone a text names.
+
+A name counts only after an administrative prefix ("phường", "P.", "xã", "đặc khu", with or
+without diacritics): bare names such as "Bến Thành" or "Sài Gòn" usually mean a market, a
+river or the city, not the ward. Côn Đảo is the exception, being unambiguous on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from nlp.text import clean, strip_diacritics
+
+
+@dataclass(frozen=True)
+class Ward:
+    """One commune-level unit of HCMC (after the 2025 merger)."""
+
+    code: str
+    kind: str  # "phuong" (ward), "xa" (commune) or "dac_khu" (special zone)
+    name: str
+    full_name: str
+    former_area: str = ""
+
+
+_PREFIX = {
+    "phuong": r"phường|phuong|p\s*\.|p|f\s*\.|f",
+    "xa": r"xã|xa|x\s*\.",
+    "dac_khu": r"đặc khu|dac khu|đk|dk|huyện|huyen",
+}
+
+
+def default_gazetteer_path() -> Path:
+    """Path of the shipped gazetteer, ``nlp/data/wards.csv``."""
+    return Path(str(resources.files("nlp") / "data" / "wards.csv"))
+
+
+def load_wards(path: Path | None = None) -> list[Ward]:
+    """Read the ward gazetteer CSV (columns code, kind, name, full_name, former_area)."""
+    path = path or default_gazetteer_path()
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            Ward(
+                code=row["code"],
+                kind=row["kind"],
+                name=row["name"],
+                full_name=row["full_name"],
+                former_area=row.get("former_area", "") or "",
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+class WardDetector:
+    """Finds ward names in text; accented matches win over unaccented ones."""
+
+    def __init__(self, wards: list[Ward]) -> None:
+        self.wards = wards
+        self._accented = self._compile(wards, lambda s: s.lower())
+        self._bare = self._compile(wards, lambda s: strip_diacritics(s).lower())
+        bare_names: dict[str, list[Ward]] = {}
+        for ward in wards:
+            bare_names.setdefault(strip_diacritics(ward.name).lower(), []).append(ward)
+        self._by_bare = bare_names
+        self._by_name = {ward.name.lower(): ward for ward in wards}
+
+    @staticmethod
+    def _compile(wards: list[Ward], fold: object) -> dict[str, re.Pattern[str]]:
+        assert callable(fold)
+        patterns: dict[str, re.Pattern[str]] = {}
+        for kind in {w.kind for w in wards}:
+            # Longest names first, so "An Phú Đông" wins over "An Phú".
+            names = sorted({fold(w.name) for w in wards if w.kind == kind}, key=len, reverse=True)
+            alternatives = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names)
+            prefix = _PREFIX.get(kind, _PREFIX["phuong"])
+            if kind == "phuong":
+                prefix += r"|" + _PREFIX["xa"]  # citizens mix "xã" and "phường" freely
+            if kind == "dac_khu":
+                patterns[kind] = re.compile(rf"(?<!\w)(?:(?:{prefix})\s*)?({alternatives})(?!\w)")
+            else:
+                patterns[kind] = re.compile(rf"(?<!\w)(?:{prefix})\s*({alternatives})(?!\w)")
+        return patterns
+
+    def detect(self, text: str) -> Ward | None:
+        """The first ward the text names, or None (also None when an unaccented name is
+        ambiguous, e.g. "xa thanh an" could be Thạnh An or Thanh An)."""
+        text = clean(text).lower()
+        if not text:
+            return None
+        hits: list[tuple[int, Ward]] = []
+        bare_text = strip_diacritics(text)
+        # A text typed without any diacritics gives no evidence for "Thanh An" over "Thạnh An".
+        accented_patterns = self._accented.values() if bare_text != text else ()
+        for pattern in accented_patterns:
+            for match in pattern.finditer(text):
+                name = re.sub(r"\s+", " ", match.group(1))
+                if name in self._by_name:
+                    hits.append((match.start(), self._by_name[name]))
+        if hits:
+            return min(hits, key=lambda h: h[0])[1]
+        for pattern in self._bare.values():
+            for match in pattern.finditer(bare_text):
+                candidates = self._by_bare.get(re.sub(r"\s+", " ", match.group(1)), [])
+                if len(candidates) == 1:
+                    hits.append((match.start(), candidates[0]))
+        return min(hits, key=lambda h: h[0])[1] if hits else None
+
+
+@lru_cache(maxsize=1)
+def default_detector() -> WardDetector:
+    """Detector over the shipped gazetteer, built once per process."""
+    return WardDetector(load_wards())
+
+
+def detect_ward(text: str) -> Ward | None:
+    """The HCMC ward, commune or special zone that ``text`` names, if any."""
+    return default_detector().detect(text)

@@ -1,0 +1,437 @@
+"""The routing classifier: corpus loading, the scikit-learn pipeline, training, evaluation and
+safe persistence (skops + a JSON model card).
+
+Heavy imports (scikit-learn, skops, underthesea) happen inside functions so that importing
+``nlp`` stays cheap for the CLI start-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import platform
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nlp.text import features_input, normalize, strip_diacritics
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "model_card.json"
+FORMAT_VERSION = 1
+MIN_EXAMPLES_PER_LABEL = 3  # calibration needs a few examples of each unit in every fold
+
+
+class CorpusError(ValueError):
+    """A training/evaluation CSV is missing, malformed or has unusable labels."""
+
+
+class ModelError(RuntimeError):
+    """A model directory is missing, incomplete, or its file was refused as unsafe."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Feature and classifier choices. The defaults are the measured winners (nlp/README.md).
+
+    features: "syllable" (word 1-2-grams on both views), "syllable+char" (plus character
+    2-5-grams on the unaccented view) or "char".
+    classifier: "svm" (LinearSVC, sigmoid-calibrated), "logreg" or "nb" (ComplementNB).
+    """
+
+    features: str = "syllable+char"
+    classifier: str = "svm"
+    c: float = 0.5
+    use_segmentation: bool = False
+    augment_unaccented: bool = True
+    calibration_folds: int = 3
+    class_weight: str | None = "balanced"
+
+
+@dataclass
+class TrainedModel:
+    """A fitted pipeline plus the facts its model card records."""
+
+    pipeline: Any
+    config: ModelConfig
+    labels: list[str]
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, texts: Sequence[str]) -> Any:
+        """Calibrated probabilities, one row per text, columns in ``self.labels`` order."""
+        return self.pipeline.predict_proba(prepare(texts, self.config))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable unit for each text."""
+        probs = self.predict_proba(texts)
+        return [self.labels[i] for i in probs.argmax(axis=1)]
+
+
+def default_corpus_path() -> Path:
+    """Path of the shipped seed corpus, ``nlp/data/seed_corpus.csv``."""
+    return Path(str(resources.files("nlp") / "data" / "seed_corpus.csv"))
+
+
+def load_corpus(path: Path, known_labels: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """Read a ``text,label`` CSV. Raises :class:`CorpusError` with a one-line reason.
+
+    Rows with empty text are skipped; an empty or unknown label is an error, because a typo
+    in a label silently creates a new unit otherwise.
+    """
+    if not path.is_file():
+        raise CorpusError(f"không tìm thấy tệp dữ liệu: {path}")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            if "text" not in columns or "label" not in columns:
+                raise CorpusError(
+                    f"{path}: cần hai cột 'text,label', tệp có: {','.join(columns) or '(trống)'}"
+                )
+            reader.fieldnames = columns
+            texts: list[str] = []
+            labels: list[str] = []
+            for line, row in enumerate(reader, start=2):
+                text = (row.get("text") or "").strip()
+                label = (row.get("label") or "").strip()
+                if not text:
+                    continue
+                if not label:
+                    raise CorpusError(f"{path}:{line}: thiếu nhãn")
+                if known_labels is not None and label not in known_labels:
+                    raise CorpusError(f"{path}:{line}: nhãn không có trong danh mục: {label}")
+                texts.append(text)
+                labels.append(label)
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: không phải UTF-8 ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise CorpusError(f"{path}: CSV lỗi: {exc}") from exc
+    if not texts:
+        raise CorpusError(f"{path}: không có dòng dữ liệu nào")
+    return texts, labels
+
+
+def prepare(texts: Sequence[str], config: ModelConfig) -> Any:
+    """Turn raw texts into the (n, 2) object array [normalised, unaccented] the pipeline reads."""
+    import numpy as np
+
+    rows = [features_input(t, use_segmentation=config.use_segmentation) for t in texts]
+    array = np.empty((len(rows), 2), dtype=object)
+    for i, (norm, bare) in enumerate(rows):
+        array[i, 0] = norm
+        array[i, 1] = bare
+    return array
+
+
+def build_pipeline(config: ModelConfig, n_per_class_min: int = 10) -> Any:
+    """The scikit-learn pipeline for ``config``: per-view TF-IDF features, then a classifier."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import LinearSVC
+
+    # Tokens are whitespace-separated after normalisation; keep one-letter syllables ("ở", "xe").
+    token_pattern = r"(?u)\S+"
+
+    def words(ngram: tuple[int, int]) -> Any:
+        return TfidfVectorizer(
+            token_pattern=token_pattern, ngram_range=ngram, sublinear_tf=True, min_df=1,
+            lowercase=False,
+        )
+
+    parts: list[tuple[str, Any, int]] = []
+    if config.features in ("syllable", "syllable+char"):
+        parts.append(("accented_words", words((1, 2)), 0))
+        parts.append(("bare_words", words((1, 2)), 1))
+    if config.features in ("char", "syllable+char"):
+        parts.append((
+            "bare_chars",
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                            min_df=2, lowercase=False, max_features=200_000),
+            1,
+        ))
+    if not parts:
+        raise ValueError(f"unknown features: {config.features}")
+    features = ColumnTransformer(parts, sparse_threshold=1.0)
+
+    folds = max(2, min(config.calibration_folds, n_per_class_min))
+    if config.classifier == "svm":
+        classifier: Any = CalibratedClassifierCV(
+            LinearSVC(C=config.c, class_weight=config.class_weight),
+            method="sigmoid", cv=folds,
+        )
+    elif config.classifier == "logreg":
+        classifier = LogisticRegression(C=config.c * 20, max_iter=2000,
+                                        class_weight=config.class_weight)
+    elif config.classifier == "nb":
+        classifier = CalibratedClassifierCV(ComplementNB(alpha=0.3), method="sigmoid", cv=folds)
+    else:
+        raise ValueError(f"unknown classifier: {config.classifier}")
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def augment(texts: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Add an unaccented copy of every accented example: citizens often type without marks."""
+    out_texts = list(texts)
+    out_labels = list(labels)
+    for text, label in zip(texts, labels, strict=True):
+        bare = strip_diacritics(text)
+        if bare != text:
+            out_texts.append(bare)
+            out_labels.append(label)
+    return out_texts, out_labels
+
+
+def fit(
+    texts: Sequence[str], labels: Sequence[str], config: ModelConfig | None = None
+) -> TrainedModel:
+    """Fit a model on ``texts``/``labels`` (no card metrics; see :func:`train`)."""
+    config = config or ModelConfig()
+    counts = Counter(labels)
+    rare = sorted(label for label, n in counts.items() if n < MIN_EXAMPLES_PER_LABEL)
+    if rare:
+        raise CorpusError(
+            f"cần ít nhất {MIN_EXAMPLES_PER_LABEL} ví dụ cho mỗi nhãn; thiếu: {', '.join(rare)}"
+        )
+    if len(counts) < 2:
+        raise CorpusError("cần ít nhất hai nhãn khác nhau để huấn luyện")
+    train_texts, train_labels = (
+        augment(texts, labels) if config.augment_unaccented else (list(texts), list(labels))
+    )
+    pipeline = build_pipeline(config, n_per_class_min=min(counts.values()))
+    pipeline.fit(prepare(train_texts, config), train_labels)
+    return TrainedModel(pipeline=pipeline, config=config, labels=[str(c) for c in pipeline.classes_])
+
+
+def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1, per-class precision/recall/F1 and the confusion matrix."""
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
+    labels = list(labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "n": len(y_true),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "weighted_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
+        ),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool],
+                               bins: int = 10) -> float:
+    """ECE: how far stated confidence is from observed accuracy, averaged over 10 bins."""
+    total = len(confidences)
+    if not total:
+        return 0.0
+    error = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(confidences) if low < c <= high or (b == 0 and c == 0)]
+        if idx:
+            accuracy = sum(correct[i] for i in idx) / len(idx)
+            confidence = sum(confidences[i] for i in idx) / len(idx)
+            error += len(idx) / total * abs(accuracy - confidence)
+    return error
+
+
+def evaluate(model: TrainedModel, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Metrics of ``model`` on a labelled set, plus calibration error and the unaccented score."""
+    probs = model.predict_proba(texts)
+    predicted = [model.labels[i] for i in probs.argmax(axis=1)]
+    label_set = sorted(set(model.labels) | set(labels))
+    result = metrics(labels, predicted, label_set)
+    confidences = [float(p) for p in probs.max(axis=1)]
+    result["ece"] = expected_calibration_error(
+        confidences, [p == t for p, t in zip(predicted, labels, strict=True)]
+    )
+    bare_pred = model.predict([strip_diacritics(t) for t in texts])
+    result["accuracy_unaccented"] = float(
+        sum(p == t for p, t in zip(bare_pred, labels, strict=True)) / max(1, len(labels))
+    )
+    return result
+
+
+def cross_validate(
+    texts: Sequence[str], labels: Sequence[str], config: ModelConfig, folds: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Stratified k-fold estimate: accuracy, macro-F1, ECE, accuracy on unaccented test text.
+
+    Augmentation happens inside each training fold only, so no unaccented copy of a test
+    message is ever trained on.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    sums: Counter[str] = Counter()
+    for train_idx, test_idx in splitter.split(texts, labels):
+        model = fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], config)
+        scores = evaluate(model, [texts[i] for i in test_idx], [labels[i] for i in test_idx])
+        for key in ("accuracy", "macro_f1", "weighted_f1", "ece", "accuracy_unaccented"):
+            sums[key] += scores[key]
+    return {key: value / folds for key, value in sums.items()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("hailong", "scikit-learn", "skops", "underthesea", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def save(model: TrainedModel, model_dir: Path) -> Path:
+    """Write ``model.skops`` and ``model_card.json`` into ``model_dir``; returns the card path.
+
+    The model file is written to a temporary name and renamed, so a reader never sees half
+    a file; the card records the file's SHA-256 so later edits to it are detected.
+    """
+    import skops.io as sio
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    target = model_dir / MODEL_FILE
+    partial = model_dir / (MODEL_FILE + ".partial")
+    sio.dump(model.pipeline, partial, compression=8)  # zipfile.ZIP_DEFLATED
+    card = dict(model.card)
+    card.update({
+        "format_version": FORMAT_VERSION,
+        "config": asdict(model.config),
+        "labels": model.labels,
+        "sha256": _sha256(partial),
+        "versions": _versions(),
+    })
+    card.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    card_partial = model_dir / (CARD_FILE + ".partial")
+    card_partial.write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
+    partial.replace(target)
+    card_partial.replace(model_dir / CARD_FILE)
+    model.card = card
+    return model_dir / CARD_FILE
+
+
+# Types a routing pipeline legitimately contains. Anything else in a model file (a function,
+# os.system, a class from another package) means the file was not written by `save`.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.")
+_TRUSTED_EXACT = {"builtins.slice", "builtins.dict", "builtins.list", "builtins.tuple"}
+
+
+def _is_trusted(type_name: str) -> bool:
+    if type_name in _TRUSTED_EXACT:
+        return True
+    return type_name.startswith(_TRUSTED_PREFIXES) and "._testing" not in type_name
+
+
+def load(model_dir: Path) -> TrainedModel:
+    """Load a model saved by :func:`save`, refusing files that were altered or hold unsafe types.
+
+    Raises :class:`ModelError` when the directory is incomplete, the file's hash differs from
+    its card, or skops reports a type outside scikit-learn/NumPy/SciPy.
+    """
+    import skops.io as sio
+
+    model_file = model_dir / MODEL_FILE
+    card_file = model_dir / CARD_FILE
+    if not model_file.is_file() or not card_file.is_file():
+        raise ModelError(f"không có mô hình trong {model_dir}")
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{card_file}: thẻ mô hình hỏng ({exc})") from exc
+    if card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{card_file}: phiên bản định dạng không hỗ trợ")
+    if card.get("sha256") != _sha256(model_file):
+        raise ModelError(f"{model_file}: tệp mô hình đã bị thay đổi (SHA-256 không khớp thẻ)")
+    try:
+        untrusted = sio.get_untrusted_types(file=model_file)
+    except Exception as exc:  # a corrupt zip or schema is as unusable as a tampered one
+        raise ModelError(f"{model_file}: không đọc được tệp mô hình ({exc})") from exc
+    refused = [t for t in untrusted if not _is_trusted(t)]
+    if refused:
+        raise ModelError(f"{model_file}: từ chối tải, có kiểu không tin cậy: {', '.join(refused)}")
+    try:
+        pipeline = sio.load(model_file, trusted=untrusted)
+    except Exception as exc:
+        raise ModelError(f"{model_file}: không tải được mô hình ({exc})") from exc
+    known = {f.name for f in ModelConfig.__dataclass_fields__.values()}
+    config = ModelConfig(**{k: v for k, v in card.get("config", {}).items() if k in known})
+    return TrainedModel(
+        pipeline=pipeline, config=config, labels=[str(c) for c in pipeline.classes_], card=card
+    )
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: ModelConfig | None = None,
+    *,
+    data_name: str = "",
+    holdout: float = 0.2,
+    seed: int = 0,
+) -> TrainedModel:
+    """Measure on a stratified held-out split, then fit on all data; metrics go on the card."""
+    from sklearn.model_selection import train_test_split
+
+    config = config or ModelConfig()
+    card: dict[str, Any] = {
+        "data": {"source": data_name, "n": len(texts), "per_label": dict(Counter(labels))},
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    counts = Counter(labels)
+    if holdout > 0 and min(counts.values()) >= 2 * MIN_EXAMPLES_PER_LABEL:
+        tr_x, te_x, tr_y, te_y = train_test_split(
+            list(texts), list(labels), test_size=holdout, stratify=list(labels), random_state=seed
+        )
+        held = evaluate(fit(tr_x, tr_y, config), te_x, te_y)
+        card["metrics"] = {
+            "split": f"stratified hold-out {holdout:.0%}, seed {seed}",
+            **{k: held[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1", "ece",
+                                    "accuracy_unaccented")},
+        }
+    model = fit(texts, labels, config)
+    model.card = card
+    return model
+
+
+def normalized_preview(text: str) -> str:
+    """The normalised text the classifier reads (useful when debugging a misroute)."""
+    return normalize(text)
