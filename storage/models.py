@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -206,3 +206,8 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a model: typed columns for SQL built by hand (reports, upserts)."""
+    return model.__table__  # type: ignore[attr-defined]

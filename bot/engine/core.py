@@ -1,0 +1,584 @@
+"""The conversation engine: (state, inbound message, context) → (new state, replies, effects).
+
+Pure: no I/O, no clock, no randomness of its own (the context brings `now` and `new_key`).
+Channels translate platform events into `Inbound`; storage records the effects. The flow:
+
+    NEW ──any──▶ CONSENT ──yes──▶ SURVEY ──last answer──▶ OFFER ──yes──▶ SURVEY ──▶ IDLE
+                   │no                │dừng ▲any            │no
+                   ▼                  ▼     │               ▼
+                  NEW (forgotten)    PAUSED                IDLE ──/start, khảo sát──▶ SURVEY
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot import messages as msg
+from bot.engine.state import ConversationState, Phase, SurveyProgress
+from bot.engine.text import command_of, fold
+from bot.engine.types import (
+    MAX_TEXT,
+    Button,
+    CompleteResponse,
+    Context,
+    DossierFacts,
+    DossierStatus,
+    ForgetCitizen,
+    GiveConsent,
+    Inbound,
+    RecordAnswer,
+    Reply,
+    StartResponse,
+    Turn,
+)
+from survey.model import Choice, Question, Questionnaire, QuestionType
+
+# Button payloads, short enough for Telegram's 64-byte callback_data.
+YES_PAYLOAD = "y"
+NO_PAYLOAD = "n"
+SURVEY_PAYLOAD = "s"
+HELP_PAYLOAD = "h"
+_ANSWER_PAYLOAD = re.compile(r"^a:(?P<q>[A-Za-z0-9_\-]{1,32}):(?P<c>[A-Za-z0-9_\-]{1,32})$")
+_DONE_PAYLOAD = re.compile(r"^d:(?P<q>[A-Za-z0-9_\-]{1,32})$")
+_QUOTE_MAX = 40
+# Outside a question, the numbered buttons can be typed: 1 is the first button, 2 the second.
+_MENU_NUMBERS = {
+    Phase.CONSENT: ("yes", "no"),
+    Phase.OFFER: ("yes", "no"),
+    Phase.FORGET: ("yes", "no"),
+    Phase.IDLE: ("survey", "help"),
+}
+
+
+def handle(state: ConversationState, inbound: Inbound, ctx: Context) -> Turn:
+    """Advance one chat by one inbound message. Never raises on any input."""
+    turn = Turn(state=state.model_copy(deep=True))
+    text = inbound.text.strip()
+    if inbound.choice is None and (text == "/start" or text.startswith("/start ")):
+        _on_start(turn, ctx)
+        return turn
+    if inbound.choice is not None:
+        command = _command_of_payload(inbound.choice)
+    else:
+        command = command_of(text) if text else None
+        if command is None and text in ("1", "2") and turn.state.phase in _MENU_NUMBERS:
+            command = _MENU_NUMBERS[turn.state.phase][int(text) - 1]
+    if command == "forget" and turn.state.phase is not Phase.FORGET:
+        _ask_forget(turn)
+        return turn
+    phase = turn.state.phase
+    if phase is Phase.NEW:
+        _ask_consent(turn)
+    elif phase is Phase.CONSENT:
+        _on_consent(turn, command, ctx)
+    elif phase is Phase.SURVEY:
+        _on_survey(turn, inbound, command, ctx)
+    elif phase is Phase.PAUSED:
+        _on_paused(turn, command, ctx)
+    elif phase is Phase.OFFER:
+        _on_offer(turn, command, ctx)
+    elif phase is Phase.FORGET:
+        _on_forget(turn, command, ctx)
+    else:
+        _on_idle(turn, command, ctx)
+    return turn
+
+
+# --- phases -----------------------------------------------------------------------------
+
+
+def _on_start(turn: Turn, ctx: Context) -> None:
+    st = turn.state
+    facts = ctx.dossier
+    if facts is not None and facts.status is not DossierStatus.OK:
+        invalid = facts.status is DossierStatus.INVALID_LINK
+        text = msg.LINK_INVALID if invalid else msg.DOSSIER_UNKNOWN
+        turn.replies.append(Reply(text.format(dossier=facts.code)))
+        return
+    if facts is not None and ctx.dossier_questionnaire in facts.rated:
+        turn.replies.append(Reply(msg.DOSSIER_ALREADY_RATED.format(dossier=facts.code)))
+        return
+    if not st.consented:
+        st.pending_dossier = facts.code if facts else None
+        _ask_consent(turn)
+        return
+    if facts is not None:
+        _begin(turn, ctx.dossier_questionnaire, facts, ctx)
+    elif st.survey is not None and st.phase in (Phase.SURVEY, Phase.PAUSED):
+        _resume(turn, ctx)
+    else:
+        _begin(turn, ctx.general_questionnaire, None, ctx)
+
+
+def _ask_consent(turn: Turn) -> None:
+    turn.state.phase = Phase.CONSENT
+    turn.replies.append(_menu(msg.CONSENT_REQUEST, _yes_no(msg.CONSENT_YES, msg.CONSENT_NO)))
+
+
+def _on_consent(turn: Turn, command: str | None, ctx: Context) -> None:
+    st = turn.state
+    if command == "help":
+        turn.replies.append(Reply(msg.HELP))
+        _ask_consent(turn)
+    elif command == "yes":
+        st.consented = True
+        turn.effects.append(GiveConsent(text_shown=msg.CONSENT_REQUEST, at=ctx.now))
+        facts = ctx.dossier if ctx.dossier and ctx.dossier.code == st.pending_dossier else None
+        st.pending_dossier = None
+        if facts is not None and facts.status is DossierStatus.OK:
+            _begin(turn, ctx.dossier_questionnaire, facts, ctx)
+        else:
+            _begin(turn, ctx.general_questionnaire, None, ctx)
+    elif command in ("no", "stop"):
+        _forget(turn, ctx, msg.CONSENT_DECLINED)
+    else:
+        turn.replies.append(_menu(msg.CONSENT_REASK, _yes_no(msg.CONSENT_YES, msg.CONSENT_NO)))
+
+
+def _on_survey(turn: Turn, inbound: Inbound, command: str | None, ctx: Context) -> None:
+    progress = turn.state.survey
+    q = _questionnaire(progress, ctx)
+    if progress is None or q is None:
+        # The questionnaire file was removed while this chat was in it: start afresh.
+        turn.state.survey = None
+        _on_idle(turn, None, ctx)
+        return
+    question = q.question(progress.current)
+    if command == "help":
+        turn.replies.append(Reply(msg.HELP))
+        turn.replies.append(_render(q, progress, question))
+    elif command == "stop":
+        turn.state.phase = Phase.PAUSED
+        turn.replies.append(Reply(msg.PAUSED))
+    elif command == "back":
+        _back(turn, q, progress, question)
+    elif command == "skip":
+        if question.required:
+            turn.replies.append(Reply(msg.REQUIRED))
+            turn.replies.append(_render(q, progress, question))
+        else:
+            _record(turn, progress, question, ctx, skipped=True)
+            progress.answers.pop(question.code, None)
+            _advance(turn, q, progress, ctx)
+    else:
+        _answer(turn, q, progress, question, inbound, command, ctx)
+
+
+def _on_paused(turn: Turn, command: str | None, ctx: Context) -> None:
+    if command == "stop":
+        turn.replies.append(Reply(msg.PAUSED))
+        return
+    if command == "help":
+        turn.replies.append(Reply(msg.HELP))
+    _resume(turn, ctx)
+
+
+def _on_offer(turn: Turn, command: str | None, ctx: Context) -> None:
+    st = turn.state
+    if command == "yes":
+        dossier = ctx.dossier if ctx.dossier and ctx.dossier.code == st.pending_dossier else None
+        st.pending_dossier = None
+        if dossier is not None and ctx.general_questionnaire in dossier.rated:
+            turn.replies.append(Reply(msg.DOSSIER_ALREADY_RATED.format(dossier=dossier.code)))
+            st.phase = Phase.IDLE
+            return
+        _begin(turn, ctx.general_questionnaire, dossier, ctx)
+    elif command in ("no", "stop"):
+        st.pending_dossier = None
+        st.phase = Phase.IDLE
+        turn.replies.append(Reply(msg.GOODBYE))
+    else:
+        if command == "help":
+            turn.replies.append(Reply(msg.HELP))
+        turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+
+
+def _on_idle(turn: Turn, command: str | None, ctx: Context) -> None:
+    turn.state.phase = Phase.IDLE
+    if command in ("survey", "yes"):
+        _begin(turn, ctx.general_questionnaire, None, ctx)
+    elif command == "help":
+        turn.replies.append(Reply(msg.HELP))
+    else:
+        buttons = (Button(msg.MENU_SURVEY, SURVEY_PAYLOAD), Button(msg.MENU_HELP, HELP_PAYLOAD))
+        turn.replies.append(_menu(msg.IDLE_MENU, buttons))
+
+
+def _ask_forget(turn: Turn) -> None:
+    st = turn.state
+    st.return_phase = st.phase
+    st.phase = Phase.FORGET
+    turn.replies.append(_menu(msg.FORGET_CONFIRM, _yes_no(msg.YES, msg.NO)))
+
+
+def _on_forget(turn: Turn, command: str | None, ctx: Context) -> None:
+    st = turn.state
+    if command == "yes":
+        _forget(turn, ctx, msg.FORGET_DONE)
+        return
+    if command != "no":
+        turn.replies.append(_menu(msg.FORGET_CONFIRM, _yes_no(msg.YES, msg.NO)))
+        return
+    st.phase = st.return_phase or Phase.IDLE
+    st.return_phase = None
+    turn.replies.append(Reply(msg.FORGET_CANCELLED))
+    if st.phase is Phase.SURVEY:
+        _resume(turn, ctx, greet=False)
+    elif st.phase is Phase.CONSENT:
+        _ask_consent(turn)
+    elif st.phase is Phase.OFFER:
+        turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+
+
+def _forget(turn: Turn, ctx: Context, goodbye: str) -> None:
+    turn.effects.append(ForgetCitizen(at=ctx.now))
+    turn.state = ConversationState()
+    turn.replies.append(Reply(goodbye))
+
+
+# --- surveys ----------------------------------------------------------------------------
+
+
+def _begin(turn: Turn, code: str, dossier: DossierFacts | None, ctx: Context) -> None:
+    q = ctx.questionnaires.get(code)
+    if q is None:  # misconfigured questionnaire code: say nothing wrong to the citizen
+        turn.state.phase = Phase.IDLE
+        turn.replies.append(Reply(msg.GOODBYE))
+        return
+    key = ctx.new_key()
+    first = q.questions[0]
+    progress = SurveyProgress(
+        key=key,
+        questionnaire=q.code,
+        version=q.version,
+        dossier=dossier.code if dossier else None,
+        current=first.code,
+    )
+    turn.state.survey = progress
+    turn.state.phase = Phase.SURVEY
+    turn.effects.append(
+        StartResponse(
+            key=key,
+            questionnaire_code=q.code,
+            questionnaire_version=q.version,
+            dossier_code=progress.dossier,
+            at=ctx.now,
+        )
+    )
+    intro = msg.SURVEY_INTRO.format(title=q.title, intro=q.intro).strip()
+    if dossier is not None:
+        intro += "\n" + msg.DOSSIER_INTRO.format(
+            dossier=dossier.code, procedure=dossier.procedure_name, unit=dossier.unit_name
+        )
+    turn.replies.append(Reply(intro))
+    turn.replies.append(_render(q, progress, first))
+
+
+def _resume(turn: Turn, ctx: Context, *, greet: bool = True) -> None:
+    progress = turn.state.survey
+    q = _questionnaire(progress, ctx)
+    if progress is None or q is None:
+        turn.state.survey = None
+        _on_idle(turn, None, ctx)
+        return
+    turn.state.phase = Phase.SURVEY
+    if greet:
+        turn.replies.append(Reply(msg.RESUMED))
+    turn.replies.append(_render(q, progress, q.question(progress.current)))
+
+
+def _back(turn: Turn, q: Questionnaire, progress: SurveyProgress, question: Question) -> None:
+    if not progress.history:
+        turn.replies.append(Reply(msg.BACK_AT_START))
+        turn.replies.append(_render(q, progress, question))
+        return
+    progress.current = progress.history.pop()
+    progress.picked = []
+    previous = q.question(progress.current)
+    given = progress.answers.get(previous.code)
+    if given is not None:
+        turn.replies.append(Reply(msg.ANSWER_KEPT.format(answer=_describe(previous, given))))
+    turn.replies.append(_render(q, progress, previous))
+
+
+def _answer(
+    turn: Turn,
+    q: Questionnaire,
+    progress: SurveyProgress,
+    question: Question,
+    inbound: Inbound,
+    command: str | None,
+    ctx: Context,
+) -> None:
+    if question.type is QuestionType.TEXT:
+        text = inbound.text.strip()
+        if inbound.choice is not None or not text:
+            turn.replies.append(Reply(msg.EMPTY_TEXT))
+            turn.replies.append(_render(q, progress, question))
+        elif len(text) > MAX_TEXT:
+            turn.replies.append(Reply(msg.TOO_LONG.format(max=MAX_TEXT)))
+        else:
+            progress.answers[question.code] = text
+            _record(turn, progress, question, ctx, text=text)
+            _advance(turn, q, progress, ctx)
+        return
+    if question.type is QuestionType.MULTI:
+        _answer_multi(turn, q, progress, question, inbound, command, ctx)
+        return
+    choice = _match_one(question, inbound)
+    if choice is None:
+        _not_understood(turn, q, progress, question, inbound)
+        return
+    progress.answers[question.code] = choice.code
+    _record(turn, progress, question, ctx, choices=(choice,))
+    _advance(turn, q, progress, ctx)
+
+
+def _answer_multi(
+    turn: Turn,
+    q: Questionnaire,
+    progress: SurveyProgress,
+    question: Question,
+    inbound: Inbound,
+    command: str | None,
+    ctx: Context,
+) -> None:
+    chosen: list[Choice] | None
+    if inbound.choice is not None:
+        done = _DONE_PAYLOAD.match(inbound.choice)
+        if done and done.group("q") == question.code:
+            chosen = [c for c in question.options if c.code in progress.picked]
+        else:
+            tapped = _match_one(question, inbound)
+            if tapped is None:
+                _not_understood(turn, q, progress, question, inbound)
+                return
+            if tapped.code in progress.picked:
+                progress.picked.remove(tapped.code)
+            else:
+                progress.picked.append(tapped.code)
+            labels = ", ".join(c.label for c in question.options if c.code in progress.picked)
+            turn.replies.append(
+                Reply(msg.MULTI_SELECTED.format(labels=labels or "—"), _multi_buttons(question))
+            )
+            return
+    elif command == "done":
+        chosen = [c for c in question.options if c.code in progress.picked]
+    else:
+        chosen = _match_many(question, inbound.text)
+        if chosen is None:
+            _not_understood(turn, q, progress, question, inbound)
+            return
+    if not chosen:
+        turn.replies.append(Reply(msg.MULTI_EMPTY))
+        turn.replies.append(_render(q, progress, question))
+        return
+    if question.max_choices is not None and len(chosen) > question.max_choices:
+        turn.replies.append(Reply(msg.MULTI_TOO_MANY.format(max=question.max_choices)))
+        turn.replies.append(_render(q, progress, question))
+        return
+    progress.picked = []
+    progress.answers[question.code] = "|".join(c.code for c in chosen)
+    _record(turn, progress, question, ctx, choices=tuple(chosen))
+    _advance(turn, q, progress, ctx)
+
+
+def _advance(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context) -> None:
+    """Move to the next question whose condition holds, or finish."""
+    index = next(i for i, x in enumerate(q.questions) if x.code == progress.current)
+    progress.history.append(progress.current)
+    for question in q.questions[index + 1 :]:
+        if _applies(question, progress):
+            progress.current = question.code
+            turn.replies.append(_render(q, progress, question))
+            return
+        if question.code in progress.answers:
+            # An earlier answer changed (via "quay lại") so this question no longer applies.
+            progress.answers.pop(question.code)
+            _record(turn, progress, question, ctx, skipped=True)
+    _finish(turn, q, progress, ctx)
+
+
+def _finish(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context) -> None:
+    st = turn.state
+    turn.effects.append(CompleteResponse(key=progress.key, at=ctx.now))
+    turn.replies.append(Reply(msg.THANKS_DONE))
+    st.survey = None
+    facts = ctx.dossier if ctx.dossier and ctx.dossier.code == progress.dossier else None
+    offer = (
+        q.kind == "dossier"
+        and ctx.general_questionnaire in ctx.questionnaires
+        and not (facts and ctx.general_questionnaire in facts.rated)
+    )
+    if offer:
+        st.phase = Phase.OFFER
+        st.pending_dossier = progress.dossier
+        turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+    else:
+        st.phase = Phase.IDLE
+
+
+def _record(
+    turn: Turn,
+    progress: SurveyProgress,
+    question: Question,
+    ctx: Context,
+    *,
+    choices: tuple[Choice, ...] = (),
+    text: str | None = None,
+    skipped: bool = False,
+) -> None:
+    def answer(status: str, **values: object) -> RecordAnswer:
+        return RecordAnswer(
+            key=progress.key,
+            question_code=question.code,
+            element_code=question.element,
+            kind=question.type.value,
+            status=status,
+            at=ctx.now,
+            **values,  # type: ignore[arg-type]
+        )
+
+    if skipped:
+        turn.effects.append(answer("skipped"))
+    elif text is not None:
+        turn.effects.append(answer("answered", text=text))
+    elif question.type is QuestionType.MULTI:
+        joined = "|" + "|".join(c.code for c in choices) + "|"
+        turn.effects.append(answer("answered", choice=joined))
+    else:
+        c = choices[0]
+        status = "no_opinion" if c.no_opinion else "answered"
+        turn.effects.append(answer(status, score=c.score, choice=c.code, satisfied=c.satisfied))
+
+
+# --- matching and rendering ---------------------------------------------------------------
+
+
+def _command_of_payload(payload: str) -> str | None:
+    return {
+        YES_PAYLOAD: "yes",
+        NO_PAYLOAD: "no",
+        SURVEY_PAYLOAD: "survey",
+        HELP_PAYLOAD: "help",
+    }.get(payload)
+
+
+def _numbers(question: Question) -> dict[str, Choice]:
+    """What each typed number means: the score on a Likert scale, else the position."""
+    if question.type is QuestionType.LIKERT5:
+        return {c.code: c for c in question.options}
+    return {str(i): c for i, c in enumerate(question.options, start=1)}
+
+
+def _match_one(question: Question, inbound: Inbound) -> Choice | None:
+    if inbound.choice is not None:
+        m = _ANSWER_PAYLOAD.match(inbound.choice)
+        if m is None or m.group("q") != question.code:
+            return None  # a button of another (older) question
+        return question.option(m.group("c"))
+    return _match_text(question, inbound.text)
+
+
+def _match_text(question: Question, text: str) -> Choice | None:
+    folded = fold(text)
+    if not folded:
+        return None
+    numbered = _numbers(question)
+    if folded in numbered:
+        return numbered[folded]
+    for c in question.options:
+        names = (c.label, c.code, *c.aliases)
+        if any(fold(name) == folded for name in names):
+            return c
+    return None
+
+
+def _match_many(question: Question, text: str) -> list[Choice] | None:
+    parts = [p for p in re.split(r"[,;/+]+", text) if p.strip()]
+    if len(parts) == 1 and re.fullmatch(r"\s*\d+(\s+\d+)+\s*", parts[0]):
+        parts = parts[0].split()
+    chosen: list[Choice] = []
+    for part in parts:
+        c = _match_text(question, part)
+        if c is None:
+            return None
+        if c not in chosen:
+            chosen.append(c)
+    return chosen or None
+
+
+def _applies(question: Question, progress: SurveyProgress) -> bool:
+    if question.when is None:
+        return True
+    given = progress.answers.get(question.when.question)
+    if given is None:
+        return False
+    return any(code in question.when.in_ for code in given.split("|"))
+
+
+def _may_apply(question: Question, progress: SurveyProgress) -> bool:
+    """For the "question n of m" count: conditions on questions not yet reached count as met."""
+    when = question.when
+    if when is not None and when.question not in progress.answers:
+        return when.question not in progress.history
+    return _applies(question, progress)
+
+
+def _questionnaire(progress: SurveyProgress | None, ctx: Context) -> Questionnaire | None:
+    if progress is None:
+        return None
+    q = ctx.questionnaires.get(progress.questionnaire)
+    if q is None or q.version != progress.version:
+        return None
+    return q
+
+
+def _render(q: Questionnaire, progress: SurveyProgress, question: Question) -> Reply:
+    number = len(progress.history) + 1
+    later = [x for x in q.questions if x.code not in progress.history and _may_apply(x, progress)]
+    total = len(progress.history) + max(1, len(later))
+    head = msg.QUESTION.format(number=number, total=total, text=question.text)
+    if question.type is QuestionType.TEXT:
+        hint = msg.TEXT_HINT if question.required else f"{msg.TEXT_HINT} {msg.OPTIONAL_HINT}"
+        return Reply(f"{head}\n{hint}")
+    multi = question.type is QuestionType.MULTI
+    buttons = _multi_buttons(question) if multi else _buttons(question)
+    lines = "\n".join(f"{n}. {c.label}" for n, c in _numbers(question).items())
+    hint = msg.MULTI_HINT if question.type is QuestionType.MULTI else msg.CHOICES_HINT
+    return Reply(f"{head}\n{lines}\n{hint}", buttons)
+
+
+def _buttons(question: Question) -> tuple[Button, ...]:
+    return tuple(Button(c.label, f"a:{question.code}:{c.code}") for c in question.options)
+
+
+def _multi_buttons(question: Question) -> tuple[Button, ...]:
+    return (*_buttons(question), Button(msg.MULTI_DONE, f"d:{question.code}"))
+
+
+def _not_understood(
+    turn: Turn, q: Questionnaire, progress: SurveyProgress, question: Question, inbound: Inbound
+) -> None:
+    said = inbound.text.strip() or inbound.choice or ""
+    if len(said) > _QUOTE_MAX:
+        said = said[:_QUOTE_MAX] + "…"
+    turn.replies.append(Reply(msg.NOT_UNDERSTOOD.format(text=said)))
+    turn.replies.append(_render(q, progress, question))
+
+
+def _describe(question: Question, given: str) -> str:
+    if question.type is QuestionType.TEXT:
+        return given if len(given) <= _QUOTE_MAX else given[:_QUOTE_MAX] + "…"
+    labels = [c.label for c in question.options if c.code in given.split("|")]
+    return ", ".join(labels)
+
+
+def _yes_no(yes: str, no: str) -> tuple[Button, ...]:
+    return (Button(yes, YES_PAYLOAD), Button(no, NO_PAYLOAD))
+
+
+def _menu(head: str, buttons: tuple[Button, ...]) -> Reply:
+    """A reply whose buttons are also listed by number, so that typing works everywhere."""
+    lines = "\n".join(f"{i}. {b.label}" for i, b in enumerate(buttons, start=1))
+    return Reply(f"{head}\n{lines}", buttons)

@@ -1,0 +1,131 @@
+"""What goes in and out of the conversation engine. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from survey.model import Questionnaire
+
+MAX_TEXT = 4000  # characters of one free-text answer (also the column width)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a citizen, already translated from the channel's format.
+
+    `text` is what was typed ("/start abc" included); `choice` is the payload of a tapped
+    button. A channel sets exactly one of them.
+    """
+
+    text: str = ""
+    choice: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A tappable answer. `payload` is at most 64 bytes (Telegram's callback_data limit)."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to send back, with optional buttons."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+class DossierStatus(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    INVALID_LINK = "invalid_link"  # tampered or expired signed link
+
+
+@dataclass(frozen=True)
+class DossierFacts:
+    """What the service looked up about the dossier a start link names."""
+
+    code: str
+    status: DossierStatus
+    unit_name: str = ""
+    procedure_name: str = ""
+    rated: frozenset[str] = frozenset()  # questionnaire codes already answered for it
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts and services the engine may use; everything else it must be told."""
+
+    now: datetime
+    questionnaires: Mapping[str, Questionnaire]
+    dossier_questionnaire: str
+    general_questionnaire: str
+    new_key: Callable[[], str]
+    dossier: DossierFacts | None = None  # set when the inbound message is a start link
+
+
+# Effects: what the storage layer must record for this turn, in order.
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    text_shown: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ForgetCitizen:
+    """Delete the citizen's personal data; answers stay, unlinked."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StartResponse:
+    key: str
+    questionnaire_code: str
+    questionnaire_version: str
+    dossier_code: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordAnswer:
+    """One answer (or skip). A later RecordAnswer for the same question replaces it."""
+
+    key: str
+    question_code: str
+    element_code: str | None
+    kind: str
+    status: str  # storage.models.AnswerStatus values
+    at: datetime
+    score: int | None = None
+    choice: str | None = None
+    text: str | None = None
+    satisfied: bool | None = None
+
+
+@dataclass(frozen=True)
+class CompleteResponse:
+    key: str
+    at: datetime
+
+
+Effect = GiveConsent | ForgetCitizen | StartResponse | RecordAnswer | CompleteResponse
+
+
+@dataclass
+class Turn:
+    """The engine's output for one inbound message."""
+
+    state: ConversationState
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+from bot.engine.state import ConversationState  # noqa: E402  (Turn's annotation only)

@@ -1,0 +1,212 @@
+"""The application service: one inbound message → one committed turn.
+
+Channel adapters call `ConversationService.handle`. In one database transaction it
+de-duplicates the message, loads the chat's state, runs the pure engine, records the
+effects, saves the new state and queues the replies in the outbox. A sender delivers the
+outbox afterwards, so a crash between commit and delivery loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.engine import (
+    CompleteResponse,
+    Context,
+    ConversationState,
+    DossierFacts,
+    DossierStatus,
+    Effect,
+    ForgetCitizen,
+    GiveConsent,
+    Inbound,
+    RecordAnswer,
+    Reply,
+    StartResponse,
+    handle,
+)
+from storage import conversations, surveys
+from storage.db import session_scope
+from storage.types import utcnow
+from survey.model import Questionnaire
+
+log = logging.getLogger(__name__)
+
+# What a start payload names: a dossier code, or None when the link is invalid or expired.
+PayloadResolver = Callable[[str], str | None]
+
+
+def plain_dossier_code(payload: str) -> str | None:
+    """Trusted channels (the console) pass the dossier code itself as the payload."""
+    return payload or None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one inbound message did."""
+
+    duplicate: bool
+    replies: list[Reply]
+    outbox_ids: list[int]
+
+
+class ConversationService:
+    """Runs turns for every channel against one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        questionnaires: Mapping[str, Questionnaire],
+        *,
+        dossier_questionnaire: str,
+        general_questionnaire: str,
+        clock: Callable[[], datetime] = utcnow,
+        new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
+        attempts: int = 5,
+    ) -> None:
+        self.engine = engine
+        self.questionnaires = questionnaires
+        self.dossier_questionnaire = dossier_questionnaire
+        self.general_questionnaire = general_questionnaire
+        self.clock = clock
+        self.new_key = new_key
+        self.attempts = attempts
+
+    def handle(
+        self,
+        channel: str,
+        external_id: str,
+        inbound: Inbound,
+        *,
+        message_id: str | None = None,
+        resolve: PayloadResolver = plain_dossier_code,
+    ) -> Outcome:
+        """Process one inbound message exactly once (per `message_id`, when given)."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with session_scope(self.engine) as session:
+                    return self._turn(session, channel, external_id, inbound, message_id, resolve)
+            except (conversations.StaleState, IntegrityError) as exc:
+                # Another worker took a turn in the same chat, or rated the same dossier, at
+                # the same moment: redo ours on top of what they committed.
+                log.info("turn retried (%s/%s): %s", attempt, self.attempts, exc)
+        raise RuntimeError(f"could not commit a turn for {channel}:{external_id}")
+
+    def _turn(
+        self,
+        session: Session,
+        channel: str,
+        external_id: str,
+        inbound: Inbound,
+        message_id: str | None,
+        resolve: PayloadResolver,
+    ) -> Outcome:
+        if message_id is not None and not conversations.claim_inbound(session, channel, message_id):
+            return Outcome(duplicate=True, replies=[], outbox_ids=[])
+        raw, version = conversations.load_state(session, channel, external_id)
+        state = _parse_state(raw, channel, external_id)
+        ctx = Context(
+            now=self.clock(),
+            questionnaires=self.questionnaires,
+            dossier_questionnaire=self.dossier_questionnaire,
+            general_questionnaire=self.general_questionnaire,
+            new_key=self.new_key,
+            dossier=self._dossier_facts(session, state, inbound, resolve),
+        )
+        turn = handle(state, inbound, ctx)
+        for effect in turn.effects:
+            self._apply(session, channel, external_id, effect)
+        forgotten = any(isinstance(e, ForgetCitizen) for e in turn.effects)
+        conversations.save_state(
+            session,
+            channel,
+            external_id,
+            None if forgotten else turn.state.model_dump(mode="json"),
+            version,
+        )
+        ids = [
+            conversations.enqueue(session, channel, external_id, reply_payload(reply))
+            for reply in turn.replies
+        ]
+        return Outcome(duplicate=False, replies=turn.replies, outbox_ids=ids)
+
+    def _dossier_facts(
+        self,
+        session: Session,
+        state: ConversationState,
+        inbound: Inbound,
+        resolve: PayloadResolver,
+    ) -> DossierFacts | None:
+        text = inbound.text.strip()
+        if inbound.choice is None and text.startswith("/start "):
+            payload = text.removeprefix("/start ").strip()
+            code = resolve(payload)
+            if code is None:
+                log.warning("refused start link %r", payload[:80])
+                return DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
+        else:
+            code = state.pending_dossier or (state.survey.dossier if state.survey else None)
+            if code is None:
+                return None
+        info = surveys.dossier_info(session, code)
+        if info is None:
+            return DossierFacts(code=code[:64], status=DossierStatus.UNKNOWN)
+        return DossierFacts(
+            code=info.code,
+            status=DossierStatus.OK,
+            unit_name=info.unit_name,
+            procedure_name=info.procedure_name,
+            rated=info.rated,
+        )
+
+    def _apply(self, session: Session, channel: str, external_id: str, effect: Effect) -> None:
+        if isinstance(effect, GiveConsent):
+            surveys.give_consent(session, channel, external_id, effect.text_shown, effect.at)
+        elif isinstance(effect, ForgetCitizen):
+            surveys.forget_citizen(session, channel, external_id, effect.at)
+            conversations.forget_chat(session, channel, external_id)
+        elif isinstance(effect, StartResponse):
+            surveys.start_response(
+                session,
+                key=effect.key,
+                questionnaire=self.questionnaires[effect.questionnaire_code],
+                dossier_code=effect.dossier_code,
+                channel=channel,
+                citizen=surveys.citizen_id(session, channel, external_id),
+                at=effect.at,
+            )
+        elif isinstance(effect, RecordAnswer):
+            values = asdict(effect)
+            surveys.record_answer(session, **values)
+        elif isinstance(effect, CompleteResponse):
+            surveys.complete_response(session, effect.key, effect.at)
+
+
+def reply_payload(reply: Reply) -> dict[str, object]:
+    """The channel-neutral outbox payload of a reply."""
+    return {
+        "text": reply.text,
+        "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
+    }
+
+
+def _parse_state(
+    raw: dict[str, object] | None, channel: str, external_id: str
+) -> ConversationState:
+    if raw is None:
+        return ConversationState()
+    try:
+        return ConversationState.model_validate(raw)
+    except ValidationError:
+        # A state written by an incompatible older version: start over rather than crash.
+        log.warning("unreadable state for %s:%s reset", channel, external_id)
+        return ConversationState()

@@ -1,0 +1,49 @@
+"""The `hailong` command line. Each sub-command lives beside the layer it drives."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hailong.errors import UserError
+from storage.db import DatabaseError
+from survey.loader import QuestionnaireError
+
+app = typer.Typer(
+    name="hailong",
+    help="hailong: citizens' satisfaction surveys and feedback over chat.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    import nlp.cli
+    import reports.cli
+    import storage.demo
+    from hailong import commands
+
+    app.add_typer(commands.db_app, name="db")
+    app.add_typer(commands.outbox_app, name="outbox")
+    app.command("chat")(commands.chat)
+    app.command("report")(reports.cli.report)
+    app.command("export")(reports.cli.export)
+    app.command("demo")(storage.demo.demo_command)
+    if hasattr(nlp.cli, "app"):
+        app.add_typer(nlp.cli.app, name="nlp", help="Vietnamese feedback router.")
+
+
+def main() -> None:
+    """Entry point of the `hailong` console script."""
+    _register()
+    try:
+        app()
+    except (UserError, DatabaseError, QuestionnaireError) as exc:
+        print(f"hailong: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""CLI commands of the core: database, terminal chat, outbox."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.channels.console import ConsoleTransport, run_chat
+from bot.sender import Sender
+from hailong.app import conversation_service, open_database
+from hailong.config import get_settings
+from hailong.errors import UserError
+from storage import migrate, outbox, surveys
+from storage.db import session_scope
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing messages.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Create or migrate the schema to the newest (or given) revision."""
+    engine = open_database(get_settings(), require_current=False)
+    migrate.upgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' drops everything")],
+) -> None:
+    """Take the schema back to an older revision."""
+    engine = open_database(get_settings(), require_current=False)
+    migrate.downgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine) or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    engine = open_database(get_settings(), require_current=False)
+    current = migrate.current_revision(engine) or "base (empty)"
+    state = "up to date" if migrate.is_current(engine) else "needs `hailong db upgrade`"
+    typer.echo(f"{current} ({state})")
+
+
+def chat(
+    user: Annotated[str, typer.Option("--user", help="Your user id in this terminal channel")],
+    dossier: Annotated[
+        str | None, typer.Option("--dossier", help="Dossier code to rate (from the receipt)")
+    ] = None,
+) -> None:
+    """Take the survey in the terminal; reads one answer per line from standard input."""
+    user = user.strip()
+    if not user or len(user) > 64:
+        raise UserError("--user must be 1 to 64 characters")
+    settings = get_settings()
+    engine = open_database(settings)
+    service = conversation_service(settings, engine)
+    if dossier is not None:
+        with session_scope(engine) as session:
+            if surveys.dossier_info(session, dossier) is None:
+                raise UserError(f"unknown dossier {dossier!r}")
+    sender = Sender(engine, ConsoleTransport(sys.stdout))
+    run_chat(
+        service,
+        sender,
+        user,
+        sys.stdin,
+        dossier=dossier,
+        prompt=sys.stdout if sys.stdin.isatty() else None,
+    )
+
+
+@outbox_app.command("status")
+def outbox_status() -> None:
+    """Messages waiting, sent and dead-lettered, by channel."""
+    engine = open_database(get_settings())
+    with session_scope(engine) as session:
+        counts = outbox.status_counts(session)
+    table = Table("channel", "pending", "sent", "dead")
+    for channel in sorted({c for c, _ in counts}):
+        table.add_row(
+            channel, *(str(counts.get((channel, s), 0)) for s in ("pending", "sent", "dead"))
+        )
+    Console().print(table)

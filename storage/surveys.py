@@ -1,0 +1,198 @@
+"""Recording survey responses, consent and deletion; looking up dossiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlmodel import Session
+
+from storage.catalogue import ensure_questionnaire
+from storage.models import (
+    Answer,
+    AuditLog,
+    Citizen,
+    Dossier,
+    Procedure,
+    ResponseStatus,
+    SurveyResponse,
+    Unit,
+    table,
+)
+from survey.model import Questionnaire
+
+_answer = table(Answer)
+_audit = table(AuditLog)
+_citizen = table(Citizen)
+_dossier = table(Dossier)
+_procedure = table(Procedure)
+_response = table(SurveyResponse)
+_unit = table(Unit)
+
+
+class UnknownResponse(LookupError):
+    """An answer names a response key that was never started."""
+
+
+@dataclass(frozen=True)
+class DossierInfo:
+    """A dossier as the conversation needs it."""
+
+    code: str
+    unit_name: str
+    procedure_name: str
+    rated: frozenset[str]  # questionnaire codes already answered for this dossier
+
+
+def dossier_info(session: Session, code: str) -> DossierInfo | None:
+    """The dossier with this code, its unit and procedure names and what rated it."""
+    row = session.execute(
+        select(_dossier.c.id, _unit.c.name, _procedure.c.name)
+        .join(_unit, _unit.c.id == _dossier.c.unit_id)
+        .outerjoin(_procedure, _procedure.c.id == _dossier.c.procedure_id)
+        .where(_dossier.c.code == code)
+    ).first()
+    if row is None:
+        return None
+    rated = session.execute(
+        select(_response.c.questionnaire_code).where(_response.c.dossier_id == row[0])
+    ).scalars()
+    return DossierInfo(code, row[1], row[2] or "", frozenset(rated))
+
+
+def citizen_id(session: Session, channel: str, external_id: str) -> int | None:
+    """The citizen row of a channel identity, if it consented."""
+    return session.execute(
+        select(_citizen.c.id).where(
+            _citizen.c.channel == channel, _citizen.c.external_id == external_id
+        )
+    ).scalar_one_or_none()
+
+
+def give_consent(session: Session, channel: str, external_id: str, text: str, at: datetime) -> int:
+    """Create (or refresh) the citizen row with proof of consent: time and text shown."""
+    cid = citizen_id(session, channel, external_id)
+    if cid is None:
+        cid = session.execute(
+            insert(_citizen)
+            .values(
+                channel=channel,
+                external_id=external_id,
+                consent_given_at=at,
+                consent_text=text,
+                created_at=at,
+            )
+            .returning(_citizen.c.id)
+        ).scalar_one()
+    else:
+        session.execute(
+            update(_citizen)
+            .where(_citizen.c.id == cid)
+            .values(consent_given_at=at, consent_text=text)
+        )
+    _audit_log(session, at, f"citizen:{cid}", "consent.given")
+    return cid
+
+
+def forget_citizen(session: Session, channel: str, external_id: str, at: datetime) -> None:
+    """Delete the citizen's personal data at once; their answers stay as anonymous statistics."""
+    cid = citizen_id(session, channel, external_id)
+    if cid is None:
+        return
+    session.execute(update(_response).where(_response.c.citizen_id == cid).values(citizen_id=None))
+    session.execute(delete(_citizen).where(_citizen.c.id == cid))
+    _audit_log(session, at, f"citizen:{cid}", "citizen.forgotten")
+
+
+def start_response(
+    session: Session,
+    *,
+    key: str,
+    questionnaire: Questionnaire,
+    dossier_code: str | None,
+    channel: str,
+    citizen: int | None,
+    at: datetime,
+) -> int:
+    """Open a response; unit and procedure are copied from the dossier for the reports.
+
+    Raises sqlalchemy's IntegrityError when the dossier already has a response to this
+    questionnaire (two chats racing): the caller retries and is then told it was rated.
+    """
+    dossier = None
+    if dossier_code is not None:
+        dossier = session.execute(
+            select(_dossier.c.id, _dossier.c.unit_id, _dossier.c.procedure_id).where(
+                _dossier.c.code == dossier_code
+            )
+        ).one()
+    return session.execute(
+        insert(_response)
+        .values(
+            key=key,
+            questionnaire_id=ensure_questionnaire(session, questionnaire),
+            questionnaire_code=questionnaire.code,
+            citizen_id=citizen,
+            dossier_id=dossier.id if dossier else None,
+            unit_id=dossier.unit_id if dossier else None,
+            procedure_id=dossier.procedure_id if dossier else None,
+            channel=channel,
+            status=ResponseStatus.IN_PROGRESS.value,
+            started_at=at,
+        )
+        .returning(_response.c.id)
+    ).scalar_one()
+
+
+def record_answer(
+    session: Session,
+    *,
+    key: str,
+    question_code: str,
+    element_code: str | None,
+    kind: str,
+    status: str,
+    at: datetime,
+    score: int | None = None,
+    choice: str | None = None,
+    text: str | None = None,
+    satisfied: bool | None = None,
+) -> None:
+    """Store an answer; an answer to the same question of the same response replaces it."""
+    rid = _response_id(session, key)
+    values = {
+        "element_code": element_code,
+        "kind": kind,
+        "status": status,
+        "score": score,
+        "choice": choice,
+        "text": text,
+        "satisfied": satisfied,
+        "answered_at": at,
+    }
+    where = (_answer.c.response_id == rid) & (_answer.c.question_code == question_code)
+    if not session.execute(update(_answer).where(where).values(**values)).rowcount:  # type: ignore[attr-defined]
+        session.execute(
+            insert(_answer).values(response_id=rid, question_code=question_code, **values)
+        )
+
+
+def complete_response(session: Session, key: str, at: datetime) -> None:
+    """Mark a response completed."""
+    session.execute(
+        update(_response)
+        .where(_response.c.id == _response_id(session, key))
+        .values(status=ResponseStatus.COMPLETED.value, completed_at=at)
+    )
+
+
+def _response_id(session: Session, key: str) -> int:
+    rid = session.execute(select(_response.c.id).where(_response.c.key == key)).scalar_one_or_none()
+    if rid is None:
+        raise UnknownResponse(key)
+    return int(rid)
+
+
+def _audit_log(session: Session, at: datetime, actor: str, action: str) -> None:
+    session.execute(insert(_audit).values(at=at, actor=actor, action=action, detail={}))
