@@ -148,7 +148,9 @@ class Questionnaire(BaseModel):
                 known = {c.code for c in earlier.options}
                 unknown = [v for v in q.when.in_ if v not in known]
                 if unknown:
-                    raise ValueError(f"{where}.when.in: {unknown} are not choices of {earlier.code}")
+                    raise ValueError(
+                        f"{where}.when.in: {unknown} are not choices of {earlier.code}"
+                    )
             seen[q.code] = q
         return self
 
