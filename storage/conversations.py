@@ -26,8 +26,9 @@ def _insert_unless_present(session: Session, t: Table, values: dict[str, Any]) -
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
     dialect = session.get_bind().dialect.name
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert_(t).values(values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING tells reliably whether a row went in; rowcount is unreliable across drivers.
+    stmt = insert_(t).values(values).on_conflict_do_nothing().returning(*t.primary_key.columns)
+    return session.execute(stmt).first() is not None
 
 
 def load_state(

@@ -1,0 +1,201 @@
+"""The service on real databases (SQLite file and PostgreSQL): one turn, one transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot import messages as msg
+from bot.engine import Inbound
+from bot.sender import DeliveryError, Sender
+from bot.service import ConversationService
+from storage import conversations
+from storage.db import session_scope
+from storage.models import (
+    Answer,
+    AuditLog,
+    Citizen,
+    ConversationState,
+    OutboxMessage,
+    SurveyResponse,
+    table,
+)
+from survey.loader import load_questionnaires
+from tests.conftest import add_dossier
+
+
+def service(engine: Engine) -> ConversationService:
+    return ConversationService(
+        engine,
+        load_questionnaires(),
+        dossier_questionnaire="danh-gia-ho-so",
+        general_questionnaire="sipas",
+    )
+
+
+def rows(engine: Engine, model: Any, *columns: str) -> list[tuple[Any, ...]]:
+    t = table(model)
+    with engine.connect() as conn:
+        cols = [t.c[c] for c in columns]
+        return [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*cols))]
+
+
+def say(svc: ConversationService, user: str, *texts: str) -> list[str]:
+    out: list[str] = []
+    for text in texts:
+        out += [r.text for r in svc.handle("console", user, Inbound(text=text)).replies]
+    return out
+
+
+def test_a_rated_dossier_lands_in_the_database_with_unit_and_procedure(engine: Engine) -> None:
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    say(svc, "u1", "/start HS1", "đồng ý", "3", "Phải đi lại nhiều lần", "không")
+    responses = rows(engine, SurveyResponse, "questionnaire_code", "status", "channel")
+    assert responses == [("danh-gia-ho-so", "completed", "console")]
+    answers = rows(
+        engine, Answer, "question_code", "status", "score", "choice", "satisfied", "text"
+    )
+    assert answers == [
+        ("DG", "answered", 1, "khong_hai_long", False, None),
+        ("LYDO", "answered", None, None, None, "Phải đi lại nhiều lần"),
+    ]
+    with engine.connect() as conn:
+        unit = conn.execute(
+            sa.text("SELECT u.code FROM survey_response r JOIN unit u ON u.id = r.unit_id")
+        ).scalar_one()
+    assert unit == "STP"
+    assert rows(engine, Citizen, "channel", "external_id") == [("console", "u1")]
+
+
+def test_every_reply_is_in_the_outbox_of_its_turn(engine: Engine) -> None:
+    svc = service(engine)
+    outcome = svc.handle("console", "u1", Inbound(text="/start"))
+    assert len(outcome.outbox_ids) == len(outcome.replies) == 1
+    stored = rows(engine, OutboxMessage, "id", "recipient", "status")
+    assert stored == [(outcome.outbox_ids[0], "u1", "pending")]
+
+
+def test_a_redelivered_message_changes_nothing(engine: Engine) -> None:
+    svc = service(engine)
+    svc.handle("telegram", "9", Inbound(text="/start"), message_id="1")
+    first = svc.handle("telegram", "9", Inbound(text="1"), message_id="2")
+    before = rows(engine, ConversationState, "version") + rows(engine, OutboxMessage, "id")
+    again = svc.handle("telegram", "9", Inbound(text="1"), message_id="2")
+    assert not first.duplicate and again.duplicate and again.replies == []
+    assert rows(engine, ConversationState, "version") + rows(engine, OutboxMessage, "id") == before
+    assert len(rows(engine, Citizen, "id")) == 1
+
+
+def test_a_second_citizen_cannot_rate_the_same_dossier(engine: Engine) -> None:
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    say(svc, "u1", "/start HS1", "1", "1")
+    replies = say(svc, "u2", "/start HS1")
+    assert replies == [msg.DOSSIER_ALREADY_RATED.format(dossier="HS1")]
+    assert len(rows(engine, SurveyResponse, "id")) == 1
+
+
+def test_declining_consent_leaves_no_trace_of_the_citizen(engine: Engine) -> None:
+    svc = service(engine)
+    say(svc, "u1", "/start", "2")
+    assert rows(engine, Citizen, "id") == [] and rows(engine, ConversationState, "channel") == []
+
+
+def test_forgetting_deletes_the_person_but_keeps_anonymous_answers(engine: Engine) -> None:
+    svc = service(engine)
+    say(svc, "u1", "/start", "1", "1", "5", "/xoa", "có")
+    assert rows(engine, Citizen, "id") == []
+    assert rows(engine, ConversationState, "channel") == []
+    assert rows(engine, SurveyResponse, "citizen_id") == [(None,)]
+    assert len(rows(engine, Answer, "id")) == 2
+    actions = [a for (a,) in rows(engine, AuditLog, "action")]
+    assert sorted(actions) == ["citizen.forgotten", "consent.given"]
+
+
+def test_resuming_in_a_later_session_keeps_the_same_response(engine: Engine) -> None:
+    say(service(engine), "u1", "/start", "1", "2", "4", "dừng")
+    replies = say(service(engine), "u1", "/start", "5")  # a new process, as after a restart
+    assert msg.RESUMED in replies[0]
+    assert len(rows(engine, SurveyResponse, "id")) == 1
+    assert rows(engine, Answer, "question_code", "score") == [
+        ("HINHTHUC", None),
+        ("TCDV1", 4),
+        ("TCDV2", 5),
+    ]
+
+
+def test_a_stale_state_write_is_refused(engine: Engine) -> None:
+    svc = service(engine)
+    svc.handle("console", "u1", Inbound(text="/start"))
+    with session_scope(engine) as s:
+        _, version = conversations.load_state(s, "console", "u1")
+    svc.handle("console", "u1", Inbound(text="1"))  # another worker's turn commits first
+    with pytest.raises(conversations.StaleState), session_scope(engine) as s:
+        conversations.save_state(s, "console", "u1", {"phase": "new"}, version)
+
+
+class FlakyTransport:
+    """A transport that fails as told, recording what it delivered."""
+
+    channel = "console"
+
+    def __init__(self, failures: list[DeliveryError | None]) -> None:
+        self.failures = failures
+        self.delivered: list[tuple[str, str]] = []
+
+    def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
+        self.delivered.append((recipient, payload["text"]))
+        return str(len(self.delivered))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_sender_retries_in_order_then_delivers_each_message_once(engine: Engine) -> None:
+    svc = service(engine)
+    say(svc, "u1", "/start", "1")  # consent request, then intro + first question
+    say(svc, "u2", "/start")
+    clock = Clock()
+    transport = FlakyTransport([DeliveryError("429", retry_after=30)])
+    sender = Sender(engine, transport, clock=clock)
+    first = sender.deliver_due()
+    assert (first.sent, first.retried) == (1, 1)  # u1 blocked behind its failed message
+    assert [r for r, _ in transport.delivered] == ["u2"]
+    assert sender.deliver_due().sent == 0  # retry_after not over yet
+    clock.now += timedelta(seconds=31)
+    assert sender.deliver_due().sent == 3
+    assert sender.deliver_due().sent == 0
+    u1 = [text for r, text in transport.delivered if r == "u1"]
+    assert u1[0].startswith("Xin chào") and "Câu 1/" in u1[2]
+
+
+def test_sender_dead_letters_after_repeated_or_permanent_failures(engine: Engine) -> None:
+    svc = service(engine)
+    say(svc, "u1", "/start")
+    say(svc, "u2", "/start")
+    clock = Clock()
+    transport = FlakyTransport(
+        [DeliveryError("bot blocked", permanent=True)] + [DeliveryError("500") for _ in range(3)]
+    )
+    sender = Sender(engine, transport, clock=clock, max_attempts=3, base_delay=1)
+    stats = sender.deliver_due()
+    assert stats.dead == 1 and stats.retried == 1
+    for _ in range(3):
+        clock.now += timedelta(minutes=5)
+        sender.deliver_due()
+    statuses = rows(engine, OutboxMessage, "recipient", "status", "attempts")
+    assert statuses == [("u1", "dead", 1), ("u2", "dead", 3)]
+    assert transport.delivered == []
