@@ -21,7 +21,8 @@ def open_database(settings: Settings, *, require_current: bool = True) -> Engine
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        raise DatabaseError(f"cannot reach the database: {str(exc.orig).strip()}") from exc
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise DatabaseError(f"cannot reach the database: {reason}") from exc
     if require_current and not migrate.is_current(engine):
         raise DatabaseError("the database schema is not up to date: run `hailong db upgrade`")
     return engine

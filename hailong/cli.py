@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from hailong.errors import UserError
 from storage.db import DatabaseError
@@ -42,6 +43,11 @@ def main() -> None:
         app()
     except (UserError, DatabaseError, QuestionnaireError) as exc:
         print(f"hailong: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except ValidationError as exc:  # a bad setting in the environment or .env
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        print(f"hailong: error: setting {name}: {first['msg']}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     )
     nlp_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
+    @field_validator("nlp_model_dir", "questionnaire_dir")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

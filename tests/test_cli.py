@@ -1,0 +1,118 @@
+"""The `hailong` command end to end, as a person would run it, in a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hailong.config import Settings
+from storage import migrate
+from storage.db import make_engine
+from tests.conftest import add_dossier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hailong(
+    *args: str, db: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "DATABASE_URL": db, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hailong.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hailong: error:"), result.stderr
+    for part in expected:
+        assert part in lines[0]
+
+
+def migrated(url: str) -> str:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def count(url: str, table: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def test_db_upgrade_then_current(sqlite_url: str) -> None:
+    assert "revision 0001" in hailong("db", "upgrade", db=sqlite_url).stdout
+    assert "up to date" in hailong("db", "current", db=sqlite_url).stdout
+
+
+def test_a_scripted_terminal_survey_is_stored(db_url: str) -> None:
+    migrated(db_url)
+    add_dossier(make_engine(db_url), "HS-42")
+    script = "1\nrat hai long\ncó\n1\n5\n4\n0\nbỏ qua\ndừng\n"
+    result = hailong("chat", "--user", "an", "--dossier", "HS-42", db=db_url, stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "Hồ sơ HS-42" in result.stdout and "Đã tạm dừng" in result.stdout
+    assert count(db_url, "answer") == 6  # DG, HINHTHUC, TCDV1..TCDV4
+    assert count(db_url, "outbox WHERE status = 'sent'") == count(db_url, "outbox")
+
+
+def test_unknown_dossier_is_a_clear_error_and_stores_nothing(sqlite_url: str) -> None:
+    migrated(sqlite_url)
+    result = hailong("chat", "--user", "an", "--dossier", "NOPE", db=sqlite_url, stdin="1\n")
+    one_line_error(result, "unknown dossier 'NOPE'")
+    assert count(sqlite_url, "conversation_state") == 0
+
+
+def test_unmigrated_and_unreachable_databases_are_clear_errors(tmp_path: Path) -> None:
+    one_line_error(
+        hailong("chat", "--user", "a", db=f"sqlite:///{tmp_path}/empty.db"), "hailong db upgrade"
+    )
+    one_line_error(
+        hailong("db", "current", db="postgresql+psycopg://nobody@127.0.0.1:9/none"),
+        "cannot reach the database",
+    )
+    one_line_error(hailong("db", "current", db="mysql://x/y"), "DATABASE_URL")
+
+
+def test_a_broken_questionnaire_file_is_named(sqlite_url: str, tmp_path: Path) -> None:
+    migrated(sqlite_url)
+    (tmp_path / "bad.yaml").write_text("code: sipas\nversion: '2'\ntitle: x\nquestions: []\n")
+    result = hailong(
+        "chat", "--user", "a", db=sqlite_url, env={"QUESTIONNAIRE_DIR": str(tmp_path)}
+    )
+    one_line_error(result, "bad.yaml", "field questions")
+
+
+@pytest.mark.parametrize(
+    "args", [["chat"], ["chat", "--user"], ["frobnicate"], ["db", "upgrade", "1", "2"]]
+)
+def test_wrong_arguments_exit_with_usage(sqlite_url: str, args: list[str]) -> None:
+    result = hailong(*args, db=sqlite_url)
+    assert result.returncode == 2 and ("Usage" in result.stderr or "Error" in result.stderr)
+    assert result.stdout == ""
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in text.splitlines()
+        if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
