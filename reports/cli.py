@@ -1,13 +1,218 @@
-"""Placeholder: the reports helper replaces this module."""
+"""`hailong report` and `hailong export`: argument checking, settings, files.
+
+This is the only reports module that reads settings; the build and export functions take
+explicit parameters. Everything that can be checked (arguments, database, schema) is checked
+before `--out` is touched, and files are written to a temp name in the same folder and renamed
+on success, so a failed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine, make_url
+
+from hailong.config import Settings
+from hailong.errors import UserError
+from storage.db import DatabaseError
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+REPORT_FORMATS = ("table", "csv", "xlsx", "json")
+DEFAULT_REPORT_XLSX = Path("hailong-report.xlsx")
+DEFAULT_EXPORT_XLSX = Path("hailong-export.xlsx")
 
 
-def report() -> None:
-    """Satisfaction report (being built)."""
-    raise typer.Exit(1)
+def parse_date(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value as a date; UserError naming the option otherwise."""
+    if value is None or value == "":
+        return None
+    if not _DATE_RE.fullmatch(value.strip()):
+        raise UserError(f"{option} {value!r} is not a date in the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise UserError(f"{option} {value!r} is not a valid date: {exc}") from exc
 
 
-def export() -> None:
-    """Anonymised answers export (being built)."""
-    raise typer.Exit(1)
+def _check_dates(date_from: date | None, date_to: date | None) -> None:
+    if date_from and date_to and date_from > date_to:
+        raise UserError(f"--from {date_from} is after --to {date_to}")
+
+
+def open_database(url: str) -> Engine:
+    """An engine on `url` whose schema is known to be current; UserError otherwise.
+
+    A missing SQLite file is an error here: connecting would silently create an empty one.
+    """
+    from storage.db import make_engine
+    from storage.migrate import is_current
+
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise UserError(f"invalid DATABASE_URL {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            raise UserError(f"database file {path} does not exist (check DATABASE_URL)")
+    try:
+        engine = make_engine(url)
+        if not is_current(engine):
+            raise UserError("the database schema is not up to date; run `hailong db upgrade` first")
+    except DatabaseError as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+    except UserError:
+        raise
+    except Exception as exc:  # driver errors that are not OperationalError (bad host, auth)
+        raise UserError(f"cannot use the database: {str(exc).splitlines()[0]}") from exc
+    return engine
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temp path beside `target`, renamed onto it only if the block succeeds."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"folder {folder} does not exist")
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _settings_engine() -> tuple[Engine, Settings]:
+    from hailong.config import get_settings
+
+    settings = get_settings()
+    return open_database(settings.database_url), settings
+
+
+def report(
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="Breakdown: unit|procedure|element|channel|day|month|quarter|year; commas "
+            "combine (unit,month); repeat for several breakdowns. Default: unit,month.",
+        ),
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day included, YYYY-MM-DD (UTC).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day included, YYYY-MM-DD (UTC).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | xlsx | json")] = "table",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """Satisfaction report: criterion rates, element and overall indices, the Decision 766
+    ratio and the three-level distribution, with n, Wilson 95% intervals and targets."""
+    from reports.build import build_report, parse_by
+    from reports.render import write_csv, write_json, write_table, write_xlsx
+
+    fmt = fmt.strip().lower()
+    if fmt not in REPORT_FORMATS:
+        raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(REPORT_FORMATS)}")
+    try:
+        specs = parse_by(by)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    _check_dates(start, end)
+    if fmt == "xlsx" and out is None:
+        out = DEFAULT_REPORT_XLSX
+    engine, settings = _settings_engine()
+    try:
+        result = build_report(
+            engine,
+            specs,
+            start,
+            end,
+            min_n=settings.report_min_n,
+            target=settings.satisfaction_target,
+            element_weights=settings.element_weights,
+            dossier_questionnaire=settings.dossier_questionnaire,
+        )
+    except DatabaseError as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+    finally:
+        engine.dispose()
+
+    if out is None:
+        if fmt == "table":
+            width = None if sys.stdout.isatty() else 160
+            write_table(result, sys.stdout, width=width)
+        elif fmt == "json":
+            write_json(result, sys.stdout)
+        else:
+            sys.stdout.write("\ufeff")  # BOM even when piped: the usual target is a .csv file
+            write_csv(result, sys.stdout)
+        return
+    with atomic_path(out) as tmp:
+        if fmt == "xlsx":
+            write_xlsx(result, tmp)
+        else:
+            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+            with tmp.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
+                {"table": write_table, "json": write_json, "csv": write_csv}[fmt](result, fh)
+    typer.echo(f"{out}", err=True)
+
+
+def export(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv | xlsx")] = "csv",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write to this file (csv default: standard output)."),
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First day included, YYYY-MM-DD (UTC).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day included, YYYY-MM-DD (UTC).")
+    ] = None,
+    include_text: Annotated[
+        bool,
+        typer.Option("--include-text", help="Add free-text answers, with personal data masked."),
+    ] = False,
+) -> None:
+    """Anonymised answer-level export, one row per answer, streamed (no names, phones or chat
+    ids; free text only with --include-text, masked)."""
+    from reports.export import EXPORT_FORMATS, export_answers
+
+    fmt = fmt.strip().lower()
+    if fmt not in EXPORT_FORMATS:
+        raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    _check_dates(start, end)
+    if fmt == "xlsx" and out is None:
+        out = DEFAULT_EXPORT_XLSX
+    engine, _ = _settings_engine()
+    try:
+        if out is None:
+            sys.stdout.write("\ufeff")
+            count = export_answers(engine, fmt, sys.stdout, start, end, include_text=include_text)
+        else:
+            with atomic_path(out) as tmp:
+                count = export_answers(engine, fmt, tmp, start, end, include_text=include_text)
+    except DatabaseError as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"{count} answers exported" + (f" to {out}" if out else ""), err=True)

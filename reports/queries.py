@@ -1,0 +1,342 @@
+"""The SQL behind the reports: every count is a GROUP BY in the database.
+
+Each query returns aggregated rows (one per group × element × question, a few hundred at
+most), never answer rows; `reports.build` only combines those counts. The same statements run
+on SQLite and PostgreSQL: the one dialect-specific piece, period bucketing, is isolated in
+`period_expr`.
+
+Shape of every query: an inner SELECT projects one row per answer (or dossier) with its
+dimension values already computed and labelled; the outer SELECT groups by those labels. This
+keeps GROUP BY free of repeated expressions with bound parameters, which PostgreSQL would
+otherwise reject as "must appear in the GROUP BY clause".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables in SQLModel.metadata)
+from storage.models import AnswerStatus
+
+# Core tables, taken from the models' metadata (the models are the schema's description).
+_tables = SQLModel.metadata.tables
+answer_t = _tables["answer"]
+response_t = _tables["survey_response"]
+unit_t = _tables["unit"]
+procedure_t = _tables["procedure"]
+dossier_t = _tables["dossier"]
+questionnaire_t = _tables["questionnaire"]
+
+PERIODS: tuple[str, ...] = ("day", "month", "quarter", "year")
+# Order matters only for display: it is the order columns appear in when combined.
+DIMENSIONS: tuple[str, ...] = ("unit", "procedure", "element", "channel", *PERIODS)
+# Dimensions stored as a (code, name) pair; the others are one text column.
+PAIR_DIMENSIONS: frozenset[str] = frozenset({"unit", "procedure"})
+
+LIKERT5 = "likert5"
+RATING3 = "rating3"
+RATING3_LEVELS: tuple[str, ...] = ("rat_hai_long", "hai_long", "khong_hai_long")
+RATING3_UNSATISFIED = "khong_hai_long"
+
+# A dossier-level exclusion beyond "rated Không hài lòng" and "late", e.g. the complaint
+# check of Decision 766 once complaints are stored: given the dossier table, return a boolean
+# SQL expression true for dossiers to exclude (typically an EXISTS over the complaint table).
+DossierExclusion = Callable[[sa.Table], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A half-open UTC interval [start, end); either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def where(self, column: sa.ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        """The WHERE conditions that keep `column` inside the range."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            conditions.append(column >= self.start)
+        if self.end is not None:
+            conditions.append(column < self.end)
+        return conditions
+
+
+def period_expr(column: sa.ColumnElement[Any], kind: str, dialect: str) -> ColumnElement[str]:
+    """SQL text for the period bucket of a UTC timestamp column, per dialect.
+
+    Labels: day "2026-03-05", month "2026-03", quarter "2026-Q1", year "2026". SQLite stores
+    the UTC value as text and `strftime` reads it directly; PostgreSQL stores `timestamptz`,
+    so the value is first moved to UTC, otherwise `to_char` would use the session time zone.
+    """
+    if kind not in PERIODS:
+        raise ValueError(f"unknown period {kind!r}")
+    if dialect == "sqlite":
+        formats = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+        if kind in formats:
+            return sa.func.strftime(formats[kind], column, type_=sa.String)
+        month = sa.cast(sa.func.strftime("%m", column), sa.Integer)
+        quarter = (month + 2) // 3  # integer division: months 1-3 → 1, …
+        year = sa.func.strftime("%Y", column, type_=sa.String)
+        return year + "-Q" + sa.cast(quarter, sa.String)
+    if dialect == "postgresql":
+        utc = sa.func.timezone("UTC", column)
+        pg_formats = {
+            "day": "YYYY-MM-DD",
+            "month": "YYYY-MM",
+            "quarter": 'YYYY-"Q"Q',
+            "year": "YYYY",
+        }
+        return sa.func.to_char(utc, pg_formats[kind], type_=sa.String)
+    raise ValueError(f"period bucketing not implemented for the {dialect!r} dialect")
+
+
+def dimension_labels(dim: str) -> list[str]:
+    """The result column names a dimension occupies (unit → unit_code, unit_name)."""
+    if dim in PAIR_DIMENSIONS:
+        return [f"{dim}_code", f"{dim}_name"]
+    return [dim]
+
+
+def _answer_dimension_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
+    """Per-answer dimension columns, labelled, for the inner SELECT."""
+    columns: list[sa.Label[Any]] = []
+    for dim in dims:
+        if dim == "unit":
+            columns += [unit_t.c.code.label("unit_code"), unit_t.c.name.label("unit_name")]
+        elif dim == "procedure":
+            columns += [
+                procedure_t.c.code.label("procedure_code"),
+                procedure_t.c.name.label("procedure_name"),
+            ]
+        elif dim == "element":
+            columns.append(answer_t.c.element_code.label("element"))
+        elif dim == "channel":
+            columns.append(response_t.c.channel.label("channel"))
+        elif dim in PERIODS:
+            columns.append(period_expr(response_t.c.started_at, dim, dialect).label(dim))
+        else:
+            raise ValueError(f"unknown dimension {dim!r}")
+    return columns
+
+
+def _answers_from() -> sa.FromClause:
+    """answer ⋈ survey_response, with unit and procedure names (outer: they may be NULL)."""
+    return (
+        answer_t.join(response_t, answer_t.c.response_id == response_t.c.id)
+        .outerjoin(unit_t, response_t.c.unit_id == unit_t.c.id)
+        .outerjoin(procedure_t, response_t.c.procedure_id == procedure_t.c.id)
+    )
+
+
+def _group_labels(dims: Sequence[str]) -> list[str]:
+    return [label for dim in dims for label in dimension_labels(dim)]
+
+
+def criterion_counts(
+    conn: Connection, dims: Sequence[str], dates: DateRange
+) -> Sequence[RowMapping]:
+    """Per (dims…, element, question): n_valid, n_satisfied, n_no_opinion, n_skipped.
+
+    Only five-level statements that belong to an element count; "không ý kiến" and skipped
+    answers are counted separately so they never enter a denominator.
+    """
+    dialect = conn.dialect.name
+    answered = answer_t.c.status == AnswerStatus.ANSWERED.value
+    inner = (
+        sa.select(
+            *_answer_dimension_columns(dims, dialect),
+            answer_t.c.element_code.label("element_code"),
+            answer_t.c.question_code.label("question_code"),
+            sa.case((answered, 1), else_=0).label("is_valid"),
+            sa.case((sa.and_(answered, answer_t.c.satisfied.is_(sa.true())), 1), else_=0).label(
+                "is_satisfied"
+            ),
+            sa.case((answer_t.c.status == AnswerStatus.NO_OPINION.value, 1), else_=0).label(
+                "is_no_opinion"
+            ),
+            sa.case((answer_t.c.status == AnswerStatus.SKIPPED.value, 1), else_=0).label(
+                "is_skipped"
+            ),
+        )
+        .select_from(_answers_from())
+        .where(
+            answer_t.c.kind == LIKERT5,
+            answer_t.c.element_code.is_not(None),
+            *dates.where(response_t.c.started_at),
+        )
+        .subquery("a")
+    )
+    keys = [inner.c[label] for label in _group_labels(dims)]
+    stmt = sa.select(
+        *keys,
+        inner.c.element_code,
+        inner.c.question_code,
+        sa.func.sum(inner.c.is_valid).label("n_valid"),
+        sa.func.sum(inner.c.is_satisfied).label("n_satisfied"),
+        sa.func.sum(inner.c.is_no_opinion).label("n_no_opinion"),
+        sa.func.sum(inner.c.is_skipped).label("n_skipped"),
+    ).group_by(*keys, inner.c.element_code, inner.c.question_code)
+    return conn.execute(stmt).mappings().all()
+
+
+def respondent_counts(
+    conn: Connection, dims: Sequence[str], dates: DateRange, *, per_element: bool
+) -> Sequence[RowMapping]:
+    """Distinct responses with at least one valid statement answer, per group (and element).
+
+    This is the n of an element or overall index: answers of one person are correlated, so
+    counting people, not answers, keeps the interval honest.
+    """
+    dialect = conn.dialect.name
+    inner = (
+        sa.select(
+            *_answer_dimension_columns(dims, dialect),
+            answer_t.c.element_code.label("element_code"),
+            answer_t.c.response_id.label("response_id"),
+        )
+        .select_from(_answers_from())
+        .where(
+            answer_t.c.kind == LIKERT5,
+            answer_t.c.element_code.is_not(None),
+            answer_t.c.status == AnswerStatus.ANSWERED.value,
+            *dates.where(response_t.c.started_at),
+        )
+        .subquery("a")
+    )
+    keys = [inner.c[label] for label in _group_labels(dims)]
+    if per_element:
+        keys.append(inner.c.element_code)
+    stmt = sa.select(
+        *keys, sa.func.count(sa.distinct(inner.c.response_id)).label("respondents")
+    ).group_by(*keys)
+    return conn.execute(stmt).mappings().all()
+
+
+def rating3_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Sequence[RowMapping]:
+    """Per (dims…, level): how many three-level ratings chose that level."""
+    dialect = conn.dialect.name
+    inner = (
+        sa.select(
+            *_answer_dimension_columns(dims, dialect),
+            answer_t.c.choice.label("level"),
+        )
+        .select_from(_answers_from())
+        .where(
+            answer_t.c.kind == RATING3,
+            answer_t.c.status == AnswerStatus.ANSWERED.value,
+            answer_t.c.choice.in_(RATING3_LEVELS),
+            *dates.where(response_t.c.started_at),
+        )
+        .subquery("a")
+    )
+    keys = [inner.c[label] for label in _group_labels(dims)]
+    stmt = sa.select(*keys, inner.c.level, sa.func.count().label("count")).group_by(
+        *keys, inner.c.level
+    )
+    return conn.execute(stmt).mappings().all()
+
+
+def ratio_766_counts(
+    conn: Connection,
+    period: str | None,
+    dates: DateRange,
+    *,
+    questionnaire_code: str,
+    rating_question: str,
+    extra_exclusions: Sequence[DossierExclusion] = (),
+    by_unit: bool = True,
+) -> Sequence[RowMapping]:
+    """Per (unit, period of completion): dossiers, rated Không hài lòng, late, excluded.
+
+    A dossier counts once in `excluded` however many reasons it has. Only finished dossiers
+    (completed_at set) count; the period is that of completed_at.
+    """
+    dialect = conn.dialect.name
+    d = dossier_t
+    rated_bad = (
+        sa.select(sa.literal(1))
+        .select_from(answer_t.join(response_t, answer_t.c.response_id == response_t.c.id))
+        .where(
+            response_t.c.dossier_id == d.c.id,
+            response_t.c.questionnaire_code == questionnaire_code,
+            answer_t.c.question_code == rating_question,
+            answer_t.c.status == AnswerStatus.ANSWERED.value,
+            answer_t.c.choice == RATING3_UNSATISFIED,
+        )
+        .exists()
+    )
+    late = sa.and_(d.c.due_at.is_not(None), d.c.completed_at > d.c.due_at)
+    exclusions: list[ColumnElement[bool]] = [rated_bad, late]
+    exclusions += [make(d) for make in extra_exclusions]
+    columns: list[sa.Label[Any]] = []
+    if by_unit:
+        columns += [unit_t.c.code.label("unit_code"), unit_t.c.name.label("unit_name")]
+    if period is not None:
+        columns.append(period_expr(d.c.completed_at, period, dialect).label(period))
+    inner = (
+        sa.select(
+            *columns,
+            sa.case((rated_bad, 1), else_=0).label("is_rated_bad"),
+            sa.case((late, 1), else_=0).label("is_late"),
+            sa.case((sa.or_(*exclusions), 1), else_=0).label("is_excluded"),
+        )
+        .select_from(d.join(unit_t, d.c.unit_id == unit_t.c.id))
+        .where(d.c.completed_at.is_not(None), *dates.where(d.c.completed_at))
+        .subquery("d")
+    )
+    keys = [inner.c[c.name] for c in columns]
+    stmt = sa.select(
+        *keys,
+        sa.func.count().label("dossiers"),
+        sa.func.sum(inner.c.is_rated_bad).label("rated_khong_hai_long"),
+        sa.func.sum(inner.c.is_late).label("late"),
+        sa.func.sum(inner.c.is_excluded).label("excluded"),
+    )
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return conn.execute(stmt).mappings().all()
+
+
+def export_answers_stmt(dates: DateRange, *, include_text: bool = False) -> sa.Select[Any]:
+    """One row per answer for the anonymised export, in a stable order.
+
+    No citizen columns are selected at all (name, phone, chat id): privacy by construction,
+    not by filtering afterwards. The response is identified by its numeric id only.
+    """
+    columns: list[Any] = [
+        response_t.c.id.label("response_id"),
+        response_t.c.questionnaire_code.label("questionnaire_code"),
+        questionnaire_t.c.version.label("questionnaire_version"),
+        unit_t.c.code.label("unit_code"),
+        procedure_t.c.code.label("procedure_code"),
+        response_t.c.channel.label("channel"),
+        response_t.c.status.label("response_status"),
+        response_t.c.started_at.label("started_at"),
+        answer_t.c.question_code.label("question_code"),
+        answer_t.c.element_code.label("element_code"),
+        answer_t.c.kind.label("kind"),
+        answer_t.c.status.label("status"),
+        answer_t.c.score.label("score"),
+        answer_t.c.choice.label("choice"),
+        answer_t.c.satisfied.label("satisfied"),
+    ]
+    if include_text:
+        columns.append(answer_t.c.text.label("text"))
+    return (
+        sa.select(*columns)
+        .select_from(
+            _answers_from().join(
+                questionnaire_t, response_t.c.questionnaire_id == questionnaire_t.c.id
+            )
+        )
+        .where(*dates.where(response_t.c.started_at))
+        .order_by(response_t.c.id, answer_t.c.id)
+    )
