@@ -29,6 +29,7 @@ def _register() -> None:
     app.add_typer(commands.db_app, name="db")
     app.add_typer(commands.outbox_app, name="outbox")
     app.command("chat")(commands.chat)
+    app.command("serve")(commands.serve)
     app.command("report")(reports.cli.report)
     app.command("export")(reports.cli.export)
     app.command("demo")(storage.demo.demo_command)

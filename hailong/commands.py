@@ -78,6 +78,22 @@ def chat(
     )
 
 
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+) -> None:
+    """Serve the web chat and the Telegram/Zalo webhooks (FastAPI under uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    engine = open_database(settings)  # fail fast, with one line, before forking workers
+    if workers > 1 and engine.dialect.name == "sqlite":
+        raise UserError("several workers need PostgreSQL: SQLite allows one writer at a time")
+    engine.dispose()
+    uvicorn.run("hailong.server:app_factory", factory=True, host=host, port=port, workers=workers)
+
+
 @outbox_app.command("status")
 def outbox_status() -> None:
     """Messages waiting, sent and dead-lettered, by channel."""

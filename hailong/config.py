@@ -34,6 +34,33 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON map of element code to weight, e.g. {"TCDV": 1, "CC": 2}; default equal',
     )
+    # --- web server and channels (hailong serve) ---
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public HTTPS address of `hailong serve`"
+    )
+    api_keys: list[str] = Field(
+        default_factory=list, description='JSON list of keys for /api/v1, e.g. ["k1","k2"]'
+    )
+    link_secret: str = Field(
+        default="", description="HMAC key that signs dossier links; required to issue links"
+    )
+    link_ttl_days: int = Field(default=30, ge=1, le=366)
+    telegram_bot_token: str = Field(default="", description="From @BotFather; empty: off")
+    telegram_bot_username: str = Field(default="", description="For t.me deep links")
+    telegram_webhook_secret: str = Field(
+        default="", description="Sent by Telegram in X-Telegram-Bot-Api-Secret-Token"
+    )
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot", description="Bot API server (tests: a fake)"
+    )
+    zalo_app_id: str = Field(default="", description="Zalo app id; empty: Zalo off")
+    zalo_app_secret: str = Field(default="", description="Zalo app secret key (token refresh)")
+    zalo_oa_secret_key: str = Field(default="", description="OA secret key (webhook signature)")
+    zalo_oa_id: str = Field(default="", description="Official Account id, for deep links")
+    zalo_api_base_url: str = Field(default="https://openapi.zalo.me")
+    zalo_oauth_base_url: str = Field(default="https://oauth.zaloapp.com")
+    outbox_max_attempts: int = Field(default=5, ge=1)
+
     nlp_model_dir: Path = Field(
         default=Path.home() / ".cache" / "hailong" / "nlp",
         description="Where the routing model is cached after its first training",

@@ -1,0 +1,131 @@
+"""`hailong serve`: one FastAPI app for the web chat, Telegram and Zalo webhooks.
+
+Nothing another worker needs lives in process memory: conversation state, de-duplication and
+the outbox are in the database, so several uvicorn workers can share one PostgreSQL.
+Channels are plugins (`bot/channels/*`): each adds its routes and, in the app's lifespan,
+starts and stops what it runs (a sender loop, a PTB Application).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import FastAPI, Response
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot.service import ConversationService
+from hailong.app import conversation_service
+from hailong.config import Settings, get_settings
+from storage import migrate
+from storage.db import make_engine
+
+log = logging.getLogger(__name__)
+
+# "module:Class" of every channel plugin; a plugin's `enabled(settings)` says if it runs.
+CHANNEL_PLUGINS = (
+    "bot.channels.web:WebChannel",
+    "bot.channels.telegram:TelegramChannel",
+    "bot.channels.zalo:ZaloChannel",
+)
+
+
+@dataclass
+class AppContext:
+    """What every channel plugin is given."""
+
+    settings: Settings
+    engine: Engine
+    service: ConversationService
+
+
+class ChannelPlugin(Protocol):
+    """A channel adapter as the server sees it."""
+
+    name: str
+
+    def install(self, app: FastAPI) -> None:
+        """Add the channel's routes to the app."""
+
+    async def start(self) -> None:
+        """Start background work (sender loop, PTB Application) once the app starts."""
+
+    async def stop(self) -> None:
+        """Stop it cleanly, leaving undelivered messages in the outbox."""
+
+
+def load_plugins(ctx: AppContext) -> list[ChannelPlugin]:
+    plugins: list[ChannelPlugin] = []
+    for spec in CHANNEL_PLUGINS:
+        module_name, class_name = spec.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a channel not built yet
+        cls = getattr(module, class_name)
+        if cls.enabled(ctx.settings):
+            plugins.append(cls(ctx))
+    return plugins
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database is reached only when it starts or serves."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    ctx = AppContext(settings, engine, conversation_service(settings, engine))
+    plugins = load_plugins(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for plugin in plugins:
+            await plugin.start()
+        try:
+            yield
+        finally:
+            for plugin in reversed(plugins):
+                await plugin.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="hailong",
+        description="Citizens' satisfaction surveys and feedback over chat.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(response: Response) -> dict[str, str]:
+        """The database is reachable and its schema is current."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.is_current(engine)
+        except Exception as exc:  # any failure means: not ready, and say why
+            response.status_code = 503
+            return {"status": "unavailable", "reason": type(exc).__name__}
+        if not current:
+            response.status_code = 503
+            return {"status": "unavailable", "reason": "schema not migrated"}
+        return {"status": "ready"}
+
+    for plugin in plugins:
+        plugin.install(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn (`--factory`), one app per worker process."""
+    return create_app()

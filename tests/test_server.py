@@ -1,0 +1,28 @@
+"""`hailong serve`'s app: health and readiness against a real database."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from hailong.config import Settings
+from hailong.server import create_app
+from storage import migrate
+from storage.db import make_engine
+
+
+def test_health_and_readiness_follow_the_schema(sqlite_url: str) -> None:
+    app = create_app(Settings(database_url=sqlite_url))
+    with TestClient(app) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        not_ready = client.get("/readyz")
+        assert not_ready.status_code == 503 and "schema" in not_ready.json()["reason"]
+        migrate.upgrade(make_engine(sqlite_url))
+        assert client.get("/readyz").json() == {"status": "ready"}
+        assert client.get("/openapi.json").json()["info"]["title"] == "hailong"
+
+
+def test_readiness_reports_an_unreachable_database() -> None:
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["status"] == "unavailable"
