@@ -42,10 +42,11 @@ from survey.model import Questionnaire
 log = logging.getLogger(__name__)
 
 # What a start payload names: a dossier code, or None when the link is invalid or expired.
-PayloadResolver = Callable[[str], str | None]
+# It may look the dossier up (signed links cover its unit and procedure), hence the session.
+PayloadResolver = Callable[[Session, str], str | None]
 
 
-def plain_dossier_code(payload: str) -> str | None:
+def plain_dossier_code(_session: Session, payload: str) -> str | None:
     """Trusted channels (the console) pass the dossier code itself as the payload."""
     return payload or None
 
@@ -149,7 +150,7 @@ class ConversationService:
         text = inbound.text.strip()
         if inbound.choice is None and text.startswith("/start "):
             payload = text.removeprefix("/start ").strip()
-            code = resolve(payload)
+            code = resolve(session, payload)
             if code is None:
                 log.warning("refused start link %r", payload[:80])
                 return DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
