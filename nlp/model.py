@@ -44,7 +44,7 @@ class ModelConfig:
     classifier: "svm" (LinearSVC, sigmoid-calibrated), "logreg" or "nb" (ComplementNB).
     """
 
-    features: str = "syllable+char"
+    features: str = "syllable"
     classifier: str = "svm"
     c: float = 0.5
     use_segmentation: bool = False
