@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     zalo_api_base_url: str = Field(default="https://openapi.zalo.me")
     zalo_oauth_base_url: str = Field(default="https://oauth.zaloapp.com")
     outbox_max_attempts: int = Field(default=5, ge=1)
+    zalo_link_template: str = Field(
+        default="https://zalo.me/{oa_id}?d={token}",
+        description="Zalo link handed out with a dossier token; {oa_id} and {token} are filled in",
+    )
 
     nlp_model_dir: Path = Field(
         default=Path.home() / ".cache" / "hailong" / "nlp",
