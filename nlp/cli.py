@@ -1,0 +1,289 @@
+"""``hailong nlp ...``: train, evaluate, route, benchmark and retrain the routing model.
+
+Mounted by the main CLI with ``app.add_typer(nlp.cli.app, name="nlp")``. Heavy libraries are
+imported inside the commands so that importing this module stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from nlp import messages as msg
+
+app = typer.Typer(
+    help="Bộ định tuyến phản ánh tiếng Việt: huấn luyện, đánh giá, định tuyến.",
+    no_args_is_help=True,
+)
+
+DataOption = typer.Option(..., "--data", help="Tệp CSV có cột text,label")
+ModelOption = typer.Option(None, "--model", help="Thư mục mô hình (mặc định ~/.cache/hailong/nlp)")
+JsonOption = typer.Option(False, "--json", help="In một đối tượng JSON")
+CatalogueOption = typer.Option(None, "--catalogue", help="Danh mục đơn vị YAML (mặc định: kèm theo)")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"{msg.ERROR_PREFIX}: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Known failures (bad CSV, unknown label, refused model) become one line on stderr."""
+    from nlp.catalogue import CatalogueError
+    from nlp.model import CorpusError, ModelError
+
+    try:
+        yield
+    except (CorpusError, ModelError, CatalogueError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+
+
+def _model_dir(model: Path | None) -> Path:
+    from nlp.router import DEFAULT_MODEL_DIR
+
+    return model or DEFAULT_MODEL_DIR
+
+
+def _load_model(model: Path | None) -> Any:
+    """The model in ``model``; for the default directory, train the default one if absent."""
+    from nlp.model import MODEL_FILE, load
+    from nlp.router import train_default
+
+    directory = _model_dir(model)
+    if not (directory / MODEL_FILE).exists():
+        if model is not None:
+            _fail(msg.NO_MODEL.format(path=directory))
+        typer.echo(msg.TRAINING_DEFAULT, err=True)
+        return train_default(directory)
+    return load(directory)
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        transient=True,
+    )
+
+
+@app.command()
+def train(
+    data: Path = DataOption,
+    model: Path | None = ModelOption,
+    catalogue: Path | None = CatalogueOption,
+    holdout: float = typer.Option(0.2, min=0.0, max=0.5, help="Phần dữ liệu giữ lại để đo"),
+) -> None:
+    """Huấn luyện mô hình từ CSV (text,label) và lưu (skops + thẻ mô hình)."""
+    from nlp.catalogue import load_catalogue
+    from nlp.model import fit, holdout_card, load_corpus, save
+
+    directory = _model_dir(model)
+    with _clean_errors(), _progress() as progress:
+        task = progress.add_task(msg.STEP_READ, total=4)
+        units = load_catalogue(catalogue)
+        texts, labels = load_corpus(data, known_labels=list(units))
+        progress.update(task, advance=1, description=msg.STEP_MEASURE)
+        card = holdout_card(texts, labels, holdout=holdout, data_name=data.name)
+        progress.update(task, advance=1, description=msg.STEP_FIT)
+        trained = fit(texts, labels)
+        trained.card = card
+        progress.update(task, advance=1, description=msg.STEP_SAVE)
+        save(trained, directory, training_data=(texts, labels))
+        progress.update(task, advance=1)
+    typer.echo(msg.TRAINED.format(path=directory, n=len(texts), k=len(set(labels))))
+    if "metrics" in card:
+        typer.echo(msg.HOLDOUT_METRICS.format(**card["metrics"]))
+
+
+def _confusion_png(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    labels = result["labels"]
+    size = max(6.0, 0.5 * len(labels))
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(result["confusion_matrix"], cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=90)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("dự đoán")
+    ax.set_ylabel("đúng")
+    for i, row in enumerate(result["confusion_matrix"]):
+        for j, value in enumerate(row):
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7)
+    ax.set_title(f"accuracy {result['accuracy']:.3f} · macro-F1 {result['macro_f1']:.3f}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@app.command("eval")
+def eval_(
+    data: Path = DataOption,
+    model: Path | None = ModelOption,
+    as_json: bool = JsonOption,
+    png: Path | None = typer.Option(
+        None, "--png", help="Ảnh ma trận nhầm lẫn (mặc định: confusion_matrix.png trong --model)"
+    ),
+) -> None:
+    """Đánh giá mô hình trên CSV: accuracy, macro/weighted-F1, từng lớp, ma trận nhầm lẫn."""
+    from nlp.model import evaluate, load_corpus
+
+    with _clean_errors():
+        texts, labels = load_corpus(data)
+        trained = _load_model(model)
+        with _progress() as progress:
+            progress.add_task(msg.STEP_PREDICT, total=None)
+            result = evaluate(trained, texts, labels)
+        png_path = png or _model_dir(model) / "confusion_matrix.png"
+        _confusion_png(result, png_path)
+    if as_json:
+        keys = ("accuracy", "macro_f1", "weighted_f1", "per_class", "n", "ece",
+                "accuracy_unaccented", "labels", "confusion_matrix")
+        typer.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=msg.EVAL_TITLE.format(n=result["n"]))
+    for column in (msg.COL_UNIT, msg.COL_PRECISION, msg.COL_RECALL, msg.COL_F1, msg.COL_SUPPORT):
+        table.add_column(column, justify="left" if column == msg.COL_UNIT else "right")
+    for label, row in result["per_class"].items():
+        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    console.print(msg.EVAL_SUMMARY.format(**result))
+    confusion = Table(title=msg.CONFUSION_TITLE)
+    confusion.add_column("")
+    for label in result["labels"]:
+        confusion.add_column(label[:6], justify="right")
+    for label, row in zip(result["labels"], result["confusion_matrix"], strict=True):
+        confusion.add_row(label, *[str(v) if v else "·" for v in row])
+    console.print(confusion)
+    console.print(msg.CONFUSION_SAVED.format(path=png_path))
+
+
+@app.command()
+def route(
+    text: str = typer.Argument(..., help="Văn bản phản ánh"),
+    model: Path | None = ModelOption,
+    as_json: bool = JsonOption,
+    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Ngưỡng độ tin cậy"),
+) -> None:
+    """Định tuyến một phản ánh: đơn vị, độ tin cậy, 3 ứng viên, phường/xã, văn bản đã che."""
+    from nlp.router import Router
+
+    with _clean_errors():
+        router = Router(_load_model(model), threshold=threshold)
+        result = router.route(text)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    if result.needs_triage:
+        typer.echo(msg.ROUTE_TRIAGE.format(
+            confidence=result.confidence, threshold=threshold, unit=result.unit))
+    else:
+        typer.echo(msg.ROUTE_UNIT.format(unit=result.unit, name=result.unit_name))
+        typer.echo(msg.ROUTE_CONFIDENCE.format(confidence=result.confidence))
+    typer.echo(msg.ROUTE_CANDIDATES)
+    for unit, score in result.candidates:
+        typer.echo(f"  {unit:<9} {score:.3f}")
+    typer.echo(msg.ROUTE_WARD.format(ward=result.ward.full_name) if result.ward
+               else msg.ROUTE_NO_WARD)
+    typer.echo(msg.ROUTE_MASKED.format(text=result.masked_text))
+
+
+def _pin_to_one_core() -> None:
+    """Measure on one core: pin the process and keep BLAS/OpenMP to one thread."""
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        except OSError:
+            pass
+
+
+@app.command()
+def bench(
+    model: Path | None = ModelOption,
+    n: int = typer.Option(3000, min=100, help="Số tin dùng để đo"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Đo tốc độ định tuyến (tin/giây) trên một lõi."""
+    from threadpoolctl import threadpool_limits
+
+    from nlp.model import default_corpus_path, load_corpus
+    from nlp.router import Router
+
+    _pin_to_one_core()
+    with _clean_errors(), threadpool_limits(limits=1):
+        router = Router(_load_model(model))
+        texts, _ = load_corpus(default_corpus_path())
+        sample = [texts[i % len(texts)] + f" {i}" for i in range(n)]
+        router.route_many(sample[:50])  # warm caches (normaliser, imports)
+        with _progress() as progress:
+            progress.add_task(msg.STEP_BENCH, total=None)
+            start = time.perf_counter()
+            for i in range(0, n, 256):
+                router.route_many(sample[i:i + 256])
+            router_rate = n / (time.perf_counter() - start)
+            start = time.perf_counter()
+            router.model.predict_proba(sample)
+            classifier_rate = n / (time.perf_counter() - start)
+    if as_json:
+        typer.echo(json.dumps({"router_msgs_per_s": router_rate,
+                               "classifier_msgs_per_s": classifier_rate, "n": n, "cores": 1}))
+    else:
+        typer.echo(msg.BENCH_RESULT.format(router=router_rate, classifier=classifier_rate, n=n))
+
+
+@app.command()
+def retrain(
+    corrections: Path = typer.Option(..., "--corrections",
+                                     help="CSV hiệu chỉnh: text,wrong_unit,right_unit"),
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Dữ liệu gốc (mặc định: dữ liệu của mô hình hiện tại)"),
+    model: Path | None = ModelOption,
+    catalogue: Path | None = CatalogueOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Gộp hiệu chỉnh của cán bộ, so sánh mô hình cũ/mới, chỉ thay khi mô hình mới không kém hơn."""
+    from dataclasses import asdict
+
+    from nlp.catalogue import load_catalogue
+    from nlp.model import MODEL_FILE
+    from nlp.retrain import load_corrections
+    from nlp.retrain import retrain as run_retrain
+
+    directory = _model_dir(model)
+    with _clean_errors():
+        units = load_catalogue(catalogue)
+        items = load_corrections(corrections, known_labels=list(units))
+        if data is not None and not data.is_file():
+            _fail(f"không tìm thấy tệp dữ liệu: {data}")
+        if not (directory / MODEL_FILE).exists():
+            _load_model(None if model is None else model)
+        with _progress() as progress:
+            progress.add_task(msg.STEP_RETRAIN, total=None)
+            report = run_retrain(directory, items, base_data=data)
+    if as_json:
+        typer.echo(json.dumps(asdict(report)))
+    elif report.replaced:
+        typer.echo(msg.RETRAIN_REPLACED.format(
+            old=report.old_macro_f1, new=report.new_macro_f1, n=report.n_holdout))
+    else:
+        typer.echo(msg.RETRAIN_KEPT.format(old=report.old_macro_f1, new=report.new_macro_f1))

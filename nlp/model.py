@@ -23,6 +23,7 @@ from nlp.text import features_input, normalize, strip_diacritics
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "model_card.json"
+TRAINING_DATA_FILE = "training_data.csv"  # what the model was trained on; retrain compares to it
 FORMAT_VERSION = 1
 MIN_EXAMPLES_PER_LABEL = 3  # calibration needs a few examples of each unit in every fold
 
@@ -320,8 +321,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def save(model: TrainedModel, model_dir: Path) -> Path:
+def write_corpus(path: Path, texts: Sequence[str], labels: Sequence[str]) -> None:
+    """Write a ``text,label`` CSV (UTF-8), replacing ``path`` atomically."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels, strict=True))
+    partial.replace(path)
+
+
+def save(
+    model: TrainedModel,
+    model_dir: Path,
+    training_data: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Path:
     """Write ``model.skops`` and ``model_card.json`` into ``model_dir``; returns the card path.
+
+    ``training_data`` (texts, labels), when given, is kept beside the model so that a later
+    retrain can rebuild the old recipe and compare like with like.
 
     The model file is written to a temporary name and renamed, so a reader never sees half
     a file; the card records the file's SHA-256 so later edits to it are detected.
@@ -341,6 +359,8 @@ def save(model: TrainedModel, model_dir: Path) -> Path:
         "versions": _versions(),
     })
     card.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    if training_data is not None:
+        write_corpus(model_dir / TRAINING_DATA_FILE, *training_data)
     card_partial = model_dir / (CARD_FILE + ".partial")
     card_partial.write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
     partial.replace(target)
@@ -399,7 +419,7 @@ def load(model_dir: Path) -> TrainedModel:
     )
 
 
-def train(
+def holdout_card(
     texts: Sequence[str],
     labels: Sequence[str],
     config: ModelConfig | None = None,
@@ -407,8 +427,9 @@ def train(
     data_name: str = "",
     holdout: float = 0.2,
     seed: int = 0,
-) -> TrainedModel:
-    """Measure on a stratified held-out split, then fit on all data; metrics go on the card."""
+) -> dict[str, Any]:
+    """Model-card facts for a training run: the data, and metrics on a stratified hold-out
+    split (skipped when ``holdout`` is 0 or a unit has too few examples to split)."""
     from sklearn.model_selection import train_test_split
 
     config = config or ModelConfig()
@@ -427,6 +448,20 @@ def train(
             **{k: held[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1", "ece",
                                     "accuracy_unaccented")},
         }
+    return card
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: ModelConfig | None = None,
+    *,
+    data_name: str = "",
+    holdout: float = 0.2,
+    seed: int = 0,
+) -> TrainedModel:
+    """Measure on a stratified held-out split, then fit on all data; metrics go on the card."""
+    card = holdout_card(texts, labels, config, data_name=data_name, holdout=holdout, seed=seed)
     model = fit(texts, labels, config)
     model.card = card
     return model

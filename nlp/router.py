@@ -119,7 +119,7 @@ def train_default(model_dir: Path, config: ModelConfig | None = None) -> Trained
     corpus = default_corpus_path()
     texts, labels = load_corpus(corpus)
     model = train(texts, labels, config, data_name=f"seed corpus ({corpus.name})")
-    save(model, model_dir)
+    save(model, model_dir, training_data=(texts, labels))
     return model
 
 
