@@ -108,3 +108,21 @@ COMMAND_WORDS: Final[dict[str, tuple[str, ...]]] = {
     "done": ("xong", "done", "hết"),
     "survey": ("khảo sát", "/khaosat", "đánh giá"),
 }
+
+# --- web chat page (bot/channels/web.py, bot/channels/static/web/) ---
+WEB_PAGE_TITLE: Final = "Đánh giá mức độ hài lòng – TP. Hồ Chí Minh"
+WEB_HEADING: Final = "Đánh giá mức độ hài lòng"
+WEB_SUBHEADING: Final = "Dịch vụ hành chính công · Thành phố Hồ Chí Minh"
+WEB_LOG_LABEL: Final = "Hội thoại với hệ thống khảo sát"
+WEB_BOT_NAME: Final = "Hệ thống"
+WEB_YOU: Final = "Ông/Bà"
+WEB_INPUT_LABEL: Final = "Câu trả lời của Ông/Bà"
+WEB_INPUT_PLACEHOLDER: Final = "Bấm nút hoặc gõ câu trả lời…"
+WEB_SEND: Final = "Gửi"
+WEB_SENDING: Final = "Đang gửi…"
+WEB_ERROR: Final = "Chưa gửi được tin nhắn. Xin Ông/Bà kiểm tra kết nối mạng rồi thử lại."
+WEB_RETRY: Final = "Thử lại"
+WEB_NEEDS_JS: Final = "Trang khảo sát cần bật JavaScript trên trình duyệt."
+WEB_FOOTER: Final = (
+    "Hệ thống tự động của chính quyền Thành phố. Câu trả lời được lưu ngay khi Ông/Bà gửi."
+)
