@@ -64,6 +64,18 @@ class Settings(BaseSettings):
         default="https://zalo.me/{oa_id}?d={token}",
         description="Zalo link handed out with a dossier token; {oa_id} and {token} are filled in",
     )
+    outbox_retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="First retry delay of a failed send; doubles each time"
+    )
+    outbox_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a sender worker holds messages it claimed"
+    )
+    zalo_reply_window_hours: float = Field(
+        default=48.0, gt=0, description="Free replies allowed this long after the user's message"
+    )
+    zalo_reply_window_max: int = Field(
+        default=8, ge=1, description="Free replies allowed per user message within the window"
+    )
 
     nlp_model_dir: Path = Field(
         default=Path.home() / ".cache" / "hailong" / "nlp",

@@ -183,6 +183,10 @@ class OutboxMessage(SQLModel, table=True):
     platform_message_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(nullable=True)
+    # A sender worker's claim on the message (revision 0002): while `leased_until` is in the
+    # future no other worker touches this chat's messages; a crashed worker's lease expires.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = _ts(nullable=True)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -206,6 +210,51 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str | None = Field(default=None, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ChatContact(SQLModel, table=True):
+    """When a chat last wrote to us, and whether it still follows the account.
+
+    Zalo's free-reply window counts from `last_inbound_at`; nothing personal is kept here.
+    """
+
+    __tablename__ = "chat_contact"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    external_id: str = Field(max_length=64, primary_key=True)
+    last_inbound_at: datetime = _ts()
+    following: bool = True
+    updated_at: datetime = _ts()
+
+
+class ChannelToken(SQLModel, table=True):
+    """A platform's OAuth token pair (Zalo OA). Refresh tokens are single-use: the new pair
+    replaces the old one in one transaction, before the new access token is used."""
+
+    __tablename__ = "channel_token"
+
+    name: str = Field(max_length=64, primary_key=True)  # e.g. "zalo:<app id>"
+    access_token: str = Field(max_length=2000)
+    refresh_token: str = Field(max_length=2000)
+    expires_at: datetime | None = _ts(nullable=True)
+    version: int = 0
+    updated_at: datetime = _ts()
+
+
+class ChatAttachment(SQLModel, table=True):
+    """A reference (URL) to a file a consenting citizen sent, kept for the complaint flow."""
+
+    __tablename__ = "chat_attachment"
+    __table_args__ = (Index("ix_chat_attachment_chat", "channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # image, file, ...
+    url: str = Field(max_length=2000)
+    thumbnail_url: str | None = Field(default=None, max_length=2000)
+    received_at: datetime = _ts()
 
 
 def table(model: type[SQLModel]) -> Table:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,19 +55,122 @@ def due(session: Session, channel: str, now: datetime, limit: int) -> list[Pendi
     return [Pending(r.id, r.recipient, dict(r.payload), r.attempts) for r in rows]
 
 
+def claim(
+    session: Session, channel: str, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[Pending]:
+    """Lease due messages to one sender worker, oldest first, whole chats at a time.
+
+    A chat is skipped while another worker holds a live lease on any of its messages, or while
+    its oldest pending message waits for a retry: so a chat's replies go out one worker at a
+    time, in order. A crashed worker's lease simply expires. One UPDATE … RETURNING claims the
+    rows atomically; on PostgreSQL a transaction-level advisory lock serialises the claims of
+    concurrent workers (each claim is one short statement), so two never lease one message.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_lock_key(channel))))
+    pending = (_outbox.c.channel == channel) & (_outbox.c.status == OutboxStatus.PENDING.value)
+    busy = select(_outbox.c.recipient).where(pending, _outbox.c.leased_until > now)
+    oldest = (
+        select(_outbox.c.recipient, func.min(_outbox.c.id).label("first_id"))
+        .where(pending)
+        .group_by(_outbox.c.recipient)
+        .subquery()
+    )
+    blocked = (
+        select(oldest.c.recipient)
+        .join(_outbox, _outbox.c.id == oldest.c.first_id)
+        .where(_outbox.c.next_attempt_at > now)
+    )
+    ids = (
+        select(_outbox.c.id)
+        .where(
+            pending,
+            _outbox.c.next_attempt_at <= now,
+            _outbox.c.recipient.not_in(busy),
+            _outbox.c.recipient.not_in(blocked),
+        )
+        .order_by(_outbox.c.id)
+        .limit(limit)
+    )
+    rows = session.execute(
+        update(_outbox)
+        .where(_outbox.c.id.in_(ids))
+        .values(lease_owner=owner, leased_until=now + lease)
+        .returning(_outbox.c.id, _outbox.c.recipient, _outbox.c.payload, _outbox.c.attempts)
+    ).all()
+    claimed = [Pending(r.id, r.recipient, dict(r.payload), r.attempts) for r in rows]
+    return sorted(claimed, key=lambda p: p.id)  # RETURNING promises no order
+
+
+def release(session: Session, ids: Iterable[int], owner: str) -> None:
+    """Give back leased messages this worker will not send now (a chat failed before them)."""
+    id_list = list(ids)
+    if not id_list:
+        return
+    session.execute(
+        update(_outbox)
+        .where(
+            _outbox.c.id.in_(id_list),
+            _outbox.c.lease_owner == owner,
+            _outbox.c.status == OutboxStatus.PENDING.value,
+        )
+        .values(lease_owner=None, leased_until=None)
+    )
+
+
+def _lock_key(channel: str) -> int:
+    return zlib.crc32(f"hailong.outbox:{channel}".encode())
+
+
+def sent_since(session: Session, channel: str, recipient: str, since: datetime) -> int:
+    """How many messages went to a chat since `since` (free-reply quotas count them)."""
+    return int(
+        session.execute(
+            select(func.count()).where(
+                _outbox.c.channel == channel,
+                _outbox.c.recipient == recipient,
+                _outbox.c.status == OutboxStatus.SENT.value,
+                _outbox.c.sent_at >= since,
+            )
+        ).scalar_one()
+    )
+
+
 def mark_sent(session: Session, message_id: int, platform_id: str | None, now: datetime) -> None:
+    """The platform acknowledged the message: it is never sent again."""
     session.execute(
         update(_outbox)
         .where(_outbox.c.id == message_id)
-        .values(status=OutboxStatus.SENT.value, sent_at=now, platform_message_id=platform_id)
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=now,
+            platform_message_id=platform_id,
+            lease_owner=None,
+            leased_until=None,
+        )
     )
 
 
 def mark_failed(
-    session: Session, message: Pending, error: str, now: datetime, retry_in: timedelta | None
+    session: Session,
+    message: Pending,
+    error: str,
+    now: datetime,
+    retry_in: timedelta | None,
+    *,
+    count_attempt: bool = True,
 ) -> None:
-    """Count a failed attempt: retry after `retry_in`, or dead-letter when it is None."""
-    values: dict[str, Any] = {"attempts": message.attempts + 1, "last_error": error[:1000]}
+    """Count a failed attempt: retry after `retry_in`, or dead-letter when it is None.
+
+    Flow control (a 429 with retry_after) passes `count_attempt=False`: waiting is not failing.
+    """
+    attempts = message.attempts + 1 if count_attempt else message.attempts
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error": error[:1000],
+        "lease_owner": None,
+        "leased_until": None,
+    }
     if retry_in is None:
         values["status"] = OutboxStatus.DEAD.value
     else:

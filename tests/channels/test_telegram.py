@@ -1,0 +1,191 @@
+"""Telegram end to end: the real app under uvicorn, PTB talking to a fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot import messages as msg
+from bot.links import links_for
+from hailong.config import Settings
+from hailong.server import create_app
+from storage import dossiers, migrate
+from storage.db import make_engine, session_scope
+from storage.models import Answer, ConversationState, InboundMessage, OutboxMessage, table
+from tests.channels.chat import SECRET, TelegramUser, settle
+from tests.channels.fakes import FakeTelegram, serve
+from tests.conftest import add_dossier
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def channel_settings(db_url: str, telegram_url: str, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "telegram_bot_token": FakeTelegram.token,
+        "telegram_webhook_secret": SECRET,
+        "telegram_base_url": f"{telegram_url}/bot",
+        "telegram_bot_username": "hl_bot",
+        "link_secret": "test-link-secret-0123456789",
+        "outbox_retry_base_seconds": 0.05,
+        "outbox_lease_seconds": 2,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Running:
+    engine: Engine
+    fake: FakeTelegram
+    settings: Settings
+    url: str
+
+    def user(self, chat_id: int) -> TelegramUser:
+        return TelegramUser(self.url, self.fake, chat_id)
+
+    def token(self, code: str) -> str:
+        with session_scope(self.engine) as s:
+            ref = dossiers.by_code(s, code)
+        assert ref is not None
+        return links_for(self.settings, ref).token
+
+
+@pytest.fixture
+def running(sqlite_url: str) -> Iterator[Running]:
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    fake = FakeTelegram()
+    with serve(fake.app()) as tg:
+        settings = channel_settings(sqlite_url, tg)
+        with serve(create_app(settings)) as url:
+            yield Running(engine, fake, settings, url)
+    engine.dispose()
+
+
+def count(engine: Engine, model: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table(model))).scalar_one())  # type: ignore[arg-type]
+
+
+def answers(engine: Engine) -> list[tuple[str, str | None, str | None]]:
+    t = table(Answer)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.question_code, t.c.choice, t.c.text).order_by(t.c.id))
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_a_citizen_rates_a_dossier_with_the_buttons_the_bot_sent(running: Running) -> None:
+    add_dossier(running.engine, "HS-TG-1")
+    citizen = running.user(501)
+    citizen.say(f"/start {running.token('HS-TG-1')}")
+    settle(running.engine)
+    assert citizen.texts()[0].startswith("Xin chào")
+    citizen.press(msg.CONSENT_YES)
+    settle(running.engine)
+    assert "HS-TG-1" in "\n".join(citizen.texts())
+    citizen.press("Không hài lòng")
+    settle(running.engine)
+    citizen.say("Phải đi lại ba lần mới xong")
+    settle(running.engine)
+    citizen.press(msg.NO)  # no detailed survey afterwards
+    settle(running.engine)
+
+    assert answers(running.engine) == [
+        ("DG", "khong_hai_long", None),
+        ("LYDO", None, "Phải đi lại ba lần mới xong"),
+    ]
+    assert citizen.texts()[-1] == msg.GOODBYE
+    methods = running.fake.methods()
+    # Every press answered; the question edited to show the choice, keyboard removed.
+    assert methods.count("answerCallbackQuery") == 3
+    edits = [p for m, p in running.fake.calls if m == "editMessageText"]
+    assert any("✅ Không hài lòng" in e["text"] and "reply_markup" not in e for e in edits)
+    for sent in running.fake.sent():
+        for row in sent.get("reply_markup", {}).get("inline_keyboard", []):
+            assert all(len(b["callback_data"].encode()) <= 64 for b in row)
+
+    report = subprocess.run(
+        [sys.executable, "-m", "hailong.cli", "report", "--format", "json", "--by", "unit"],
+        env={**os.environ, "DATABASE_URL": running.settings.database_url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    data = json.dumps(json.loads(report.stdout), ensure_ascii=False)
+    assert "khong_hai_long" in data
+
+
+def test_missing_or_wrong_secret_is_refused_and_nothing_is_stored(running: Running) -> None:
+    citizen = running.user(502)
+    update = citizen.text_update("/start")
+    assert citizen.post(update, secret=None).status_code == 403
+    assert citizen.post(update, secret="wrong").status_code == 403
+    assert citizen.post(update, secret=SECRET + "x").status_code == 403
+    bad = httpx.post(
+        citizen.url,
+        content=b'{"update_id": 1, "message": ',
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "content-type": "application/json"},
+    )
+    assert bad.status_code == 400
+    not_update = httpx.post(
+        citizen.url, json=[1, 2], headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert not_update.status_code == 400
+    for model in (InboundMessage, ConversationState, OutboxMessage):
+        assert count(running.engine, model) == 0
+    assert citizen.post(update).status_code == 200
+    assert count(running.engine, InboundMessage) == 1
+
+
+def test_a_redelivered_update_changes_nothing(running: Running) -> None:
+    citizen = running.user(503)
+    first = citizen.say("/start")
+    settle(running.engine)
+    press = citizen.press(msg.CONSENT_YES)
+    settle(running.engine)
+    before = (citizen.texts(), count(running.engine, OutboxMessage))
+    assert citizen.post(first).status_code == 200
+    assert citizen.post(press).status_code == 200
+    settle(running.engine)
+    assert (citizen.texts(), count(running.engine, OutboxMessage)) == before
+    # The redelivered press is answered again (the first answer may have been lost) but the
+    # message is not edited twice.
+    assert running.fake.methods().count("editMessageText") == 1
+
+
+def test_a_flaky_bot_api_still_gets_every_message_once_in_order(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    fake = FakeTelegram(failures=[429, 500, 429, 502, 500, 429])
+    with serve(fake.app()) as tg, serve(create_app(channel_settings(sqlite_url, tg))) as url:
+        users = [TelegramUser(url, fake, chat) for chat in (601, 602, 603)]
+        for user in users:
+            user.say("/start")
+        for user in users:
+            user.say("1")  # consent by typing the number
+        for user in users:
+            user.say("2")  # HINHTHUC: typed choice
+        settle(engine, timeout=30)
+    t = table(OutboxMessage)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.recipient, t.c.payload, t.c.status, t.c.attempts).order_by(t.c.id)
+        ).all()
+    engine.dispose()
+    assert {r.status for r in rows} == {"sent"}
+    assert sum(1 for m in fake.methods() if m.startswith("sendMessage!")) == 6
+    for user in users:
+        queued = [r.payload["text"] for r in rows if r.recipient == str(user.chat_id)]
+        assert user.texts() == queued  # exactly once each, in the order they were queued
