@@ -1,7 +1,7 @@
 """The anonymised answer-level export (`hailong export`), streamed end to end.
 
 Rows come from a server-side cursor (PostgreSQL) or SQLite's lazy cursor in batches of
-`BATCH` and go straight to the csv writer or openpyxl's write-only sheet, so memory stays
+`BATCH` and go straight to the csv writer or a streamed XLSX sheet, so memory stays
 flat whatever the number of answers. No citizen column is ever selected; free text is left
 out unless asked for, and then masked.
 """
@@ -24,8 +24,6 @@ from storage.db import DatabaseError
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx")
 BATCH = 2000
-# Excel's sheet limit is 1,048,576 rows; keep one for the header and roll over to a new sheet.
-XLSX_MAX_DATA_ROWS = 1_048_575
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "response_id",
@@ -99,30 +97,13 @@ def write_export_csv(rows: Iterator[tuple[Any, ...]], out: TextIO, *, include_te
 
 
 def write_export_xlsx(rows: Iterator[tuple[Any, ...]], path: Path, *, include_text: bool) -> int:
-    """Write rows to a write-only workbook (streamed to disk); return the number of answers."""
-    from openpyxl import Workbook
+    """Write rows to a workbook streamed to disk (see reports.xlsx_stream); return the count.
 
-    wb = Workbook(write_only=True)
-    header = list(_columns(include_text))
-    sheet_no = 0
-    in_sheet = XLSX_MAX_DATA_ROWS  # forces the first sheet
-    ws: Any = None
-    count = 0
-    for row in rows:
-        if in_sheet >= XLSX_MAX_DATA_ROWS:
-            sheet_no += 1
-            ws = wb.create_sheet(
-                L.SHEET_ANSWERS if sheet_no == 1 else f"{L.SHEET_ANSWERS} {sheet_no}"
-            )
-            ws.append(header)
-            in_sheet = 0
-        ws.append(list(row))
-        in_sheet += 1
-        count += 1
-    if ws is None:  # no answers: still a valid workbook with the header
-        wb.create_sheet(L.SHEET_ANSWERS).append(header)
-    wb.save(path)
-    return count
+    Rows past Excel's sheet limit continue on further sheets.
+    """
+    from reports.xlsx_stream import write_table_xlsx
+
+    return write_table_xlsx(path, L.SHEET_ANSWERS, _columns(include_text), rows)
 
 
 def export_answers(

@@ -171,3 +171,26 @@ def test_export_streams_in_bounded_memory(sqlite_url: str, tmp_path: Path) -> No
     # Materialising 20,000 rows would cost several MB; streaming stays at one batch.
     assert peaks[4000] < peaks[400] * 2 + 512 * 1024
     assert peaks[4000] < 4 * 1024 * 1024
+
+
+def test_streamed_xlsx_escapes_text_and_rolls_over_sheets(tmp_path: Path) -> None:
+    from reports.xlsx_stream import write_table_xlsx
+
+    rows = [(i, f"Sở <{i}> & \x01 “Tân Định”", None, 0.5, True) for i in range(5)]
+    out = tmp_path / "t.xlsx"
+    count = write_table_xlsx(
+        out, "Trả lời", ["id", "text", "none", "num", "flag"], rows, max_rows=3
+    )
+    assert count == 5
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Trả lời", "Trả lời 2", "Trả lời 3"]
+    first = list(wb["Trả lời"].iter_rows(values_only=True))
+    assert first == [
+        ("id", "text", "none", "num", "flag"),
+        (0, "Sở <0> &  “Tân Định”", None, 0.5, True),
+        (1, "Sở <1> &  “Tân Định”", None, 0.5, True),
+    ]
+    assert [r[0] for r in wb["Trả lời 3"].iter_rows(values_only=True)] == ["id", 4]
+    empty = tmp_path / "empty.xlsx"
+    assert write_table_xlsx(empty, "Trả lời", ["id"], []) == 0
+    assert list(load_workbook(empty).active.iter_rows(values_only=True)) == [("id",)]
