@@ -98,6 +98,14 @@ def atomic_path(target: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _check_out(out: Path | None) -> None:
+    """Refuse an --out in a missing folder before any work is done."""
+    if out is not None and str(out.parent) and not out.parent.is_dir():
+        raise UserError(f"folder {out.parent} does not exist")
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out} is a folder, not a file")
+
+
 def _settings_engine() -> tuple[Engine, Settings]:
     from hailong.config import get_settings
 
@@ -142,6 +150,7 @@ def report(
     _check_dates(start, end)
     if fmt == "xlsx" and out is None:
         out = DEFAULT_REPORT_XLSX
+    _check_out(out)
     engine, settings = _settings_engine()
     try:
         result = build_report(
@@ -207,6 +216,7 @@ def export(
     _check_dates(start, end)
     if fmt == "xlsx" and out is None:
         out = DEFAULT_EXPORT_XLSX
+    _check_out(out)
     engine, _ = _settings_engine()
     try:
         if out is None:
