@@ -20,7 +20,7 @@ from nlp.model import (
     train,
 )
 from nlp.pii import mask_pii
-from nlp.router import RoutingResult, Router, load_router
+from nlp.router import Router, RoutingResult, load_router
 from nlp.text import normalize, strip_diacritics
 
 __all__ = [

@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,7 +26,9 @@ app = typer.Typer(
 DataOption = typer.Option(..., "--data", help="Tệp CSV có cột text,label")
 ModelOption = typer.Option(None, "--model", help="Thư mục mô hình (mặc định ~/.cache/hailong/nlp)")
 JsonOption = typer.Option(False, "--json", help="In một đối tượng JSON")
-CatalogueOption = typer.Option(None, "--catalogue", help="Danh mục đơn vị YAML (mặc định: kèm theo)")
+CatalogueOption = typer.Option(
+    None, "--catalogue", help="Danh mục đơn vị YAML (mặc định: kèm theo)"
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -211,10 +213,8 @@ def route(
 def _pin_to_one_core() -> None:
     """Measure on one core: pin the process and keep BLAS/OpenMP to one thread."""
     if hasattr(os, "sched_setaffinity"):
-        try:
+        with suppress(OSError):
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        except OSError:
-            pass
 
 
 @app.command()

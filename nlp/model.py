@@ -47,10 +47,13 @@ class ModelConfig:
 
     features: str = "syllable"
     classifier: str = "svm"
-    c: float = 0.5
+    c: float = 1.0
     use_segmentation: bool = False
     augment_unaccented: bool = True
     calibration_folds: int = 3
+    # One SVM calibrated on out-of-fold scores, rather than one SVM per fold: measured
+    # faster to fit and predict, a third of the file size, and no worse (nlp/README.md).
+    calibration_ensemble: bool = False
     class_weight: str | None = "balanced"
 
 
@@ -78,7 +81,9 @@ def default_corpus_path() -> Path:
     return Path(str(resources.files("nlp") / "data" / "seed_corpus.csv"))
 
 
-def load_corpus(path: Path, known_labels: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+def load_corpus(
+    path: Path, known_labels: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Read a ``text,label`` CSV. Raises :class:`CorpusError` with a one-line reason.
 
     Rows with empty text are skipped; an empty or unknown label is an error, because a typo
@@ -167,13 +172,16 @@ def build_pipeline(config: ModelConfig, n_per_class_min: int = 10) -> Any:
     if config.classifier == "svm":
         classifier: Any = CalibratedClassifierCV(
             LinearSVC(C=config.c, class_weight=config.class_weight),
-            method="sigmoid", cv=folds,
+            method="sigmoid", cv=folds, ensemble=config.calibration_ensemble,
         )
     elif config.classifier == "logreg":
         classifier = LogisticRegression(C=config.c * 20, max_iter=2000,
                                         class_weight=config.class_weight)
     elif config.classifier == "nb":
-        classifier = CalibratedClassifierCV(ComplementNB(alpha=0.3), method="sigmoid", cv=folds)
+        classifier = CalibratedClassifierCV(
+            ComplementNB(alpha=0.3), method="sigmoid", cv=folds,
+            ensemble=config.calibration_ensemble,
+        )
     else:
         raise ValueError(f"unknown classifier: {config.classifier}")
     return Pipeline([("features", features), ("classifier", classifier)])
@@ -209,7 +217,8 @@ def fit(
     )
     pipeline = build_pipeline(config, n_per_class_min=min(counts.values()))
     pipeline.fit(prepare(train_texts, config), train_labels)
-    return TrainedModel(pipeline=pipeline, config=config, labels=[str(c) for c in pipeline.classes_])
+    labels_out = [str(c) for c in pipeline.classes_]
+    return TrainedModel(pipeline=pipeline, config=config, labels=labels_out)
 
 
 def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -228,7 +237,9 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str])
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
         "weighted_f1": float(
             f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
         ),

@@ -49,7 +49,7 @@ _LONG_DIGITS_RE = re.compile(r"(?<![\d.,])\d{13,19}(?![\d])")
 
 # House numbers: "số 12/3A", "sn 45", "nhà 7", "12/5 đường ...", "45/2 hẻm ..." and
 # "ở 123 Nguyễn Trãi". A slash number after a date cue ("ngày 12/3") is a date, not an address.
-_HOUSE_NO = r"\d{1,4}[a-zA-Z]?(?:/\d{1,4}[a-zA-Z]?){0,3}"
+_HOUSE_NO = r"\d{1,4}[a-zA-Z]?(?:/\d{1,4}[a-zA-Z]?){0,3}(?![\w/.-])"
 _HOUSE_CUE_RE = re.compile(
     rf"(\b(?:s[ốo] nh[àa]|nh[àa] s[ốo]|sn|nh[àa]|đ[ịi]a ch[ỉi]|dia chi|đ/c|đc|s[ốo]|h[ẻe]m"
     r"|ng[õo]|ki[ệe]t)\b\s*:?\s*)"

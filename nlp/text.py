@@ -119,7 +119,7 @@ def normalize(text: str | None) -> str:
     text = _URL.sub(f" {URL_TOKEN} ", text)
     text = _EMOJI.sub(_emoji_word, text)
     text = text.lower()
-    text = _REPEAT.sub(r"\1", text)
+    text = _collapse_repeats(text)
     text = _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
     tokens = [_token_normalize(t) for t in _TOKEN.findall(text)]
     out: list[str] = []
@@ -145,6 +145,23 @@ def normalize(text: str | None) -> str:
             out.append(token)
         # punctuation carries little topic signal: dropped
     return " ".join(out)
+
+
+def _collapse_repeats(text: str) -> str:
+    """Shorten runs of three or more of the same letter, ignoring tone marks, to one letter:
+    "quáaaa", "trờiiii" -> "quá", "trời" (no Vietnamese word triples a letter)."""
+    bare = strip_diacritics(text).lower()
+    if len(bare) != len(text) or not _REPEAT.search(bare):
+        return _REPEAT.sub(r"\1", text)
+    keep: list[str] = []
+    run = 0
+    for i, char in enumerate(text):
+        run = run + 1 if i and bare[i] == bare[i - 1] and bare[i].isalpha() else 1
+        if run == 1 or run == 2:
+            keep.append(char)
+        elif run == 3:
+            keep.pop()  # a third repeat shows the whole run is emphasis: keep one letter
+    return "".join(keep)
 
 
 def strip_diacritics(text: str) -> str:

@@ -1,0 +1,110 @@
+"""PII masking catches real Vietnamese formats and leaves ordinary numbers alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.pii import mask_pii
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Liên hệ 0901234567",
+        "Liên hệ 0901 234 567",
+        "Liên hệ 0901.234.567",
+        "Liên hệ 090-123-4567",
+        "Liên hệ +84 901 234 567",
+        "Liên hệ +84901234567",
+        "Liên hệ 84901234567",
+        "Liên hệ (028) 3822 1234",
+        "Liên hệ 028.3822.1234",
+        "Liên hệ 02838221234",
+        "Liên hệ 0389 123 456",
+    ],
+)
+def test_phone_numbers_are_masked(text: str) -> None:
+    assert mask_pii(text) == "Liên hệ [SĐT]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CCCD 079203001234", "CCCD [CCCD]"),
+        ("số căn cước: 079 203 001 234", "số căn cước: [CCCD]"),
+        ("cccd 0792 0300 1234", "cccd [CCCD]"),
+        ("số CMND 272345678 cấp năm 2010", "số CMND [CCCD] cấp năm 2010"),
+        ("mã định danh 001099012345", "mã định danh [CCCD]"),
+    ],
+)
+def test_id_numbers_are_masked(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+def test_emails_are_masked() -> None:
+    assert mask_pii("gửi về nguyen.van.a+pakn@gmail.com nhé") == "gửi về [EMAIL] nhé"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("STK 0071001234567 Vietcombank", "STK [STK] Vietcombank"),
+        ("số tài khoản: 1903 5678 9012 34 Techcombank", "số tài khoản: [STK] Techcombank"),
+        ("chuyển vào tk Agribank 6300205123456", "chuyển vào tk Agribank [STK]"),
+        ("thẻ 9704229201234567", "thẻ [STK]"),
+    ],
+)
+def test_bank_accounts_are_masked(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nhà số 12/3A đường Lê Lợi bị ngập", "nhà số [SỐ NHÀ] đường Lê Lợi bị ngập"),
+        ("ở 123 Nguyễn Trãi có ổ gà", "ở [SỐ NHÀ] Nguyễn Trãi có ổ gà"),
+        ("hẻm 45/12 Lê Văn Sỹ tối om", "hẻm [SỐ NHÀ] Lê Văn Sỹ tối om"),
+        ("so nha 12 duong le loi", "so nha [SỐ NHÀ] duong le loi"),
+        ("địa chỉ: 78 Cách Mạng Tháng Tám", "địa chỉ: [SỐ NHÀ] Cách Mạng Tháng Tám"),
+    ],
+)
+def test_house_numbers_in_addresses_are_masked(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ngày 12/5/2025 lúc 8h30",
+        "từ 12/3 đến 15/3",
+        "đóng 1.500.000đ tiền nước",
+        "hóa đơn 2.350.000 đồng",
+        "thiệt hại 100.000.000.000 đồng",
+        "gọi 1022 hoặc 113, 115",
+        "phường 5 quận 3 cũ",
+        "năm 2024 có 350 hộ bị ngập",
+        "mưa 30 phút, ngập 0,5 m",
+        "tăng 20% so với tháng 4",
+        "xe buýt số 19 trễ 40 phút",
+        "quyết định 1234/QĐ-UBND ngày 5/6/2025",
+        "lô B tầng 12 căn 1205",
+        "biển số 51B-123.45",
+        "lúc 20:30 tối",
+    ],
+)
+def test_ordinary_numbers_are_not_masked(text: str) -> None:
+    assert mask_pii(text) == text
+
+
+def test_masking_is_total_on_empty_and_odd_text() -> None:
+    assert mask_pii("") == ""
+    assert mask_pii("😡" * 1000) == "😡" * 1000
+    mask_pii("0" * 20_000)
+
+
+def test_several_kinds_in_one_message() -> None:
+    text = "Tôi tên A, sđt 0912345678, CCCD 079203001234, email a@b.vn, nhà số 5 đường Hai Bà Trưng"
+    masked = mask_pii(text)
+    for secret in ("0912345678", "079203001234", "a@b.vn"):
+        assert secret not in masked
+    assert "[SỐ NHÀ] đường Hai Bà Trưng" in masked
