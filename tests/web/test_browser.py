@@ -1,0 +1,121 @@
+"""The web chat page in headless Chromium (Debian's package, driven by Playwright): a citizen
+opens the QR code's link and takes the whole survey by clicking."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot import messages as msg
+from storage.models import Answer, OutboxMessage, SurveyResponse
+from survey.loader import load_questionnaires
+from tests.web.chat import COMMENT, LIKERT
+from tests.web.conftest import Live
+
+CHROMIUM = Path(os.environ.get("HAILONG_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path("/tmp/hailong-web-chat.png")
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+@pytest.fixture(params=["sqlite"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """SQLite only: the JSON API tests already cover PostgreSQL; this one is about the page."""
+    return str(request.getfixturevalue("sqlite_url"))
+
+
+def test_whole_survey_by_clicks_in_headless_chromium(start_server: Callable[..., Live]) -> None:
+    live = start_server()
+    response = live.register({"code": "HS-BROWSER-1", "unit": "SXD", "procedure": "XD_GPXD_NHA_O"})
+    web_link = response.json()["links"]["web"]
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(
+                viewport={"width": 414, "height": 820}, locale="vi-VN", reduced_motion="reduce"
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.set_default_timeout(15_000)
+            page.goto(web_link)
+            take_survey(page)
+            page.screenshot(path=str(SCREENSHOT), full_page=False)
+            # The token left the address bar: a reload shows the chat, it does not restart it.
+            assert "?d=" not in page.url
+            shown = page.locator(".msg").count()
+            page.reload()
+            page.locator(".msg.bot", has_text=msg.THANKS_DONE).last.wait_for()
+            assert page.locator(".msg.bot").count() <= shown
+            assert errors == []
+        finally:
+            browser.close()
+
+    with live.engine.connect() as conn:
+        statuses = conn.execute(
+            sa.select(SurveyResponse.questionnaire_code, SurveyResponse.status)  # type: ignore[call-overload]
+        ).all()
+        answers = conn.execute(sa.select(sa.func.count()).select_from(Answer)).scalar_one()
+        pending = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+        ).scalar_one()
+    assert sorted(statuses) == [("danh-gia-ho-so", "completed"), ("sipas", "completed")]
+    # DG (LYDO does not apply), HINHTHUC, the likert statements, MONGDOI, GOPY
+    assert answers == 1 + 1 + len(LIKERT) + 1 + 1
+    assert pending == 0
+
+
+def take_survey(page: sync_api.Page) -> None:
+    send = page.locator("#send")
+
+    def click(label: str) -> None:
+        active = page.locator(".buttons button:not([disabled])")
+        active.filter(has_text=re.compile(f"^{re.escape(label)}$")).click()
+        sync_api.expect(send).to_be_enabled()  # the reply has arrived
+
+    def click_payload_answer(code: str, value: str) -> None:
+        # The likert buttons are in the scale's order; "Không ý kiến" (0) comes last.
+        labels = page.locator(".msg.bot:last-child .buttons button").all_inner_texts()
+        index = {"0": len(labels) - 1}.get(value, int(value) - 1)
+        page.locator(".msg.bot:last-child .buttons button").nth(index).click()
+        sync_api.expect(send).to_be_enabled()
+
+    sipas = load_questionnaires()["sipas"]
+    page.locator(".msg.bot", has_text="Ông/Bà có đồng ý không?").wait_for()
+    click(msg.CONSENT_YES)
+    click("Hài lòng")  # DG: the "Hài lòng" button, after "Rất hài lòng"
+    click(msg.YES)
+    click("Trực tuyến")
+    for code, value in LIKERT.items():
+        question = sipas.question(code).text[:40]
+        sync_api.expect(page.locator(".msg.bot:last-child")).to_contain_text(question)
+        click_payload_answer(code, value)
+    click("Đơn giản hóa thủ tục")
+    click("Rút ngắn thời gian giải quyết")
+    click(msg.MULTI_DONE)
+    page.get_by_label(msg.WEB_INPUT_LABEL).fill(COMMENT)
+    page.get_by_label(msg.WEB_INPUT_LABEL).press("Enter")
+    page.locator(".msg.bot", has_text=msg.THANKS_DONE).last.wait_for()
+    page.locator(".msg.me", has_text=COMMENT).wait_for()
