@@ -1,0 +1,302 @@
+"""Zalo OA end to end: the real app under uvicorn, a fake OpenAPI/OAuth server over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot import messages as msg
+from bot.channels.zalo import BUTTON_PREFIX, MAX_BUTTONS, signature_ok, store_tokens
+from hailong.config import Settings
+from hailong.server import create_app
+from storage import chats, migrate
+from storage.db import make_engine, session_scope
+from storage.models import (
+    Answer,
+    ChatAttachment,
+    Citizen,
+    ConversationState,
+    InboundMessage,
+    OutboxMessage,
+    SurveyResponse,
+    table,
+)
+from tests.channels.chat import settle
+from tests.channels.fakes import FakeZalo, serve
+
+APP_ID = "1234567890"
+OA_SECRET = "oa-secret-key"
+
+
+def zalo_settings(db_url: str, zalo_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        zalo_app_id=APP_ID,
+        zalo_app_secret="app-secret",
+        zalo_oa_secret_key=OA_SECRET,
+        zalo_oa_id="oa1",
+        zalo_api_base_url=zalo_url,
+        zalo_oauth_base_url=zalo_url,
+        outbox_retry_base_seconds=0.05,
+        outbox_lease_seconds=2,
+    )
+
+
+def sign(raw: bytes, timestamp: str) -> str:
+    return (
+        "mac="
+        + hashlib.sha256(
+            APP_ID.encode() + raw + timestamp.encode() + OA_SECRET.encode()
+        ).hexdigest()
+    )
+
+
+@dataclass
+class ZaloUser:
+    url: str
+    fake: FakeZalo
+    user_id: str
+    ids: Iterator[int] = itertools.count(1)
+
+    def post(self, event: dict[str, Any], *, signature: str | None = "auto") -> httpx.Response:
+        raw = json.dumps(event, ensure_ascii=False).encode()
+        headers = {"content-type": "application/json"}
+        if signature == "auto":
+            headers["X-ZEvent-Signature"] = sign(raw, str(event.get("timestamp", "")))
+        elif signature is not None:
+            headers["X-ZEvent-Signature"] = signature
+        return httpx.post(f"{self.url}/webhooks/zalo", content=raw, headers=headers, timeout=10)
+
+    def event(self, name: str, ago: float = 0, **extra: Any) -> dict[str, Any]:
+        return {
+            "app_id": APP_ID,
+            "user_id_by_app": f"app-{self.user_id}",
+            "event_name": name,
+            "sender": {"id": self.user_id},
+            "recipient": {"id": "oa1"},
+            "timestamp": str(int((time.time() - ago) * 1000)),
+            **extra,
+        }
+
+    def text_event(self, text: str, ago: float = 0) -> dict[str, Any]:
+        n = next(self.ids)
+        return self.event(
+            "user_send_text", ago, message={"text": text, "msg_id": f"m{self.user_id}-{n}"}
+        )
+
+    def say(self, text: str) -> dict[str, Any]:
+        event = self.text_event(text)
+        assert self.post(event).status_code == 200
+        return event
+
+    def follow(self) -> None:
+        event = self.event("follow", follower={"id": self.user_id})
+        assert self.post(event).status_code == 200
+
+    def press(self, label: str) -> None:
+        """Tap a button of the newest template the OA sent: Zalo sends its payload as text."""
+        sent = [m for m in self.fake.sent(self.user_id) if "attachment" in m["message"]]
+        buttons = sent[-1]["message"]["attachment"]["payload"]["buttons"]
+        assert len(buttons) <= MAX_BUTTONS
+        match = [b for b in buttons if label in b["title"]]
+        assert match, f"no button {label!r} in {[b['title'] for b in buttons]}"
+        self.say(match[0]["payload"])
+
+    def texts(self) -> list[str]:
+        return [m["message"]["text"] for m in self.fake.sent(self.user_id)]
+
+
+@dataclass
+class Running:
+    engine: Engine
+    fake: FakeZalo
+    url: str
+
+    def user(self, user_id: str) -> ZaloUser:
+        return ZaloUser(self.url, self.fake, user_id)
+
+
+@pytest.fixture
+def running(sqlite_url: str) -> Iterator[Running]:
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    fake = FakeZalo()
+    with serve(fake.app()) as zalo:
+        settings = zalo_settings(sqlite_url, zalo)
+        # The pair from the developer console; the access token has since been replaced.
+        store_tokens(engine, settings, "access-stale", fake.refresh_token, 90000)
+        with serve(create_app(settings)) as url:
+            yield Running(engine, fake, url)
+    engine.dispose()
+
+
+def count(engine: Engine, model: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table(model))).scalar_one())  # type: ignore[arg-type]
+
+
+def test_the_signature_is_sha256_of_app_id_body_timestamp_and_secret() -> None:
+    raw = b'{"event_name":"user_send_text"}'
+    good = sign(raw, "1700000000000")
+    assert signature_ok(good, APP_ID, raw, "1700000000000", OA_SECRET)
+    assert not signature_ok(good, APP_ID, raw + b" ", "1700000000000", OA_SECRET)
+    assert not signature_ok(good, APP_ID, raw, "1700000000001", OA_SECRET)
+    assert not signature_ok(good, APP_ID, raw, "1700000000000", "other")
+    assert not signature_ok(None, APP_ID, raw, "1700000000000", OA_SECRET)
+
+
+def test_a_citizen_completes_the_survey_through_zalo_buttons(running: Running) -> None:
+    citizen = running.user("u-100")
+    citizen.follow()
+    settle(running.engine)
+    assert citizen.texts()[0].startswith("Xin chào")
+    citizen.press(msg.CONSENT_YES)
+    settle(running.engine)
+    citizen.press("Trực tiếp")  # HINHTHUC
+    settle(running.engine)
+    citizen.say("4")  # a typed number works as well as a button
+    settle(running.engine)
+    for _ in range(40):  # the rest by buttons, as a citizen would
+        last = citizen.fake.sent(citizen.user_id)[-1]["message"]
+        if msg.OFFER_SIPAS in last["text"] or msg.THANKS_DONE in last["text"]:
+            break
+        buttons = [
+            b["title"] for b in last.get("attachment", {}).get("payload", {}).get("buttons", [])
+        ]
+        if not buttons:
+            citizen.say("Cán bộ hướng dẫn tận tình")
+        elif msg.MULTI_DONE in buttons and last["text"].startswith("Đã chọn"):
+            citizen.press(msg.MULTI_DONE)
+        else:
+            citizen.press("Rất hài lòng" if "Rất hài lòng" in buttons else buttons[0])
+        settle(running.engine)
+
+    t = table(Answer)
+    r = table(SurveyResponse)
+    with running.engine.connect() as conn:
+        got = dict(conn.execute(sa.select(t.c.question_code, t.c.choice)).all())
+        status = conn.execute(sa.select(r.c.status, r.c.channel)).one()
+    assert tuple(status) == ("completed", "zalo")
+    assert (got["HINHTHUC"], got["TCDV1"], got["TCDV2"], got["PAKN3"]) == (
+        "truc_tiep",
+        "4",
+        "5",
+        "5",
+    )
+    assert msg.THANKS_DONE in "\n".join(citizen.texts()[-2:])
+    # The stale access token was refused once, refreshed once; the new pair is stored.
+    assert running.fake.refreshes == 1
+    with session_scope(running.engine) as s:
+        pair = chats.load_token(s, f"zalo:{APP_ID}")
+    assert pair is not None and (pair.access_token, pair.refresh_token) == ("access-1", "refresh-1")
+    oauth = [c for c in running.fake.calls if c[0] == "oauth"]
+    assert (
+        oauth[0][1]["grant_type"] == "refresh_token" and oauth[0][2]["secret_key"] == "app-secret"
+    )
+    for body in running.fake.sent():
+        buttons = body["message"].get("attachment", {}).get("payload", {}).get("buttons", [])
+        assert len(buttons) <= MAX_BUTTONS
+        assert all(b["payload"].startswith(BUTTON_PREFIX) for b in buttons)
+
+
+def test_forged_or_missing_signatures_are_refused_and_nothing_stored(running: Running) -> None:
+    citizen = running.user("u-200")
+    event = citizen.text_event("xin chào")
+    assert citizen.post(event, signature=None).status_code == 403
+    assert citizen.post(event, signature="mac=" + "0" * 64).status_code == 403
+    tampered = dict(event, sender={"id": "u-evil"})
+    raw = json.dumps(event).encode()
+    forged = httpx.post(
+        f"{running.url}/webhooks/zalo",
+        content=json.dumps(tampered).encode(),
+        headers={"X-ZEvent-Signature": sign(raw, event["timestamp"])},
+    )
+    assert forged.status_code == 403
+    bad = httpx.post(
+        f"{running.url}/webhooks/zalo",
+        content=b"{not json",
+        headers={"X-ZEvent-Signature": "mac=1"},
+    )
+    assert bad.status_code == 400
+    for model in (InboundMessage, ConversationState, OutboxMessage):
+        assert count(running.engine, model) == 0
+    assert with_chats(running.engine) == 0
+
+
+def with_chats(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM chat_contact")).scalar_one())
+
+
+def test_a_redelivered_msg_id_changes_nothing(running: Running) -> None:
+    citizen = running.user("u-300")
+    event = citizen.say("xin chào")
+    settle(running.engine)
+    before = (citizen.texts(), count(running.engine, OutboxMessage))
+    assert citizen.post(event).status_code == 200
+    settle(running.engine)
+    assert (citizen.texts(), count(running.engine, OutboxMessage)) == before
+
+
+def test_contact_details_and_images_are_kept_only_with_consent(running: Running) -> None:
+    stranger = running.user("u-400")
+    info = {"name": "Nguyễn Văn A", "phone": "0901234567", "address": "Q1"}
+    assert stranger.post(stranger.event("user_submit_info", info=info)).status_code == 200
+    image = {
+        "msg_id": "img-1",
+        "attachments": [
+            {"type": "image", "payload": {"url": "https://x/1.jpg", "thumbnail": "https://x/t.jpg"}}
+        ],
+    }
+    assert stranger.post(stranger.event("user_send_image", message=image)).status_code == 200
+    assert count(running.engine, Citizen) == 0 and count(running.engine, ChatAttachment) == 0
+
+    citizen = running.user("u-401")
+    citizen.say("xin chào")
+    citizen.say("1")  # consent
+    assert citizen.post(citizen.event("user_submit_info", info=info)).status_code == 200
+    image2 = dict(image, msg_id="img-2")
+    event = citizen.event("user_send_image", message=image2)
+    assert citizen.post(event).status_code == 200
+    assert citizen.post(event).status_code == 200  # redelivered: kept once
+    t = table(Citizen)
+    with running.engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.external_id, t.c.display_name, t.c.phone)).one()
+        urls = conn.execute(sa.text("SELECT url, thumbnail_url FROM chat_attachment")).all()
+    assert tuple(row) == ("u-401", "Nguyễn Văn A", "0901234567")
+    assert [tuple(u) for u in urls] == [("https://x/1.jpg", "https://x/t.jpg")]
+
+
+def test_replies_outside_the_free_window_are_recorded_not_sent(running: Running) -> None:
+    citizen = running.user("u-500")
+    late = citizen.text_event("xin chào", ago=49 * 3600)  # Zalo delivered it two days late
+    assert citizen.post(late).status_code == 200
+    settle(running.engine)
+    assert citizen.texts() == []
+    t = table(OutboxMessage)
+    with running.engine.connect() as conn:
+        status, error = conn.execute(sa.select(t.c.status, t.c.last_error)).one()
+    assert status == "dead" and "free-reply window" in error
+
+
+def test_zalo_errors_are_retried_or_dead_lettered_with_the_reason(running: Running) -> None:
+    running.fake.errors = [-32, -201]  # rate limited (retry), then invalid parameter (give up)
+    citizen = running.user("u-600")
+    citizen.say("xin chào")
+    settle(running.engine)
+    t = table(OutboxMessage)
+    with running.engine.connect() as conn:
+        status, attempts, error = conn.execute(
+            sa.select(t.c.status, t.c.attempts, t.c.last_error)
+        ).one()
+    assert (status, attempts) == ("dead", 2) and "-201" in error
