@@ -36,6 +36,7 @@ def _register() -> None:
     app.command("invite")(invite.invite)
     if hasattr(nlp.cli, "app"):
         app.add_typer(nlp.cli.app, name="nlp", help="Vietnamese feedback router.")
+    __import__("hailong.channels_cli").channels_cli.register(app)  # telegram, zalo
 
 
 def main() -> None:

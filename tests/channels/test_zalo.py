@@ -7,7 +7,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -66,7 +66,7 @@ class ZaloUser:
     url: str
     fake: FakeZalo
     user_id: str
-    ids: Iterator[int] = itertools.count(1)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def post(self, event: dict[str, Any], *, signature: str | None = "auto") -> httpx.Response:
         raw = json.dumps(event, ensure_ascii=False).encode()
