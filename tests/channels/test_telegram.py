@@ -82,7 +82,7 @@ def answers(engine: Engine) -> list[tuple[str, str | None, str | None]]:
     t = table(Answer)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t.c.question_code, t.c.choice, t.c.text).order_by(t.c.id))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
 
 def test_a_citizen_rates_a_dossier_with_the_buttons_the_bot_sent(running: Running) -> None:
