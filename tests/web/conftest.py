@@ -26,6 +26,11 @@ BOT_USERNAME = "hailong_test_bot"
 OA_ID = "4318005"
 
 
+# For behaviour that does not depend on the database: run it on SQLite only, to keep the
+# suite fast (the end-to-end tests cover PostgreSQL).
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @dataclass
 class Live:
     """A running server and what the test needs to talk to it."""

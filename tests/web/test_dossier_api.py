@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage.models import Dossier
-from tests.web.conftest import BOT_USERNAME, OA_ID, Live
+from tests.web.conftest import BOT_USERNAME, OA_ID, SQLITE_ONLY, Live
 
 BODY = {"code": "000.00.20.H29-250101-0001", "unit": "STP", "procedure": "CC_HOP_DONG"}
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -33,6 +33,7 @@ def test_missing_or_wrong_api_key_is_refused_and_nothing_is_stored(live: Live) -
     assert dossier_count(live.engine) == 0
 
 
+@SQLITE_ONLY
 def test_no_configured_keys_means_no_access(start_server: Callable[..., Live]) -> None:
     live = start_server(api_keys=[])
     assert live.register(BODY, key="").status_code == 401
@@ -101,6 +102,7 @@ def test_registration_returns_signed_links_and_is_idempotent(live: Live) -> None
     assert row.completed_at == datetime(2025, 1, 8, 10, 30, tzinfo=UTC)
 
 
+@SQLITE_ONLY
 def test_without_a_link_secret_nothing_is_registered(start_server: Callable[..., Live]) -> None:
     live = start_server(link_secret="")
     response = live.register(BODY)
@@ -108,6 +110,7 @@ def test_without_a_link_secret_nothing_is_registered(start_server: Callable[...,
     assert dossier_count(live.engine) == 0
 
 
+@SQLITE_ONLY
 def test_the_api_is_described_in_openapi(live: Live) -> None:
     spec = live.http.get("/openapi.json").json()
     post = spec["paths"]["/api/v1/dossiers"]["post"]

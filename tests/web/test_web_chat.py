@@ -18,7 +18,7 @@ from storage.dossiers import DossierRef, by_code
 from storage.models import Answer, OutboxMessage, SurveyResponse
 from tests.test_cli import hailong
 from tests.web.chat import COMMENT, EXPECTED_ELEMENTS, WebChat, take_whole_survey
-from tests.web.conftest import LINK_SECRET, Live
+from tests.web.conftest import LINK_SECRET, SQLITE_ONLY, Live
 
 
 def count(engine: Engine, model: type) -> int:
@@ -142,6 +142,7 @@ def test_a_retried_message_is_processed_once_and_its_replies_sent_again(live: Li
     assert other.post("retry-0001", text="/start").json()["duplicate"] is False
 
 
+@SQLITE_ONLY
 def test_history_is_returned_after_a_reload(live: Live) -> None:
     chat = WebChat(live.http)
     chat.send(text="/start")
@@ -156,6 +157,7 @@ def test_history_is_returned_after_a_reload(live: Live) -> None:
     assert stranger == []
 
 
+@SQLITE_ONLY
 def test_bad_requests_are_rejected_with_a_clear_message(live: Live) -> None:
     ok = {"session_id": "a" * 32, "message_id": "m-0000001", "text": "hi"}
     bad = {
@@ -181,6 +183,7 @@ def test_bad_requests_are_rejected_with_a_clear_message(live: Live) -> None:
     assert count(live.engine, OutboxMessage) == 0
 
 
+@SQLITE_ONLY
 def test_the_page_is_served_in_vietnamese_with_strict_headers(live: Live) -> None:
     page = live.http.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
