@@ -202,6 +202,8 @@ def seed(url: str, answers: int, progress: bool) -> tuple[Engine, float]:
     engine = make_engine(url)
     upgrade(engine)
     result = seed_surveys(engine, answers=answers, seed=1, progress=progress)
+    # A fresh pool: the floor must not reuse a connection tuned for the bulk load.
+    engine.dispose()
     return engine, result.seconds
 
 

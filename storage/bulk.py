@@ -580,7 +580,9 @@ class _SqliteWriter:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        # A larger page cache keeps the answer indexes in memory during the load.
+        # A larger page cache keeps the answer indexes in memory during the load; the old
+        # size is put back afterwards so the pooled connection does not keep it.
+        self.cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         conn.exec_driver_sql("PRAGMA cache_size=-262144")
         self.sql = {
             "dossier": _insert_sql("dossier", DOSSIER_COLUMNS, "?"),
@@ -600,6 +602,7 @@ class _SqliteWriter:
     def finish(self) -> None:
         # Fresh statistics let the planner choose the answer indexes for reports.
         self.conn.exec_driver_sql("ANALYZE")
+        self.conn.exec_driver_sql(f"PRAGMA cache_size={int(self.cache_size)}")
 
 
 class _PostgresWriter:

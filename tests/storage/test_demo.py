@@ -172,8 +172,8 @@ def test_bulk_on_sqlite_writes_the_counted_rows_deterministically(tmp_path: Path
     dumps = []
     for name in ("a", "b"):
         engine = _fresh_sqlite(tmp_path, name)
-        result = seed_surveys(engine, answers=20_000, seed=3, now=NOW, progress=False)
-        assert 20_000 <= result.answers < 20_000 + 30
+        result = seed_surveys(engine, answers=10_000, seed=3, now=NOW, progress=False)
+        assert 10_000 <= result.answers < 10_000 + 30
         assert _rows(engine, "SELECT COUNT(*) FROM answer") == [(result.answers,)]
         assert _rows(engine, "SELECT COUNT(*) FROM survey_response") == [(result.responses,)]
         assert _rows(engine, "SELECT COUNT(*) FROM dossier") == [(result.dossiers,)]
@@ -186,7 +186,7 @@ def test_bulk_data_is_realistic_late_dossiers_and_units_on_both_sides_of_target(
     tmp_path: Path,
 ) -> None:
     engine = _fresh_sqlite(tmp_path, "realistic")
-    seed_surveys(engine, answers=60_000, seed=5, now=NOW, progress=False)
+    seed_surveys(engine, answers=40_000, seed=5, now=NOW, progress=False)
     ((late_share, oldest),) = _rows(
         engine, "SELECT AVG(completed_at > due_at), MIN(completed_at) FROM dossier"
     )
