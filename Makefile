@@ -13,13 +13,20 @@ $(BIN)/hailong: pyproject.toml
 
 install: $(BIN)/hailong
 
-# hailong on SQLite with demo data, no token needed: seed, print the monthly report, then
-# take a survey in the terminal (type your answers; "dừng" pauses, Ctrl-D leaves).
+# hailong on SQLite with demo data, no token needed: seed ./hailong.db once, print the monthly
+# report, register one demo dossier and print its rating link, then serve the web chat at
+# http://127.0.0.1:8000 (Ctrl-C stops). The link secret is made up per run unless you set one.
+LINK_SECRET ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')
+DEMO_DOSSIER := DEMO-$(shell date +%Y%m%d%H%M%S)
+start: export DATABASE_URL = sqlite:///./hailong.db
+start: export LINK_SECRET := $(LINK_SECRET)
 start: install
 	$(BIN)/hailong db upgrade
-	$(BIN)/hailong demo
-	$(BIN)/hailong report
-	$(BIN)/hailong chat --user demo
+	[ -f .demo-seeded ] && [ -f hailong.db ] || ($(BIN)/hailong demo && touch .demo-seeded)
+	$(BIN)/hailong report --by unit
+	$(BIN)/hailong invite --dossier $(DEMO_DOSSIER) --unit STP --procedure CC_HOP_DONG
+	@echo "Open http://127.0.0.1:8000 (or the web link above) to take the survey."
+	$(BIN)/hailong serve
 
 lint: install
 	$(BIN)/ruff check .
@@ -32,4 +39,4 @@ pytest: install
 test: lint pytest
 
 clean:
-	rm -rf $(VENV) hailong.db hailong.db-wal hailong.db-shm
+	rm -rf $(VENV) hailong.db hailong.db-wal hailong.db-shm .demo-seeded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from storage.db import session_scope
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outgoing messages.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="Units and procedures (the catalogue).", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -48,6 +50,22 @@ def db_current() -> None:
     current = migrate.current_revision(engine) or "base (empty)"
     state = "up to date" if migrate.is_current(engine) else "needs `hailong db upgrade`"
     typer.echo(f"{current} ({state})")
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Catalogue YAML (default: the shipped one)")
+    ] = None,
+) -> None:
+    """Insert or update units and procedures by code; rows not in the file are kept."""
+    from storage.catalogue import load_catalogue, upsert_catalogue
+
+    catalogue = load_catalogue(file)
+    engine = open_database(get_settings())
+    with session_scope(engine) as session:
+        units, procedures = upsert_catalogue(session, catalogue)
+    typer.echo(f"catalogue: {len(units)} units, {len(procedures)} procedures")
 
 
 def chat(

@@ -117,3 +117,17 @@ def test_env_example_documents_every_setting() -> None:
         if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
     }
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_catalogue_load_is_idempotent_and_rejects_a_broken_file(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    migrated(sqlite_url)
+    first = hailong("catalogue", "load", db=sqlite_url)
+    assert first.returncode == 0 and "18 units" in first.stdout
+    assert hailong("catalogue", "load", db=sqlite_url).stdout == first.stdout
+    assert count(sqlite_url, "unit") == 18
+    broken = tmp_path / "cat.yaml"
+    broken.write_text("units: []\nprocedures: []\n", encoding="utf-8")
+    one_line_error(hailong("catalogue", "load", "--file", str(broken), db=sqlite_url), "cat.yaml")
+    assert count(sqlite_url, "unit") == 18
