@@ -1,0 +1,356 @@
+"""Webhook benchmark: one survey answer per request (update in → state, answer, outbox committed).
+
+Three servers, each under uvicorn pinned to CPU 0 (the load generator and a fake Bot API run
+on CPU 1), all on loopback:
+
+  bare     FastAPI endpoint that checks the secret header and parses the JSON (the ceiling)
+  ptb      python-telegram-bot: Update.de_json + process_update + ConversationHandler with
+           PicklePersistence (written once a minute) + one sendMessage to the fake Bot API
+  hailong  `hailong serve`'s app: secret check, de-dup, state, answer and outbox committed;
+           the outbox worker sends to the fake Bot API in the same process
+
+Usage: .venv/bin/python bench/webhook_bench.py [--requests 3000] [--concurrency 32]
+       [--postgres postgresql+psycopg://postgres@127.0.0.1/postgres]
+Prints one JSON object (also written to bench/results/webhook.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from telegram import Update
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456:BENCH"
+SECRET = "bench-secret"
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+# --- the servers (imported by uvicorn in the child processes) ----------------------------------
+
+
+def bare_app() -> Any:
+    """The ceiling: check the header, parse the JSON, answer."""
+    import hmac
+
+    app = FastAPI()
+
+    @app.post("/webhooks/telegram")
+    async def hook(request: Request) -> JSONResponse:
+        if not hmac.compare_digest(request.headers.get(HEADER, ""), SECRET):
+            return JSONResponse({}, status_code=403)
+        json.loads(await request.body())
+        return JSONResponse({"ok": True})
+
+    return app
+
+
+def fake_bot_api() -> Any:
+    """Answers getMe and sendMessage, nothing else."""
+    app = FastAPI()
+    counter = iter(range(1, 10**9))
+
+    @app.post("/bot{token}/{method}")
+    async def call(token: str, method: str, request: Request) -> JSONResponse:
+        await request.body()
+        if method == "getMe":
+            return JSONResponse(
+                {
+                    "ok": True,
+                    "result": {"id": 1, "is_bot": True, "first_name": "b", "username": "b"},
+                }
+            )
+        return JSONResponse(
+            {
+                "ok": True,
+                "result": {
+                    "message_id": next(counter),
+                    "date": int(time.time()),
+                    "chat": {"id": 1, "type": "private"},
+                    "text": "",
+                },
+            }
+        )
+
+    return app
+
+
+def ptb_app() -> Any:
+    """What a developer would otherwise write: ConversationHandler + PicklePersistence."""
+    from contextlib import asynccontextmanager
+
+    from telegram.ext import (
+        ApplicationBuilder,
+        CommandHandler,
+        ContextTypes,
+        ConversationHandler,
+        MessageHandler,
+        PicklePersistence,
+        filters,
+    )
+
+    asking = 0
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        context.user_data["answers"] = []  # type: ignore[index]
+        await context.bot.send_message(update.effective_chat.id, "Câu 1")  # type: ignore[union-attr]
+        return asking
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        answers = context.user_data.setdefault("answers", [])  # type: ignore[union-attr]
+        answers.append(update.message.text)  # type: ignore[union-attr]
+        await context.bot.send_message(update.effective_chat.id, f"Câu {len(answers) + 1}")  # type: ignore[union-attr]
+        return asking
+
+    persistence = PicklePersistence(os.environ["BENCH_PICKLE"], update_interval=60)
+    application = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(os.environ["BENCH_BOT_API"] + "/bot")
+        .updater(None)
+        .persistence(persistence)
+        .build()
+    )
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("start", start)],
+            states={asking: [MessageHandler(filters.TEXT & ~filters.COMMAND, answer)]},
+            fallbacks=[],
+            name="survey",
+            persistent=True,
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        async with application:
+            await application.start()
+            yield
+            await application.stop()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/webhooks/telegram")
+    async def hook(request: Request) -> JSONResponse:
+        import hmac
+
+        if not hmac.compare_digest(request.headers.get(HEADER, ""), SECRET):
+            return JSONResponse({}, status_code=403)
+        update = Update.de_json(json.loads(await request.body()), application.bot)
+        await application.process_update(update)
+        return JSONResponse({"ok": True})
+
+    return app
+
+
+# --- load generation ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(factory: str, port: int, env: dict[str, str], cpu: str, workers: int = 1) -> Any:
+    cmd = ["taskset", "-c", cpu, sys.executable, "-m", "uvicorn", "--factory", factory]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    cmd += ["--workers", str(workers), "--no-access-log"]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{factory} did not start")
+
+
+def _update(n: int, chat: int, text: str) -> bytes:
+    return json.dumps(
+        {
+            "update_id": n,
+            "message": {
+                "message_id": n,
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"},
+                "from": {"id": chat, "is_bot": False, "first_name": "B"},
+                "text": text,
+            },
+        }
+    ).encode()
+
+
+async def _drive(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
+    """Post the bodies in order of chats (one in flight per chat); latencies in seconds."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                t0 = time.perf_counter()
+                r = await client.post(
+                    url, content=body, headers={HEADER: SECRET, "content-type": "application/json"}
+                )
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{r.status_code}: {r.text[:200]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _rounds(chats: int, answers: int, start_id: int, texts: list[str]) -> list[bytes]:
+    """Round-robin over chats, so the same chat is rarely hit twice at once."""
+    bodies, n = [], start_id
+    for text in texts[:answers]:
+        for chat in range(chats):
+            n += 1
+            bodies.append(_update(n, 10_000 + chat, text))
+    return bodies
+
+
+def run_target(
+    name: str, factory: str, env: dict[str, str], requests: int, concurrency: int, workers: int = 1
+) -> dict[str, Any]:
+    port = _free_port()
+    proc = _spawn(factory, port, env, "0", workers)
+    url = f"http://127.0.0.1:{port}/webhooks/telegram"
+    chats = max(concurrency * 4, 64)
+    answers = max(1, requests // chats)
+    try:
+        # Warm-up (not measured): start, consent, first single-choice question.
+        warm = _rounds(chats, 3, 0, ["/start", "1", "1"])
+        asyncio.run(_drive(url, warm, concurrency))
+        bodies = _rounds(chats, answers, len(warm), ["4"] * answers)
+        t0 = time.perf_counter()
+        lat = asyncio.run(_drive(url, bodies, concurrency))
+        wall = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    lat.sort()
+    return {
+        "target": name,
+        "workers": workers,
+        "requests": len(lat),
+        "req_per_s": round(len(lat) / wall, 1),
+        "p50_ms": round(statistics.median(lat) * 1000, 2),
+        "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgres", default="", help="admin URL; adds hailong on PostgreSQL")
+    args = parser.parse_args()
+    answers_cap = 15  # likert questions in a row in the SIPAS questionnaire
+    chats = max(args.concurrency * 4, 64)
+    requests = min(args.requests, chats * answers_cap)
+
+    tmp = Path(tempfile.mkdtemp(prefix="hailong-bench-"))
+    api_port = _free_port()
+    api = _spawn("bench.webhook_bench:fake_bot_api", api_port, {}, "1")
+    bot_api = f"http://127.0.0.1:{api_port}"
+    common = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_BASE_URL": bot_api + "/bot",
+        "LINK_SECRET": "bench",
+    }
+    results = []
+    try:
+        results.append(
+            run_target("bare", "bench.webhook_bench:bare_app", {}, requests, args.concurrency)
+        )
+        ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
+        results.append(
+            run_target("ptb", "bench.webhook_bench:ptb_app", ptb_env, requests, args.concurrency)
+        )
+        sqlite_url = f"sqlite:///{tmp}/bench.db"
+        _migrate(sqlite_url)
+        env = {**common, "DATABASE_URL": sqlite_url}
+        results.append(
+            run_target(
+                "hailong-sqlite", "hailong.server:app_factory", env, requests, args.concurrency
+            )
+        )
+        if args.postgres:
+            pg = _create_pg(args.postgres)
+            _migrate(pg)
+            env = {**common, "DATABASE_URL": pg}
+            results.append(
+                run_target(
+                    "hailong-postgres",
+                    "hailong.server:app_factory",
+                    env,
+                    requests,
+                    args.concurrency,
+                    workers=2,
+                )
+            )
+    finally:
+        api.terminate()
+        api.wait(20)
+    by = {r["target"]: r for r in results}
+    ratios = {
+        f"{k}_vs_ptb": round(r["req_per_s"] / by["ptb"]["req_per_s"], 2)
+        for k, r in by.items()
+        if k.startswith("hailong")
+    }
+    ratios["ptb_vs_bare"] = round(by["ptb"]["req_per_s"] / by["bare"]["req_per_s"], 2)
+    out = {"concurrency": args.concurrency, "results": results, "ratios": ratios}
+    text = json.dumps(out, indent=2)
+    print(text)
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "webhook.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _migrate(url: str) -> None:
+    from storage import migrate
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+
+
+def _create_pg(admin_url: str) -> str:
+    import sqlalchemy as sa
+
+    from storage.db import make_engine
+
+    name = f"hailong_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_engine(admin_url).url.set(database=name).render_as_string(hide_password=False)
+
+
+if __name__ == "__main__":
+    main()
