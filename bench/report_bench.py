@@ -329,7 +329,9 @@ def render(results: list[DbResult], args: argparse.Namespace) -> str:
         "# Report benchmark",
         "",
         f"Run {now} on {platform.node()} ({os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}), `python bench/report_bench.py --answers {args.answers}`.",
+        f"{platform.python_version()}), `python bench/report_bench.py --answers {args.answers}`; "
+        f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine makes "
+        "absolute times noisy; floor and report run back to back, so the ratio is steadier).",
         "Report: `hailong report --format json --by unit,month` (median of "
         f"{args.repeat} runs after a warm-up). Floor: the hand-written SQL of the same figures "
         "(criterion counts by unit x month x statement, Decision 766 ratio, three-level rating "
