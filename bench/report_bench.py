@@ -170,6 +170,7 @@ def run_child(args: Sequence[str], env: dict[str, str], stdout_path: Path | None
 
 
 def timed(fn: Callable[[], object], repeat: int) -> Timing:
+    """Wall time of `repeat` in-process calls of `fn`."""
     t = Timing()
     for _ in range(repeat):
         started = time.perf_counter()
@@ -199,6 +200,7 @@ def scratch_database(kind: str, tmp: Path, suffix: str) -> tuple[str, Callable[[
 
 
 def seed(url: str, answers: int, progress: bool) -> tuple[Engine, float]:
+    """Migrate the scratch database and fill it with `answers` simulated answers."""
     engine = make_engine(url)
     upgrade(engine)
     result = seed_surveys(engine, answers=answers, seed=1, progress=progress)
@@ -221,6 +223,7 @@ def export_args(fmt: str, path: Path) -> tuple[list[str], Path | None]:
 def measure_exports(
     res: DbResult, url: str, env: dict[str, str], tmp: Path, size: int, formats: Sequence[str]
 ) -> None:
+    """Time each export format to a file and record its peak RSS under `size`."""
     for fmt in formats:
         path = tmp / f"export_{res.db}_{size}.{fmt}"
         args, stdout_path = export_args(fmt, path)
@@ -233,6 +236,7 @@ def measure_exports(
 
 
 def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
+    """Seed, then time floor, report and exports on one kind of database."""
     res = DbResult(db=kind, answers=args.answers)
     env = dict(os.environ)
     url, drop = scratch_database(kind, tmp, "")
@@ -390,6 +394,7 @@ def render(results: list[DbResult], args: argparse.Namespace) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--answers", type=int, default=1_000_000, help="answers to seed")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
@@ -416,6 +421,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark for the chosen databases and write the Markdown summary."""
     args = parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     tmp = Path(tempfile.mkdtemp(prefix="hailong_bench_"))
