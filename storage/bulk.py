@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,9 +253,12 @@ def _profiles(
     return profiles, _cum([u.volume for u in units])
 
 
+_EPOCH = datetime(1970, 1, 1)  # naive UTC: adding a timedelta is the cheapest conversion
+
+
 def _ts(epoch: float) -> str:
     # The same text SQLAlchemy's SQLite DateTime writes; PostgreSQL reads it in the UTC session.
-    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return (_EPOCH + timedelta(seconds=epoch)).isoformat(" ", "microseconds")
 
 
 class _Simulator:
