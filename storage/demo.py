@@ -65,7 +65,10 @@ def demo_command(
         int,
         typer.Option("--responses", "-n", min=0, help="Number of simulated survey responses."),
     ] = DEFAULT_RESPONSES,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 1,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed: same seed, same answers (dates are relative to today)."),
+    ] = 1,
     catalogue: Annotated[
         Path | None,
         typer.Option(help="Unit and procedure catalogue YAML (default: the shipped one)."),
@@ -74,8 +77,7 @@ def demo_command(
 ) -> None:
     """Fill the database (DATABASE_URL) with simulated surveys for trying reports.
 
-    Units and procedures are upserted, so running it twice does not duplicate them; responses
-    are added each time.
+    Running it again adds responses; units and procedures are upserted, never duplicated.
     """
     from rich.console import Console
 
