@@ -24,7 +24,7 @@ def _register() -> None:
     import nlp.cli
     import reports.cli
     import storage.demo
-    from hailong import commands, invite
+    from hailong import channels_cli, commands, invite
 
     app.add_typer(commands.db_app, name="db")
     app.add_typer(commands.outbox_app, name="outbox")
@@ -35,9 +35,8 @@ def _register() -> None:
     app.command("export")(reports.cli.export)
     app.command("demo")(storage.demo.demo_command)
     app.command("invite")(invite.invite)
-    if hasattr(nlp.cli, "app"):
-        app.add_typer(nlp.cli.app, name="nlp", help="Vietnamese feedback router.")
-    __import__("hailong.channels_cli").channels_cli.register(app)  # telegram, zalo
+    app.add_typer(nlp.cli.app, name="nlp", help="Vietnamese feedback router.")
+    channels_cli.register(app)  # telegram, zalo
 
 
 def main() -> None:
