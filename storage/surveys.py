@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.catalogue import ensure_questionnaire
@@ -145,6 +147,29 @@ def start_response(
     ).scalar_one()
 
 
+_ANSWER_VALUES = ("element_code", "kind", "status", "score", "choice", "text", "satisfied")
+
+
+def _upsert_answer(dialect: Any) -> Any:
+    # One statement per answer: the response id comes from its key, and a later answer to the
+    # same question replaces the earlier one (quay lại).
+    stmt = dialect.insert(_answer).values(
+        response_id=select(_response.c.id)
+        .where(_response.c.key == bindparam("b_key"))
+        .scalar_subquery(),
+        question_code=bindparam("b_question"),
+        answered_at=bindparam("b_at"),
+        **{name: bindparam(f"b_{name}") for name in _ANSWER_VALUES},
+    )
+    replaced = {name: stmt.excluded[name] for name in (*_ANSWER_VALUES, "answered_at")}
+    return stmt.on_conflict_do_update(
+        index_elements=[_answer.c.response_id, _answer.c.question_code], set_=replaced
+    )
+
+
+_UPSERT_ANSWER = {"sqlite": _upsert_answer(sqlite), "postgresql": _upsert_answer(postgresql)}
+
+
 def record_answer(
     session: Session,
     *,
@@ -159,8 +184,10 @@ def record_answer(
     text: str | None = None,
     satisfied: bool | None = None,
 ) -> None:
-    """Store an answer; an answer to the same question of the same response replaces it."""
-    rid = _response_id(session, key)
+    """Store an answer; an answer to the same question of the same response replaces it.
+
+    An unknown response key fails on the NOT NULL response id (IntegrityError).
+    """
     values = {
         "element_code": element_code,
         "kind": kind,
@@ -169,13 +196,10 @@ def record_answer(
         "choice": choice,
         "text": text,
         "satisfied": satisfied,
-        "answered_at": at,
     }
-    where = (_answer.c.response_id == rid) & (_answer.c.question_code == question_code)
-    if not session.execute(update(_answer).where(where).values(**values)).rowcount:  # type: ignore[attr-defined]
-        session.execute(
-            insert(_answer).values(response_id=rid, question_code=question_code, **values)
-        )
+    params: dict[str, Any] = {f"b_{name}": value for name, value in values.items()}
+    params |= {"b_key": key, "b_question": question_code, "b_at": at}
+    session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], params)
 
 
 def complete_response(session: Session, key: str, at: datetime) -> None:
