@@ -210,11 +210,23 @@ def route(
     typer.echo(msg.ROUTE_MASKED.format(text=result.masked_text))
 
 
-def _pin_to_one_core() -> None:
-    """Measure on one core: pin the process and keep BLAS/OpenMP to one thread."""
-    if hasattr(os, "sched_setaffinity"):
+@contextmanager
+def _one_core() -> Iterator[None]:
+    """Measure on one core: pin the process (restored afterwards) and keep BLAS/OpenMP to one
+    thread."""
+    from threadpoolctl import threadpool_limits
+
+    previous = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if previous:
         with suppress(OSError):
-            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+            os.sched_setaffinity(0, {min(previous)})
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if previous:
+            with suppress(OSError):
+                os.sched_setaffinity(0, previous)
 
 
 @app.command()
@@ -224,13 +236,10 @@ def bench(
     as_json: bool = JsonOption,
 ) -> None:
     """Đo tốc độ định tuyến (tin/giây) trên một lõi."""
-    from threadpoolctl import threadpool_limits
-
     from nlp.model import default_corpus_path, load_corpus
     from nlp.router import Router
 
-    _pin_to_one_core()
-    with _clean_errors(), threadpool_limits(limits=1):
+    with _clean_errors(), _one_core():
         router = Router(_load_model(model))
         texts, _ = load_corpus(default_corpus_path())
         sample = [texts[i % len(texts)] + f" {i}" for i in range(n)]
