@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from reports import queries
@@ -281,30 +281,42 @@ def build_report(
     weights = {k: float(v) for k, v in (element_weights or {}).items()}
     period = next((dim for spec in specs for dim in spec if dim in PERIODS), None)
     pair_dims: tuple[str, ...] = ("unit", period) if period else ("unit",)
+    # Every count is taken once, grouped by the finest combination of response-level
+    # dimensions any section needs; each section is then a sum of those few rows.
+    fine = tuple(
+        dim
+        for dim in queries.RESPONSE_DIMENSIONS
+        if dim in pair_dims or any(dim in spec for spec in specs)
+    )
     try:
         with engine.connect() as conn:
-            overall = _index_rows(conn, (), dates, min_n, target, weights)
-            breakdowns = [
-                Breakdown(spec, _index_rows(conn, spec, dates, min_n, target, weights))
-                for spec in specs
-            ]
-            units = _index_rows(conn, ("unit",), dates, min_n, target, weights)
-            ratio_rows, ratio_total = (
-                queries.ratio_766_counts(
-                    conn,
-                    ratio_period,
-                    dates,
-                    questionnaire_code=dossier_questionnaire,
-                    rating_question=rating_question,
-                    extra_exclusions=extra_766_exclusions,
-                    by_unit=by_unit,
-                )
-                for ratio_period, by_unit in ((period, True), (None, False))
+            _tune_session(conn)
+            answer_rows = queries.answer_counts(conn, fine, dates)
+            elements = sorted({r["element_code"] for r in answer_rows if r["level"] is None})
+            respondent_rows = (
+                queries.respondent_counts(conn, fine, dates, elements) if elements else []
             )
-            rating_rows = queries.rating3_counts(conn, pair_dims, dates)
-            rating_total = queries.rating3_counts(conn, (), dates)
+            ratio_rows = queries.ratio_766_counts(
+                conn,
+                period,
+                dates,
+                questionnaire_code=dossier_questionnaire,
+                rating_question=rating_question,
+                extra_exclusions=extra_766_exclusions,
+            )
+            names = {
+                dim: queries.dimension_names(conn, dim)
+                for dim in sorted(queries.PAIR_DIMENSIONS)
+                if dim in fine
+            }
     except (OperationalError, ProgrammingError) as exc:
         raise DatabaseError(f"cannot read the survey tables: {exc.orig}") from exc
+    counts = _FineCounts.of(fine, answer_rows, respondent_rows, elements, names)
+    overall = counts.index_rows((), min_n, target, weights)
+    breakdowns = [
+        Breakdown(spec, counts.index_rows(spec, min_n, target, weights)) for spec in specs
+    ]
+    units = counts.index_rows(("unit",), min_n, target, weights)
     # Responses without a unit are listed last and never ranked: they are nobody's score.
     ranked = sorted(units, key=_rank_key)
     position = 0
@@ -313,15 +325,10 @@ def build_report(
         if isinstance(unit, Dim) and unit.code is not None:
             position += 1
             row.rank = position
-    ratio_766 = [_ratio_row(r, pair_dims, min_n, target) for r in ratio_rows]
-    ratio_766.sort(key=lambda r: _sort_key(r.keys))
-    rating3 = _rating3_rows(rating_rows, pair_dims, min_n)
-    total_766 = (
-        _ratio_row(ratio_total[0], (), min_n, target)
-        if ratio_total
-        else Ratio766Row({}, 0, 0, 0, 0, Figure.of(None, 0, min_n), False)
-    )
-    totals3 = _rating3_rows(rating_total, (), min_n)
+    ratio_766 = _ratio_rows(ratio_rows, pair_dims, names, min_n, target)
+    total_766 = _ratio_rows(ratio_rows, (), names, min_n, target)
+    rating3 = counts.rating3_rows(pair_dims, min_n)
+    totals3 = counts.rating3_rows((), min_n)
     return Report(
         generated_at=now or datetime.now(UTC),
         date_from=date_from,
@@ -330,7 +337,9 @@ def build_report(
         min_n=min_n,
         element_weights=weights,
         overall=overall[0] if overall else _empty_index_row({}, min_n),
-        overall_766=total_766,
+        overall_766=total_766[0]
+        if total_766
+        else Ratio766Row({}, 0, 0, 0, 0, Figure.of(None, 0, min_n), False),
         overall_rating3=totals3[0] if totals3 else _empty_rating3({}, min_n),
         breakdowns=breakdowns,
         units=ranked,
@@ -338,6 +347,17 @@ def build_report(
         ratio_766=ratio_766,
         rating3=rating3,
     )
+
+
+def _tune_session(conn: Connection) -> None:
+    """Session settings for a few large aggregations (this transaction only).
+
+    PostgreSQL: enough work_mem for the GROUP BYs to hash in memory instead of sorting on
+    disk, and no JIT, whose compile time (0.3-0.6 s per query) exceeds its gain here.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _rank_key(row: IndexRow) -> tuple[bool, bool, float, str]:
@@ -361,23 +381,6 @@ def criterion_sort_key(code: str) -> tuple[int, str, int, str]:
     return (*element_sort_key(stem), number, code)
 
 
-def _keys_of(row: RowMapping, dims: Sequence[str]) -> dict[str, DimValue]:
-    """Dimension values of a result row; a NULL unit or procedure reads "(không rõ)"."""
-    keys: dict[str, DimValue] = {}
-    for dim in dims:
-        if dim in queries.PAIR_DIMENSIONS:
-            code = row[f"{dim}_code"]
-            name = row[f"{dim}_name"]
-            keys[dim] = Dim(code, name if name is not None else UNKNOWN_NAME)
-        else:
-            keys[dim] = row[dim]
-    return keys
-
-
-def _key_tuple(keys: Mapping[str, DimValue]) -> Key:
-    return tuple(v.code if isinstance(v, Dim) else v for v in keys.values())
-
-
 def _sort_key(keys: Mapping[str, DimValue]) -> tuple[tuple[bool, str], ...]:
     # Unknown (NULL) values sort last in each column.
     parts = []
@@ -394,87 +397,193 @@ def _weighted_mean(values: Mapping[str, float], weights: Mapping[str, float]) ->
     return sum(v * weights.get(code, 1.0) for code, v in values.items()) / total_weight
 
 
-def _index_rows(
-    conn: Any,
-    dims: Sequence[str],
-    dates: DateRange,
-    min_n: int,
-    target: float,
-    weights: Mapping[str, float],
-) -> list[IndexRow]:
-    """Index rows of one breakdown from the three aggregate queries."""
-    criteria_counts = queries.criterion_counts(conn, dims, dates)
-    per_element = queries.respondent_counts(conn, dims, dates, per_element=True)
-    per_group = queries.respondent_counts(conn, dims, dates, per_element=False)
+@dataclass
+class _FineCounts:
+    """The aggregated rows of one report, keyed by the finest grouping (`fine`, a tuple of
+    response-level dimensions; unit and procedure by id). Every section is a sum of these:
+    each response has exactly one value of each dimension, so criterion counts, rating counts
+    and distinct respondents all add up exactly to any coarser grouping."""
 
-    groups: dict[Key, dict[str, DimValue]] = {}
-    # group → element → question → (valid, satisfied)
-    counts: dict[Key, dict[str, dict[str, tuple[int, int]]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
-    for row in criteria_counts:
-        keys = _keys_of(row, dims)
-        key = _key_tuple(keys)
-        groups.setdefault(key, keys)
-        counts[key][row["element_code"]][row["question_code"]] = (
-            int(row["n_valid"] or 0),
-            int(row["n_satisfied"] or 0),
+    fine: tuple[str, ...]
+    names: Mapping[str, Mapping[int, tuple[str, str]]]
+    # fine key → element → question → (valid, satisfied)
+    statements: dict[Key, dict[str, dict[str, tuple[int, int]]]] = field(default_factory=dict)
+    # fine key → level → count
+    rating3: dict[Key, dict[str, int]] = field(default_factory=dict)
+    # fine key → responses with a valid statement answer (in all / per element)
+    respondents: dict[Key, int] = field(default_factory=dict)
+    element_respondents: dict[Key, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        fine: tuple[str, ...],
+        answer_rows: Sequence[RowMapping],
+        respondent_rows: Sequence[RowMapping],
+        elements: Sequence[str],
+        names: Mapping[str, Mapping[int, tuple[str, str]]],
+    ) -> _FineCounts:
+        """Index the rows of `queries.answer_counts` and `queries.respondent_counts`."""
+        out = cls(fine, names)
+        labels = [queries.key_label(dim) for dim in fine]
+        for row in answer_rows:
+            key = tuple(row[label] for label in labels)
+            if row["level"] is None:
+                out.statements.setdefault(key, {}).setdefault(row["element_code"], {})[
+                    row["question_code"]
+                ] = (int(row["n_valid"] or 0), int(row["n_satisfied"] or 0))
+            else:
+                levels = out.rating3.setdefault(key, dict.fromkeys(RATING3_LEVELS, 0))
+                levels[row["level"]] += int(row["n"])
+        for row in respondent_rows:
+            key = tuple(row[label] for label in labels)
+            out.respondents[key] = int(row["respondents"])
+            out.element_respondents[key] = {
+                code: int(row[f"in_element_{i}"] or 0) for i, code in enumerate(elements)
+            }
+        return out
+
+    def _projector(self, dims: Sequence[str]) -> Callable[[Key, str | None], Key]:
+        """fine key (+ element) → key of a grouping by `dims`."""
+        positions = [None if dim == "element" else self.fine.index(dim) for dim in dims]
+
+        def project(key: Key, element: str | None) -> Key:
+            return tuple(element if p is None else key[p] for p in positions)
+
+        return project
+
+    def keys(self, dims: Sequence[str], key: Key) -> dict[str, DimValue]:
+        """Display values of a key: unit and procedure ids become (code, name)."""
+        out: dict[str, DimValue] = {}
+        for dim, value in zip(dims, key, strict=True):
+            if dim in queries.PAIR_DIMENSIONS:
+                entry = self.names[dim].get(value) if value is not None else None
+                out[dim] = Dim(entry[0], entry[1]) if entry else Dim(None, UNKNOWN_NAME)
+            else:
+                out[dim] = value
+        return out
+
+    def index_rows(
+        self,
+        dims: Sequence[str],
+        min_n: int,
+        target: float,
+        weights: Mapping[str, float],
+    ) -> list[IndexRow]:
+        """Index rows of one breakdown (no dims: the whole range, one row or none)."""
+        project = self._projector(dims)
+        by_element = "element" in dims
+        # group → element → question → (valid, satisfied)
+        counts: dict[Key, dict[str, dict[str, tuple[int, int]]]] = defaultdict(
+            lambda: defaultdict(dict)
         )
-    element_n: dict[Key, dict[str, int]] = defaultdict(dict)
-    for row in per_element:
-        element_n[_key_tuple(_keys_of(row, dims))][row["element_code"]] = int(row["respondents"])
-    group_n = {_key_tuple(_keys_of(row, dims)): int(row["respondents"]) for row in per_group}
+        for fine_key, per_element in self.statements.items():
+            for element, per_question in per_element.items():
+                into = counts[project(fine_key, element)][element]
+                for question, (valid, satisfied) in per_question.items():
+                    old_valid, old_satisfied = into.get(question, (0, 0))
+                    into[question] = (old_valid + valid, old_satisfied + satisfied)
+        element_n: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        group_n: dict[Key, int] = defaultdict(int)
+        for fine_key, per_element_n in self.element_respondents.items():
+            for element, n in per_element_n.items():
+                key = project(fine_key, element)
+                element_n[key][element] += n
+                if by_element:  # a row holds one element: its people are the row's people
+                    group_n[key] += n
+        if not by_element:
+            for fine_key, n in self.respondents.items():
+                group_n[project(fine_key, None)] += n
 
-    rows: list[IndexRow] = []
-    for key, keys in groups.items():
-        criteria: dict[str, Figure] = {}
-        elements: dict[str, Figure] = {}
-        element_values: dict[str, float] = {}
-        for element in sorted(counts[key], key=element_sort_key):
-            rates: list[float] = []
-            for question in sorted(counts[key][element], key=criterion_sort_key):
-                valid, satisfied = counts[key][element][question]
-                figure = Figure.proportion(satisfied, valid, min_n)
-                criteria[question] = figure
-                if figure.value is not None:
-                    rates.append(figure.value)
-            value = sum(rates) / len(rates) if rates else None
-            elements[element] = Figure.of(value, element_n[key].get(element, 0), min_n)
-            if value is not None:
-                element_values[element] = value
-        respondents = group_n.get(key, 0)
-        overall = Figure.of(_weighted_mean(element_values, weights), respondents, min_n)
-        rows.append(
-            IndexRow(
-                keys=keys,
-                respondents=respondents,
-                overall_index=overall,
-                elements=elements,
-                criteria=criteria,
-                meets_target=overall.value is not None and overall.value >= target,
+        rows: list[IndexRow] = []
+        for key, per_element_counts in counts.items():
+            criteria: dict[str, Figure] = {}
+            elements: dict[str, Figure] = {}
+            element_values: dict[str, float] = {}
+            for element in sorted(per_element_counts, key=element_sort_key):
+                rates: list[float] = []
+                per_question = per_element_counts[element]
+                for question in sorted(per_question, key=criterion_sort_key):
+                    valid, satisfied = per_question[question]
+                    figure = Figure.proportion(satisfied, valid, min_n)
+                    criteria[question] = figure
+                    if figure.value is not None:
+                        rates.append(figure.value)
+                value = sum(rates) / len(rates) if rates else None
+                elements[element] = Figure.of(value, element_n[key].get(element, 0), min_n)
+                if value is not None:
+                    element_values[element] = value
+            respondents = group_n.get(key, 0)
+            overall = Figure.of(_weighted_mean(element_values, weights), respondents, min_n)
+            rows.append(
+                IndexRow(
+                    keys=self.keys(dims, key),
+                    respondents=respondents,
+                    overall_index=overall,
+                    elements=elements,
+                    criteria=criteria,
+                    meets_target=overall.value is not None and overall.value >= target,
+                )
             )
-        )
-    rows.sort(key=lambda r: _sort_key(r.keys))
-    return rows
+        rows.sort(key=lambda r: _sort_key(r.keys))
+        return rows
+
+    def rating3_rows(self, dims: Sequence[str], min_n: int) -> list[Rating3Row]:
+        """Three-level distribution per group of `dims` (response-level dimensions)."""
+        project = self._projector(dims)
+        counts: dict[Key, dict[str, int]] = {}
+        for fine_key, levels in self.rating3.items():
+            into = counts.setdefault(project(fine_key, None), dict.fromkeys(RATING3_LEVELS, 0))
+            for level, count in levels.items():
+                into[level] += count
+        out: list[Rating3Row] = []
+        for key, level_counts in counts.items():
+            n = sum(level_counts.values())
+            shares = {lvl: Figure.proportion(c, n, min_n) for lvl, c in level_counts.items()}
+            satisfied = Figure.proportion(
+                level_counts["rat_hai_long"] + level_counts["hai_long"], n, min_n
+            )
+            out.append(Rating3Row(self.keys(dims, key), n, level_counts, shares, satisfied))
+        out.sort(key=lambda r: _sort_key(r.keys))
+        return out
 
 
 def _empty_index_row(keys: dict[str, DimValue], min_n: int) -> IndexRow:
     return IndexRow(keys, 0, Figure.of(None, 0, min_n), {}, {}, False)
 
 
-def _ratio_row(row: RowMapping, dims: Sequence[str], min_n: int, target: float) -> Ratio766Row:
-    dossiers = int(row["dossiers"] or 0)
-    excluded = int(row["excluded"] or 0)
-    ratio = Figure.proportion(dossiers - excluded, dossiers, min_n)
-    return Ratio766Row(
-        keys=_keys_of(row, dims),
-        dossiers=dossiers,
-        rated_khong_hai_long=int(row["rated_khong_hai_long"] or 0),
-        late=int(row["late"] or 0),
-        excluded=excluded,
-        ratio=ratio,
-        meets_target=ratio.value is not None and ratio.value >= target,
-    )
+def _ratio_rows(
+    rows: Sequence[RowMapping],
+    dims: Sequence[str],
+    names: Mapping[str, Mapping[int, tuple[str, str]]],
+    min_n: int,
+    target: float,
+) -> list[Ratio766Row]:
+    """Decision 766 rows per group of `dims` (unit and/or the period), summed from the rows of
+    `queries.ratio_766_counts` (no dims: the total, one row or none)."""
+    labels = [queries.key_label(dim) for dim in dims]
+    sums: dict[Key, list[int]] = {}
+    for row in rows:
+        into = sums.setdefault(tuple(row[label] for label in labels), [0, 0, 0, 0])
+        for i, column in enumerate(("dossiers", "rated_khong_hai_long", "late", "excluded")):
+            into[i] += int(row[column] or 0)
+    view = _FineCounts(tuple(dims), names)
+    out: list[Ratio766Row] = []
+    for key, (dossiers, rated_bad, late, excluded) in sums.items():
+        ratio = Figure.proportion(dossiers - excluded, dossiers, min_n)
+        out.append(
+            Ratio766Row(
+                keys=view.keys(dims, key),
+                dossiers=dossiers,
+                rated_khong_hai_long=rated_bad,
+                late=late,
+                excluded=excluded,
+                ratio=ratio,
+                meets_target=ratio.value is not None and ratio.value >= target,
+            )
+        )
+    out.sort(key=lambda r: _sort_key(r.keys))
+    return out
 
 
 def _empty_rating3(keys: dict[str, DimValue], min_n: int) -> Rating3Row:
@@ -486,24 +595,3 @@ def _empty_rating3(keys: dict[str, DimValue], min_n: int) -> Rating3Row:
         dict.fromkeys(RATING3_LEVELS, empty),
         empty,
     )
-
-
-def _rating3_rows(rows: Sequence[RowMapping], dims: Sequence[str], min_n: int) -> list[Rating3Row]:
-    groups: dict[Key, dict[str, DimValue]] = {}
-    counts: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RATING3_LEVELS, 0))
-    for row in rows:
-        keys = _keys_of(row, dims)
-        key = _key_tuple(keys)
-        groups.setdefault(key, keys)
-        counts[key][row["level"]] += int(row["count"])
-    out: list[Rating3Row] = []
-    for key, keys in groups.items():
-        level_counts = counts[key]
-        n = sum(level_counts.values())
-        shares = {lvl: Figure.proportion(c, n, min_n) for lvl, c in level_counts.items()}
-        satisfied = Figure.proportion(
-            level_counts["rat_hai_long"] + level_counts["hai_long"], n, min_n
-        )
-        out.append(Rating3Row(keys, n, level_counts, shares, satisfied))
-    out.sort(key=lambda r: _sort_key(r.keys))
-    return out

@@ -40,6 +40,9 @@ PERIODS: tuple[str, ...] = ("day", "month", "quarter", "year")
 DIMENSIONS: tuple[str, ...] = ("unit", "procedure", "element", "channel", *PERIODS)
 # Dimensions stored as a (code, name) pair; the others are one text column.
 PAIR_DIMENSIONS: frozenset[str] = frozenset({"unit", "procedure"})
+# Dimensions with exactly one value per response: counts grouped by a combination of them add
+# up exactly to any coarser combination, distinct respondents included.
+RESPONSE_DIMENSIONS: tuple[str, ...] = ("unit", "procedure", "channel", *PERIODS)
 
 LIKERT5 = "likert5"
 RATING3 = "rating3"
@@ -98,33 +101,126 @@ def period_expr(column: sa.ColumnElement[Any], kind: str, dialect: str) -> Colum
     raise ValueError(f"period bucketing not implemented for the {dialect!r} dialect")
 
 
-def dimension_labels(dim: str) -> list[str]:
-    """The result column names a dimension occupies (unit → unit_code, unit_name)."""
-    if dim in PAIR_DIMENSIONS:
-        return [f"{dim}_code", f"{dim}_name"]
-    return [dim]
-
-
-def _answer_dimension_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
-    """Per-answer dimension columns, labelled, for the inner SELECT."""
+def _response_key_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
+    """Per-response grouping columns, labelled: ids for unit and procedure (names are attached
+    afterwards from the small unit and procedure tables), the text value otherwise."""
     columns: list[sa.Label[Any]] = []
     for dim in dims:
         if dim == "unit":
-            columns += [unit_t.c.code.label("unit_code"), unit_t.c.name.label("unit_name")]
+            columns.append(response_t.c.unit_id.label(key_label(dim)))
         elif dim == "procedure":
-            columns += [
-                procedure_t.c.code.label("procedure_code"),
-                procedure_t.c.name.label("procedure_name"),
-            ]
-        elif dim == "element":
-            columns.append(answer_t.c.element_code.label("element"))
+            columns.append(response_t.c.procedure_id.label(key_label(dim)))
         elif dim == "channel":
-            columns.append(response_t.c.channel.label("channel"))
+            columns.append(response_t.c.channel.label(key_label(dim)))
         elif dim in PERIODS:
             columns.append(period_expr(response_t.c.started_at, dim, dialect).label(dim))
         else:
-            raise ValueError(f"unknown dimension {dim!r}")
+            raise ValueError(f"not a response-level dimension: {dim!r}")
     return columns
+
+
+def key_label(dim: str) -> str:
+    """The result column a response-level dimension is grouped by (unit → unit_id)."""
+    return f"{dim}_id" if dim in PAIR_DIMENSIONS else dim
+
+
+def _answers_join() -> sa.FromClause:
+    return answer_t.join(response_t, answer_t.c.response_id == response_t.c.id)
+
+
+def _statement_condition() -> ColumnElement[bool]:
+    """Five-level statements that belong to an element: the ones criterion rates count."""
+    return sa.and_(answer_t.c.kind == LIKERT5, answer_t.c.element_code.is_not(None))
+
+
+def answer_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Sequence[RowMapping]:
+    """One scan of the answers for both statement counts and three-level ratings.
+
+    `dims` are response-level dimensions (see `RESPONSE_DIMENSIONS`). Rows, per (dims…,
+    element_code, question_code, level):
+
+    - statements (`level` NULL): n (answers of any status), n_valid (status answered),
+      n_satisfied; "không ý kiến" and skipped answers are in n only, never in n_valid;
+    - three-level ratings (`level` = the chosen level): n = how many chose it.
+    """
+    dialect = conn.dialect.name
+    answered = answer_t.c.status == AnswerStatus.ANSWERED.value
+    rating3 = sa.and_(answer_t.c.kind == RATING3, answered, answer_t.c.choice.in_(RATING3_LEVELS))
+    inner = (
+        sa.select(
+            *_response_key_columns(dims, dialect),
+            answer_t.c.element_code.label("element_code"),
+            answer_t.c.question_code.label("question_code"),
+            sa.case((answer_t.c.kind == RATING3, answer_t.c.choice), else_=sa.null()).label(
+                "level"
+            ),
+            sa.case((answered, 1), else_=0).label("is_valid"),
+            sa.case((sa.and_(answered, answer_t.c.satisfied.is_(sa.true())), 1), else_=0).label(
+                "is_satisfied"
+            ),
+        )
+        .select_from(_answers_join())
+        .where(sa.or_(_statement_condition(), rating3), *dates.where(response_t.c.started_at))
+        .subquery("a")
+    )
+    keys = [inner.c[key_label(dim)] for dim in dims]
+    groups = [*keys, inner.c.element_code, inner.c.question_code, inner.c.level]
+    stmt = sa.select(
+        *groups,
+        sa.func.count().label("n"),
+        sa.func.sum(inner.c.is_valid).label("n_valid"),
+        sa.func.sum(inner.c.is_satisfied).label("n_satisfied"),
+    ).group_by(*groups)
+    return conn.execute(stmt).mappings().all()
+
+
+def respondent_counts(
+    conn: Connection, dims: Sequence[str], dates: DateRange, elements: Sequence[str]
+) -> Sequence[RowMapping]:
+    """Responses with at least one valid statement answer, per group: in all (`respondents`)
+    and in each of `elements` (`in_element_0`, `in_element_1`, … in that order).
+
+    This is the n of an overall or element index: answers of one person are correlated, so
+    counting people, not answers, keeps the interval honest. One scan: the inner query folds
+    each response's answers into one row of per-element flags (grouped by the response key,
+    which needs no sort of the answers), the outer one sums the flags per group. `dims` are
+    response-level, so a response belongs to exactly one group.
+    """
+    dialect = conn.dialect.name
+    flags = [
+        sa.func.max(sa.case((answer_t.c.element_code == code, 1), else_=0)).label(f"in_element_{i}")
+        for i, code in enumerate(elements)
+    ]
+    inner = (
+        sa.select(*_response_key_columns(dims, dialect), *flags)
+        .select_from(_answers_join())
+        .where(
+            _statement_condition(),
+            answer_t.c.status == AnswerStatus.ANSWERED.value,
+            *dates.where(response_t.c.started_at),
+        )
+        .group_by(response_t.c.id)
+        .subquery("r")
+    )
+    keys = [inner.c[key_label(dim)] for dim in dims]
+    stmt = sa.select(
+        *keys,
+        sa.func.count().label("respondents"),
+        *[
+            sa.func.sum(inner.c[f"in_element_{i}"]).label(f"in_element_{i}")
+            for i in range(len(elements))
+        ],
+    )
+    if keys:
+        stmt = stmt.group_by(*keys)
+    return conn.execute(stmt).mappings().all()
+
+
+def dimension_names(conn: Connection, dim: str) -> dict[int, tuple[str, str]]:
+    """id → (code, name) of every unit or procedure: a tiny catalogue table."""
+    table = {"unit": unit_t, "procedure": procedure_t}[dim]
+    rows = conn.execute(sa.select(table.c.id, table.c.code, table.c.name))
+    return {row.id: (row.code, row.name) for row in rows}
 
 
 def _answers_from() -> sa.FromClause:
@@ -136,114 +232,6 @@ def _answers_from() -> sa.FromClause:
     )
 
 
-def _group_labels(dims: Sequence[str]) -> list[str]:
-    return [label for dim in dims for label in dimension_labels(dim)]
-
-
-def criterion_counts(
-    conn: Connection, dims: Sequence[str], dates: DateRange
-) -> Sequence[RowMapping]:
-    """Per (dims…, element, question): n_valid, n_satisfied, n_no_opinion, n_skipped.
-
-    Only five-level statements that belong to an element count; "không ý kiến" and skipped
-    answers are counted separately so they never enter a denominator.
-    """
-    dialect = conn.dialect.name
-    answered = answer_t.c.status == AnswerStatus.ANSWERED.value
-    inner = (
-        sa.select(
-            *_answer_dimension_columns(dims, dialect),
-            answer_t.c.element_code.label("element_code"),
-            answer_t.c.question_code.label("question_code"),
-            sa.case((answered, 1), else_=0).label("is_valid"),
-            sa.case((sa.and_(answered, answer_t.c.satisfied.is_(sa.true())), 1), else_=0).label(
-                "is_satisfied"
-            ),
-            sa.case((answer_t.c.status == AnswerStatus.NO_OPINION.value, 1), else_=0).label(
-                "is_no_opinion"
-            ),
-            sa.case((answer_t.c.status == AnswerStatus.SKIPPED.value, 1), else_=0).label(
-                "is_skipped"
-            ),
-        )
-        .select_from(_answers_from())
-        .where(
-            answer_t.c.kind == LIKERT5,
-            answer_t.c.element_code.is_not(None),
-            *dates.where(response_t.c.started_at),
-        )
-        .subquery("a")
-    )
-    keys = [inner.c[label] for label in _group_labels(dims)]
-    stmt = sa.select(
-        *keys,
-        inner.c.element_code,
-        inner.c.question_code,
-        sa.func.sum(inner.c.is_valid).label("n_valid"),
-        sa.func.sum(inner.c.is_satisfied).label("n_satisfied"),
-        sa.func.sum(inner.c.is_no_opinion).label("n_no_opinion"),
-        sa.func.sum(inner.c.is_skipped).label("n_skipped"),
-    ).group_by(*keys, inner.c.element_code, inner.c.question_code)
-    return conn.execute(stmt).mappings().all()
-
-
-def respondent_counts(
-    conn: Connection, dims: Sequence[str], dates: DateRange, *, per_element: bool
-) -> Sequence[RowMapping]:
-    """Distinct responses with at least one valid statement answer, per group (and element).
-
-    This is the n of an element or overall index: answers of one person are correlated, so
-    counting people, not answers, keeps the interval honest.
-    """
-    dialect = conn.dialect.name
-    inner = (
-        sa.select(
-            *_answer_dimension_columns(dims, dialect),
-            answer_t.c.element_code.label("element_code"),
-            answer_t.c.response_id.label("response_id"),
-        )
-        .select_from(_answers_from())
-        .where(
-            answer_t.c.kind == LIKERT5,
-            answer_t.c.element_code.is_not(None),
-            answer_t.c.status == AnswerStatus.ANSWERED.value,
-            *dates.where(response_t.c.started_at),
-        )
-        .subquery("a")
-    )
-    keys = [inner.c[label] for label in _group_labels(dims)]
-    if per_element:
-        keys.append(inner.c.element_code)
-    stmt = sa.select(
-        *keys, sa.func.count(sa.distinct(inner.c.response_id)).label("respondents")
-    ).group_by(*keys)
-    return conn.execute(stmt).mappings().all()
-
-
-def rating3_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Sequence[RowMapping]:
-    """Per (dims…, level): how many three-level ratings chose that level."""
-    dialect = conn.dialect.name
-    inner = (
-        sa.select(
-            *_answer_dimension_columns(dims, dialect),
-            answer_t.c.choice.label("level"),
-        )
-        .select_from(_answers_from())
-        .where(
-            answer_t.c.kind == RATING3,
-            answer_t.c.status == AnswerStatus.ANSWERED.value,
-            answer_t.c.choice.in_(RATING3_LEVELS),
-            *dates.where(response_t.c.started_at),
-        )
-        .subquery("a")
-    )
-    keys = [inner.c[label] for label in _group_labels(dims)]
-    stmt = sa.select(*keys, inner.c.level, sa.func.count().label("count")).group_by(
-        *keys, inner.c.level
-    )
-    return conn.execute(stmt).mappings().all()
-
-
 def ratio_766_counts(
     conn: Connection,
     period: str | None,
@@ -252,18 +240,19 @@ def ratio_766_counts(
     questionnaire_code: str,
     rating_question: str,
     extra_exclusions: Sequence[DossierExclusion] = (),
-    by_unit: bool = True,
 ) -> Sequence[RowMapping]:
-    """Per (unit, period of completion): dossiers, rated Không hài lòng, late, excluded.
+    """Per (unit_id, period of completion): dossiers, rated Không hài lòng, late, excluded.
 
     A dossier counts once in `excluded` however many reasons it has. Only finished dossiers
-    (completed_at set) count; the period is that of completed_at.
+    (completed_at set) count; the period is that of completed_at. The counts add up, so
+    totals are sums of these rows. Each reason is evaluated once per dossier (the rating
+    check is a correlated EXISTS on indexed columns) and combined in the outer query.
     """
     dialect = conn.dialect.name
     d = dossier_t
     rated_bad = (
         sa.select(sa.literal(1))
-        .select_from(answer_t.join(response_t, answer_t.c.response_id == response_t.c.id))
+        .select_from(_answers_join())
         .where(
             response_t.c.dossier_id == d.c.id,
             response_t.c.questionnaire_code == questionnaire_code,
@@ -274,34 +263,35 @@ def ratio_766_counts(
         .exists()
     )
     late = sa.and_(d.c.due_at.is_not(None), d.c.completed_at > d.c.due_at)
-    exclusions: list[ColumnElement[bool]] = [rated_bad, late]
-    exclusions += [make(d) for make in extra_exclusions]
-    columns: list[sa.Label[Any]] = []
-    if by_unit:
-        columns += [unit_t.c.code.label("unit_code"), unit_t.c.name.label("unit_name")]
+    columns: list[sa.Label[Any]] = [d.c.unit_id.label("unit_id")]
     if period is not None:
         columns.append(period_expr(d.c.completed_at, period, dialect).label(period))
+    other = [make(d) for make in extra_exclusions]
     inner = (
         sa.select(
             *columns,
             sa.case((rated_bad, 1), else_=0).label("is_rated_bad"),
             sa.case((late, 1), else_=0).label("is_late"),
-            sa.case((sa.or_(*exclusions), 1), else_=0).label("is_excluded"),
+            sa.case((sa.or_(*other), 1), else_=0).label("is_other")
+            if other
+            else sa.literal(0).label("is_other"),
         )
-        .select_from(d.join(unit_t, d.c.unit_id == unit_t.c.id))
+        .select_from(d)
         .where(d.c.completed_at.is_not(None), *dates.where(d.c.completed_at))
         .subquery("d")
     )
     keys = [inner.c[c.name] for c in columns]
+    excluded = sa.case(
+        (sa.or_(inner.c.is_rated_bad == 1, inner.c.is_late == 1, inner.c.is_other == 1), 1),
+        else_=0,
+    )
     stmt = sa.select(
         *keys,
         sa.func.count().label("dossiers"),
         sa.func.sum(inner.c.is_rated_bad).label("rated_khong_hai_long"),
         sa.func.sum(inner.c.is_late).label("late"),
-        sa.func.sum(inner.c.is_excluded).label("excluded"),
-    )
-    if keys:
-        stmt = stmt.group_by(*keys)
+        sa.func.sum(excluded).label("excluded"),
+    ).group_by(*keys)
     return conn.execute(stmt).mappings().all()
 
 
