@@ -179,12 +179,14 @@ def timed(fn: Callable[[], object], repeat: int) -> Timing:
     return t
 
 
-def scratch_database(kind: str, tmp: Path, suffix: str) -> tuple[str, Callable[[], None]]:
+def scratch_database(
+    kind: str, tmp: Path, suffix: str, pg_db: str = PG_BENCH_DB
+) -> tuple[str, Callable[[], None]]:
     """A fresh empty database URL and a function that removes it."""
     if kind == "sqlite":
         path = tmp / f"bench{suffix}.db"
         return f"sqlite:///{path}", lambda: None
-    name = f"{PG_BENCH_DB}{suffix}"
+    name = f"{pg_db}{suffix}"
     admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -239,7 +241,7 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
     """Seed, then time floor, report and exports on one kind of database."""
     res = DbResult(db=kind, answers=args.answers)
     env = dict(os.environ)
-    url, drop = scratch_database(kind, tmp, "")
+    url, drop = scratch_database(kind, tmp, "", args.pg_db)
     try:
         print(f"[{kind}] seeding {args.answers:,} answers ...", flush=True)
         engine, res.seed_seconds = seed(url, args.answers, progress=not args.quiet)
@@ -274,6 +276,10 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
             res.notes.append(cross_check(out, floor_rows))
             for _ in range(args.repeat):
                 run = run_child(report_args, env, out)
+                if run.returncode != 0:  # a failed run is not a fast run
+                    res.report.error = f"exit {run.returncode}: {run.stderr.strip()[-400:]}"
+                    res.report.runs.clear()
+                    break
                 res.report.runs.append(run.seconds)
         # (c) exports at full size, then at the smaller size for the memory comparison.
         formats = [f for f in ("csv", "xlsx") if f in args.formats]
@@ -283,7 +289,7 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
     finally:
         drop()
     if args.small and formats:
-        small_url, small_drop = scratch_database(kind, tmp, "_small")
+        small_url, small_drop = scratch_database(kind, tmp, "_small", args.pg_db)
         try:
             small_engine, _ = seed(small_url, args.small, progress=False)
             small_engine.dispose()
@@ -403,6 +409,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="smaller size for the export memory comparison (default answers/10; 0 to skip)",
+    )
+    parser.add_argument(
+        "--pg-db",
+        default=PG_BENCH_DB,
+        help="PostgreSQL scratch database (dropped and re-created!); give concurrent runs "
+        "different names",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measure")
     parser.add_argument("--formats", default="csv,xlsx", help="export formats to measure")
