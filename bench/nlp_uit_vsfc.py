@@ -91,33 +91,48 @@ def _router_fit(texts: Sequence[str], labels: Sequence[str]) -> Predict:
 
 def candidates() -> list[Candidate]:
     """The recipes compared; the first is the README's published baseline."""
+
     def identity(text: str) -> str:
         return text
 
     return [
         Candidate(
-            "baseline", "raw text, TF-IDF syllable 1-2-grams, LinearSVC C=0.3, balanced",
-            _sklearn(lambda: make_pipeline(_words((1, 2)),
-                                           LinearSVC(C=0.3, class_weight="balanced")), identity),
+            "baseline",
+            "raw text, TF-IDF syllable 1-2-grams, LinearSVC C=0.3, balanced",
+            _sklearn(
+                lambda: make_pipeline(_words((1, 2)), LinearSVC(C=0.3, class_weight="balanced")),
+                identity,
+            ),
         ),
         Candidate(
-            "router", "the shipped router pipeline (nlp.model defaults: normalised + unaccented "
+            "router",
+            "the shipped router pipeline (nlp.model defaults: normalised + unaccented "
             "views, syllable 1-2-grams, unaccented augmentation, calibrated LinearSVC)",
             _router_fit,
         ),
         Candidate(
-            "syl+char", "normalised, syllable 1-3-grams + char_wb 1-5-grams, LinearSVC C=0.3",
-            _sklearn(lambda: make_pipeline(
-                make_union(_words((1, 3)),
-                           TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5),
-                                           sublinear_tf=True, min_df=2)),
-                CalibratedClassifierCV(LinearSVC(C=0.3), cv=5, ensemble=False)), normalize),
+            "syl+char",
+            "normalised, syllable 1-3-grams + char_wb 1-5-grams, LinearSVC C=0.3",
+            _sklearn(
+                lambda: make_pipeline(
+                    make_union(
+                        _words((1, 3)),
+                        TfidfVectorizer(
+                            analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2
+                        ),
+                    ),
+                    CalibratedClassifierCV(LinearSVC(C=0.3), cv=5, ensemble=False),
+                ),
+                normalize,
+            ),
         ),
         Candidate(
-            "syl+words", "normalised, syllables and underthesea word segments, 1-2-grams, "
-            "LinearSVC C=1",
-            _sklearn(lambda: make_pipeline(_words((1, 2)), LinearSVC(C=1.0)),
-                     lambda t: (lambda n: n + " || " + segment(n))(normalize(t))),
+            "syl+words",
+            "normalised, syllables and underthesea word segments, 1-2-grams, LinearSVC C=1",
+            _sklearn(
+                lambda: make_pipeline(_words((1, 2)), LinearSVC(C=1.0)),
+                lambda t: (lambda n: n + " || " + segment(n))(normalize(t)),
+            ),
         ),
     ]
 
@@ -141,7 +156,7 @@ def throughput(predict: Predict, texts: Sequence[str]) -> float:
             batch = [t + f" {i}" for i, t in enumerate(texts)]
             start = time.perf_counter()
             for i in range(0, len(batch), 256):
-                predict(batch[i:i + 256])
+                predict(batch[i : i + 256])
             return len(batch) / (time.perf_counter() - start)
     finally:
         if previous:
@@ -208,8 +223,7 @@ def run_seed_corpus(folds: int) -> str:
         "logistic regression instead of SVM": ModelConfig(classifier="logreg"),
         "complement naive Bayes, calibrated": ModelConfig(classifier="nb"),
         "SVM C=0.3": ModelConfig(c=0.3),
-        "per-fold SVM ensemble (calibration_ensemble=True)": ModelConfig(
-            calibration_ensemble=True),
+        "per-fold SVM ensemble (calibration_ensemble=True)": ModelConfig(calibration_ensemble=True),
     }
     lines = [
         f"| recipe ({folds}-fold CV, {len(texts)} messages) | accuracy | macro-F1 | "
@@ -231,8 +245,9 @@ def run_seed_corpus(folds: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(
-        os.environ.get("HAILONG_UIT_VSFC", DEFAULT_DATA)))
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("HAILONG_UIT_VSFC", DEFAULT_DATA))
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--only", nargs="*", help="recipe names to run")
     parser.add_argument("--seed-corpus", action="store_true", help="cross-validate on the seed")

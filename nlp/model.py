@@ -274,8 +274,11 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     return error
 
 
-def evaluate(model: TrainedModel, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Metrics of ``model`` on a labelled set, plus calibration error and the unaccented score."""
+def evaluate(
+    model: TrainedModel, texts: Sequence[str], labels: Sequence[str], threshold: float = 0.5
+) -> dict[str, Any]:
+    """Metrics of ``model`` on a labelled set, plus calibration error, the unaccented score and,
+    at ``threshold``, the share routed automatically and its accuracy (the rest is triage)."""
     probs = model.predict_proba(texts)
     predicted = [model.labels[i] for i in probs.argmax(axis=1)]
     label_set = sorted(set(model.labels) | set(labels))
@@ -283,6 +286,11 @@ def evaluate(model: TrainedModel, texts: Sequence[str], labels: Sequence[str]) -
     confidences = [float(p) for p in probs.max(axis=1)]
     result["ece"] = expected_calibration_error(
         confidences, [p == t for p, t in zip(predicted, labels, strict=True)]
+    )
+    routed = [i for i, c in enumerate(confidences) if c >= threshold]
+    result["routed_share"] = len(routed) / max(1, len(labels))
+    result["routed_accuracy"] = (
+        sum(predicted[i] == labels[i] for i in routed) / len(routed) if routed else 0.0
     )
     bare_pred = model.predict([strip_diacritics(t) for t in texts])
     result["accuracy_unaccented"] = float(
@@ -307,7 +315,8 @@ def cross_validate(
     for train_idx, test_idx in splitter.split(texts, labels):
         model = fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], config)
         scores = evaluate(model, [texts[i] for i in test_idx], [labels[i] for i in test_idx])
-        for key in ("accuracy", "macro_f1", "weighted_f1", "ece", "accuracy_unaccented"):
+        for key in ("accuracy", "macro_f1", "weighted_f1", "ece", "accuracy_unaccented",
+                    "routed_share", "routed_accuracy"):
             sums[key] += scores[key]
     return {key: value / folds for key, value in sums.items()}
 

@@ -58,8 +58,8 @@ def test_result_carries_candidates_ward_and_masked_text(router: Router) -> None:
     assert {"unit", "confidence", "candidates", "ward", "masked_text"} <= set(data)
 
 
-def test_threshold_sends_low_confidence_text_to_triage(default_model_dir) -> None:  # type: ignore[no-untyped-def]
-    strict = load_router(default_model_dir, threshold=0.999)
+def test_threshold_sends_low_confidence_text_to_triage(router: Router) -> None:
+    strict = Router(router.model, units=router.units, wards=router.wards, threshold=0.999)
     result = strict.route("tôi muốn phản ánh một việc")
     assert result.needs_triage
     assert result.unit == "VPUBND"
