@@ -122,10 +122,12 @@ def _confusion_png(result: dict[str, Any], path: Path) -> None:
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("dự đoán")
     ax.set_ylabel("đúng")
+    peak = max((max(row) for row in result["confusion_matrix"]), default=0) or 1
     for i, row in enumerate(result["confusion_matrix"]):
         for j, value in enumerate(row):
-            if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7)
+            if value:  # white on dark cells so the count stays readable
+                colour = "white" if value > peak / 2 else "black"
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
     ax.set_title(f"accuracy {result['accuracy']:.3f} · macro-F1 {result['macro_f1']:.3f}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,12 +172,15 @@ def eval_(
                       f"{row['f1']:.3f}", str(row["support"]))
     console.print(table)
     console.print(msg.EVAL_SUMMARY.format(**result))
-    confusion = Table(title=msg.CONFUSION_TITLE)
-    confusion.add_column("")
-    for label in result["labels"]:
-        confusion.add_column(label[:6], justify="right")
-    for label, row in zip(result["labels"], result["confusion_matrix"], strict=True):
-        confusion.add_row(label, *[str(v) if v else "·" for v in row])
+    # Numbered columns keep 18 units readable in an ordinary terminal width.
+    confusion = Table(title=msg.CONFUSION_TITLE, box=None, padding=(0, 0, 0, 1))
+    confusion.add_column("", no_wrap=True)
+    for index in range(len(result["labels"])):
+        confusion.add_column(str(index + 1), justify="right", min_width=2)
+    for index, (label, row) in enumerate(
+        zip(result["labels"], result["confusion_matrix"], strict=True)
+    ):
+        confusion.add_row(f"{index + 1:>2} {label}", *[str(v) if v else "·" for v in row])
     console.print(confusion)
     console.print(msg.CONFUSION_SAVED.format(path=png_path))
 

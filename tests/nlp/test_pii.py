@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nlp.pii import mask_pii
 
@@ -108,3 +110,12 @@ def test_several_kinds_in_one_message() -> None:
     for secret in ("0912345678", "079203001234", "a@b.vn"):
         assert secret not in masked
     assert "[SỐ NHÀ] đường Hai Bà Trưng" in masked
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_masking_never_fails_and_only_replaces(text: str) -> None:
+    masked = mask_pii(text)
+    assert isinstance(masked, str)
+    if not any(ch.isdigit() for ch in text) and "@" not in text:
+        assert masked == text
