@@ -1,13 +1,21 @@
 """The SQL behind the reports: every count is a GROUP BY in the database.
 
-Each query returns aggregated rows (one per group × element × question, a few hundred at
-most), never answer rows; `reports.build` only combines those counts. The same statements run
-on SQLite and PostgreSQL: the one dialect-specific piece, period bucketing, is isolated in
-`period_expr`.
+A report reads the answers twice and the dossiers once, whatever breakdowns it asks for:
 
-Shape of every query: an inner SELECT projects one row per answer (or dossier) with its
-dimension values already computed and labelled; the outer SELECT groups by those labels. This
-keeps GROUP BY free of repeated expressions with bound parameters, which PostgreSQL would
+- `answer_counts`: statement counts (valid, satisfied) and three-level rating counts;
+- `respondent_counts`: responses with a valid statement answer, in all and per element;
+- `ratio_766_counts`: the Decision 766 dossier counts per unit and completion period.
+
+The survey queries group by the finest combination of response-level dimensions the report
+needs (unit and procedure by id, channel, periods); `reports.build` sums those rows (a few
+thousand at most, never answer rows) into every section. Names of units and procedures come
+from `dimension_names`, a read of the small catalogue tables, not from joins inside the scans.
+The same statements run on SQLite and PostgreSQL: the one dialect-specific piece, period
+bucketing, is isolated in `period_expr`.
+
+Shape of the queries: an inner SELECT projects one row per answer, response or dossier with
+its dimension values already computed and labelled; the outer SELECT groups by those labels.
+This keeps GROUP BY free of repeated expressions with bound parameters, which PostgreSQL would
 otherwise reject as "must appear in the GROUP BY clause".
 """
 

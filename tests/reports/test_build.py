@@ -251,3 +251,39 @@ def test_parse_by() -> None:
 
 def test_figure_of_zero_n_has_no_value() -> None:
     assert Figure.proportion(0, 0, 30) == Figure(None, 0, None, None, True)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [("unit", "month"), ("element",), ("procedure", "channel"), ("day",), ("year", "element")],
+)
+def test_sections_do_not_depend_on_the_other_breakdowns(
+    scenario_engine: Engine, spec: tuple[str, ...]
+) -> None:
+    # Counts are taken once at the finest grouping all breakdowns need and summed per section:
+    # asking for more breakdowns must not change any figure of the others.
+    alone = build_report(scenario_engine, [spec], min_n=3).to_dict()
+    many = build_report(
+        scenario_engine,
+        [spec, ["procedure", "quarter"], ["channel", "element"], ["unit", "day"], ["year"]],
+        min_n=3,
+    ).to_dict()
+    assert many["breakdowns"][0] == alone["breakdowns"][0]
+    for section in ("overall", "units"):
+        assert many[section] == alone[section]
+    if alone["period"] == many["period"]:
+        assert many["ratio_766"] == alone["ratio_766"]
+        assert many["rating3"] == alone["rating3"]
+
+
+def test_breakdown_rows_add_up_to_the_overall_counts(scenario_engine: Engine) -> None:
+    data = build_report(scenario_engine, [["unit", "month"], ["channel"]], min_n=3).to_dict()
+    overall = data["overall"]
+    for breakdown in data["breakdowns"]:
+        rows = breakdown["rows"]
+        # A response has one unit, month and channel: respondents add up exactly.
+        assert sum(r["respondents"] for r in rows) == overall["respondents"]
+        for code, figure in overall["criteria"].items():
+            assert sum(r["criteria"].get(code, {"n": 0})["n"] for r in rows) == figure["n"]
+    assert sum(r["n"] for r in data["rating3"]) == overall["rating3"]["n"]
+    assert sum(r["dossiers"] for r in data["ratio_766"]) == overall["ratio_766"]["dossiers"]

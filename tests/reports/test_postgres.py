@@ -54,3 +54,20 @@ def test_same_export_rows_on_sqlite_and_postgresql(
     assert len(postgres) == len(sqlite) > 0
     # Ids may differ between databases only if sequences do; they start at 1 on both.
     assert postgres == sqlite
+
+
+def test_report_session_settings_stay_in_its_transaction(pg_scenario_engine: Engine) -> None:
+    # build_report raises work_mem and turns JIT off with SET LOCAL: pooled connections
+    # handed out afterwards keep the server's settings.
+    with pg_scenario_engine.connect() as conn:
+        before = (
+            conn.exec_driver_sql("SHOW work_mem").scalar(),
+            conn.exec_driver_sql("SHOW jit").scalar(),
+        )
+    build_report(pg_scenario_engine, ALL_BREAKDOWNS, min_n=3)
+    with pg_scenario_engine.connect() as conn:
+        after = (
+            conn.exec_driver_sql("SHOW work_mem").scalar(),
+            conn.exec_driver_sql("SHOW jit").scalar(),
+        )
+    assert after == before
