@@ -28,6 +28,11 @@ class Ward:
     former_area: str = ""
 
 
+# Cheap pre-check: most messages name no ward, and then the big name patterns need not run.
+_HINT = re.compile(
+    r"(?<!\w)(?:phường|phuong|p|f|xã|xa|x|đặc|dac|đk|dk|huyện|huyen|côn|con)(?!\w)"
+)
+
 _PREFIX = {
     "phuong": r"phường|phuong|p\s*\.|p|f\s*\.|f",
     "xa": r"xã|xa|x\s*\.",
@@ -90,7 +95,7 @@ class WardDetector:
         """The first ward the text names, or None (also None when an unaccented name is
         ambiguous, e.g. "xa thanh an" could be Thạnh An or Thanh An)."""
         text = clean(text).lower()
-        if not text:
+        if not text or not _HINT.search(text):
             return None
         hits: list[tuple[int, Ward]] = []
         bare_text = strip_diacritics(text)

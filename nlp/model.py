@@ -70,6 +70,10 @@ class TrainedModel:
         """Calibrated probabilities, one row per text, columns in ``self.labels`` order."""
         return self.pipeline.predict_proba(prepare(texts, self.config))
 
+    def predict_proba_prepared(self, prepared: Any) -> Any:
+        """Probabilities for an array already made by :func:`prepare` with this config."""
+        return self.pipeline.predict_proba(prepared)
+
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable unit for each text."""
         probs = self.predict_proba(texts)

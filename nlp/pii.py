@@ -17,6 +17,7 @@ BANK_ACCOUNT = "[STK]"
 HOUSE_NUMBER = "[SỐ NHÀ]"
 
 _SEP = r"[ .\-]?"
+_ANY_DIGIT = re.compile(r"\d")
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 # Bank account: a digit run after an account cue ("stk", "số tài khoản", a bank's name).
@@ -85,6 +86,8 @@ def mask_pii(text: str) -> str:
     """
     if not text:
         return ""
+    if "@" not in text and not _ANY_DIGIT.search(text):
+        return text  # every kind of PII masked here contains a digit or an "@"
     text = _EMAIL_RE.sub(EMAIL, text)
     text = _BANK_RE.sub(lambda m: m.group(1) + BANK_ACCOUNT, text)
     text = _ID_CUE_RE.sub(lambda m: m.group(1) + ID_NUMBER, text)
