@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import platform
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -347,7 +349,7 @@ def _versions() -> dict[str, str]:
 
 def write_corpus(path: Path, texts: Sequence[str], labels: Sequence[str]) -> None:
     """Write a ``text,label`` CSV (UTF-8), replacing ``path`` atomically."""
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     with partial.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["text", "label"])
@@ -372,7 +374,9 @@ def save(
 
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_dir / MODEL_FILE
-    partial = model_dir / (MODEL_FILE + ".partial")
+    # Per-process temporary names: two processes caching the default model at once must not
+    # write into the same half-finished file.
+    partial = model_dir / f"{MODEL_FILE}.{os.getpid()}.partial"
     sio.dump(model.pipeline, partial, compression=8)  # zipfile.ZIP_DEFLATED
     card = dict(model.card)
     card.update({
@@ -385,7 +389,7 @@ def save(
     card.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     if training_data is not None:
         write_corpus(model_dir / TRAINING_DATA_FILE, *training_data)
-    card_partial = model_dir / (CARD_FILE + ".partial")
+    card_partial = model_dir / f"{CARD_FILE}.{os.getpid()}.partial"
     card_partial.write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
     partial.replace(target)
     card_partial.replace(model_dir / CARD_FILE)
@@ -417,14 +421,19 @@ def load(model_dir: Path) -> TrainedModel:
     card_file = model_dir / CARD_FILE
     if not model_file.is_file() or not card_file.is_file():
         raise ModelError(f"không có mô hình trong {model_dir}")
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{card_file}: thẻ mô hình hỏng ({exc})") from exc
+    for attempt in range(2):
+        try:
+            card = json.loads(card_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{card_file}: thẻ mô hình hỏng ({exc})") from exc
+        if card.get("sha256") == _sha256(model_file):
+            break
+        if attempt == 0:
+            time.sleep(0.2)  # `save` may be between renaming the model and renaming its card
+    else:
+        raise ModelError(f"{model_file}: tệp mô hình đã bị thay đổi (SHA-256 không khớp thẻ)")
     if card.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{card_file}: phiên bản định dạng không hỗ trợ")
-    if card.get("sha256") != _sha256(model_file):
-        raise ModelError(f"{model_file}: tệp mô hình đã bị thay đổi (SHA-256 không khớp thẻ)")
     try:
         untrusted = sio.get_untrusted_types(file=model_file)
     except Exception as exc:  # a corrupt zip or schema is as unusable as a tampered one
