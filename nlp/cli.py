@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 DataOption = typer.Option(..., "--data", help="Tệp CSV có cột text,label")
-ModelOption = typer.Option(None, "--model", help="Thư mục mô hình (mặc định ~/.cache/hailong/nlp)")
+ModelOption = typer.Option(None, "--model", help="Thư mục mô hình (mặc định NLP_MODEL_DIR)")
 JsonOption = typer.Option(False, "--json", help="In một đối tượng JSON")
 CatalogueOption = typer.Option(
     None, "--catalogue", help="Danh mục đơn vị YAML (mặc định: kèm theo)"
@@ -51,9 +51,10 @@ def _clean_errors() -> Iterator[None]:
 
 
 def _model_dir(model: Path | None) -> Path:
-    from nlp.router import DEFAULT_MODEL_DIR
+    # The CLI is where settings meet the library (NLP_MODEL_DIR); the library takes paths.
+    from hailong.config import get_settings
 
-    return model or DEFAULT_MODEL_DIR
+    return model or get_settings().nlp_model_dir
 
 
 def _load_model(model: Path | None) -> Any:
@@ -190,10 +191,16 @@ def route(
     text: str = typer.Argument(..., help="Văn bản phản ánh"),
     model: Path | None = ModelOption,
     as_json: bool = JsonOption,
-    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Ngưỡng độ tin cậy"),
+    threshold: float | None = typer.Option(
+        None, min=0.0, max=1.0, help="Ngưỡng độ tin cậy (mặc định NLP_CONFIDENCE_THRESHOLD)"
+    ),
 ) -> None:
     """Định tuyến một phản ánh: đơn vị, độ tin cậy, 3 ứng viên, phường/xã, văn bản đã che."""
+    from hailong.config import get_settings
     from nlp.router import Router
+
+    if threshold is None:
+        threshold = get_settings().nlp_confidence_threshold
 
     with _clean_errors():
         router = Router(_load_model(model), threshold=threshold)
