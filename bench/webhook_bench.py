@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -232,18 +233,81 @@ def _rounds(chats: int, answers: int, start_id: int, texts: list[str]) -> list[b
     return bodies
 
 
+WRK_SCRIPT = """
+-- One survey answer per request: unique update_ids, chats taken round-robin.
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  base = tonumber(args[1]); chats = tonumber(args[2]); nthreads = tonumber(args[3]); n = 0
+  headers = {["Content-Type"] = "application/json", ["HEADER_NAME"] = "SECRET_VALUE"}
+end
+function request()
+  local id = base + n * nthreads + tid
+  n = n + 1
+  local chat = 10000 + (id % chats)
+  local body = string.format('{"update_id":%d,"message":{"message_id":%d,"date":%d,' ..
+    '"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"B"},' ..
+    '"text":"4"}}', id, id, os.time(), chat, chat)
+  return wrk.format("POST", nil, headers, body)
+end
+""".replace("HEADER_NAME", HEADER).replace("SECRET_VALUE", SECRET)
+
+
+def _drive_wrk(url: str, base: int, chats: int, concurrency: int, seconds: int) -> dict[str, float]:
+    """wrk (C, on CPU 1) as the load generator: the Python client caps near 250 req/s."""
+    script = Path(tempfile.mkdtemp(prefix="hailong-wrk-")) / "answer.lua"
+    script.write_text(WRK_SCRIPT, encoding="utf-8")
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency"]
+    cmd += ["-s", str(script), url, "--", str(base), str(chats), "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60)
+    text = out.stdout
+    if "Non-2xx" in text:
+        raise RuntimeError(f"non-2xx answers under load:\n{text}")
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def percentile(p: str) -> float:
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == p:
+                value = parts[1].rstrip("usm")
+                unit = parts[1][len(value) :]
+                return round(float(value) * units[unit], 2)
+        raise RuntimeError(f"no {p} latency in wrk output:\n{text}")
+
+    requests = int(next(ln.split()[0] for ln in text.splitlines() if "requests in" in ln))
+    rate = float(next(ln.split()[1] for ln in text.splitlines() if ln.startswith("Requests/sec")))
+    return {
+        "requests": requests,
+        "req_per_s": rate,
+        "p50_ms": percentile("50%"),
+        "p99_ms": percentile("99%"),
+    }
+
+
 def run_target(
-    name: str, factory: str, env: dict[str, str], requests: int, concurrency: int, workers: int = 1
+    name: str,
+    factory: str,
+    env: dict[str, str],
+    requests: int,
+    concurrency: int,
+    workers: int = 1,
+    seconds: int = 0,
 ) -> dict[str, Any]:
     port = _free_port()
     proc = _spawn(factory, port, env, "0", workers)
     url = f"http://127.0.0.1:{port}/webhooks/telegram"
-    chats = max(concurrency * 4, 64)
+    chats = max(concurrency * 4, 64) if not seconds else 512
     answers = max(1, requests // chats)
     try:
         # Warm-up (not measured): start, consent, first single-choice question.
         warm = _rounds(chats, 3, 0, ["/start", "1", "1"])
         asyncio.run(_drive(url, warm, concurrency))
+        if seconds:
+            measured = _drive_wrk(url, len(warm) + 1, chats, concurrency, seconds)
+            return {"target": name, "workers": workers, "load": "wrk", **measured}
         bodies = _rounds(chats, answers, len(warm), ["4"] * answers)
         t0 = time.perf_counter()
         lat = asyncio.run(_drive(url, bodies, concurrency))
@@ -267,7 +331,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--postgres", default="", help="admin URL; adds hailong on PostgreSQL")
+    parser.add_argument(
+        "--seconds", type=int, default=10, help="wrk run length (0: the Python client instead)"
+    )
     args = parser.parse_args()
+    if args.seconds and shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install wrk), or pass --seconds 0")
     answers_cap = 15  # likert questions in a row in the SIPAS questionnaire
     chats = max(args.concurrency * 4, 64)
     requests = min(args.requests, chats * answers_cap)
@@ -285,18 +354,37 @@ def main() -> None:
     results = []
     try:
         results.append(
-            run_target("bare", "bench.webhook_bench:bare_app", {}, requests, args.concurrency)
+            run_target(
+                "bare",
+                "bench.webhook_bench:bare_app",
+                {},
+                requests,
+                args.concurrency,
+                seconds=args.seconds,
+            )
         )
         ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
         results.append(
-            run_target("ptb", "bench.webhook_bench:ptb_app", ptb_env, requests, args.concurrency)
+            run_target(
+                "ptb",
+                "bench.webhook_bench:ptb_app",
+                ptb_env,
+                requests,
+                args.concurrency,
+                seconds=args.seconds,
+            )
         )
         sqlite_url = f"sqlite:///{tmp}/bench.db"
         _migrate(sqlite_url)
         env = {**common, "DATABASE_URL": sqlite_url}
         results.append(
             run_target(
-                "hailong-sqlite", "hailong.server:app_factory", env, requests, args.concurrency
+                "hailong-sqlite",
+                "hailong.server:app_factory",
+                env,
+                requests,
+                args.concurrency,
+                seconds=args.seconds,
             )
         )
         if args.postgres:
@@ -311,6 +399,7 @@ def main() -> None:
                     requests,
                     args.concurrency,
                     workers=2,
+                    seconds=args.seconds,
                 )
             )
     finally:
