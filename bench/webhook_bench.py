@@ -295,6 +295,7 @@ def run_target(
     concurrency: int,
     workers: int = 1,
     seconds: int = 0,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     port = _free_port()
     proc = _spawn(factory, port, env, "0", workers)
@@ -306,7 +307,10 @@ def run_target(
         warm = _rounds(chats, 3, 0, ["/start", "1", "1"])
         asyncio.run(_drive(url, warm, concurrency))
         if seconds:
+            spy = _py_spy(proc.pid, profile / f"{name}.txt", seconds) if profile else None
             measured = _drive_wrk(url, len(warm) + 1, chats, concurrency, seconds)
+            if spy is not None:
+                spy.wait(60)
             return {"target": name, "workers": workers, "load": "wrk", **measured}
         bodies = _rounds(chats, answers, len(warm), ["4"] * answers)
         t0 = time.perf_counter()
@@ -326,6 +330,14 @@ def run_target(
     }
 
 
+def _py_spy(pid: int, out: Path, seconds: int) -> Any:
+    """Sample the server (and its worker processes) while wrk runs: collapsed stacks."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+    cmd += ["--duration", str(seconds), "--rate", "200", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -334,7 +346,20 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=int, default=10, help="wrk run length (0: the Python client instead)"
     )
+    parser.add_argument(
+        "--targets",
+        default="bare,ptb,sqlite,postgres",
+        help="comma-separated subset of bare, ptb, sqlite, postgres (postgres needs --postgres)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the hailong servers into DIR (collapsed stacks)"
+    )
     args = parser.parse_args()
+    targets = set(args.targets.split(","))
+    if not targets <= {"bare", "ptb", "sqlite", "postgres"}:
+        parser.error(f"unknown target in --targets {args.targets!r}")
+    if args.profile and shutil.which("py-spy") is None:
+        parser.error("py-spy is not installed (pip install py-spy)")
     if args.seconds and shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk), or pass --seconds 0")
     answers_cap = 15  # likert questions in a row in the SIPAS questionnaire
@@ -352,42 +377,23 @@ def main() -> None:
         "LINK_SECRET": "bench",
     }
     results = []
+    run = {"requests": requests, "concurrency": args.concurrency, "seconds": args.seconds}
     try:
-        results.append(
-            run_target(
-                "bare",
-                "bench.webhook_bench:bare_app",
-                {},
-                requests,
-                args.concurrency,
-                seconds=args.seconds,
+        if "bare" in targets:
+            results.append(run_target("bare", "bench.webhook_bench:bare_app", {}, **run))
+        if "ptb" in targets:
+            ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
+            results.append(run_target("ptb", "bench.webhook_bench:ptb_app", ptb_env, **run))
+        if "sqlite" in targets:
+            sqlite_url = f"sqlite:///{tmp}/bench.db"
+            _migrate(sqlite_url)
+            env = {**common, "DATABASE_URL": sqlite_url}
+            results.append(
+                run_target(
+                    "hailong-sqlite", "hailong.server:app_factory", env, **run, profile=args.profile
+                )
             )
-        )
-        ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
-        results.append(
-            run_target(
-                "ptb",
-                "bench.webhook_bench:ptb_app",
-                ptb_env,
-                requests,
-                args.concurrency,
-                seconds=args.seconds,
-            )
-        )
-        sqlite_url = f"sqlite:///{tmp}/bench.db"
-        _migrate(sqlite_url)
-        env = {**common, "DATABASE_URL": sqlite_url}
-        results.append(
-            run_target(
-                "hailong-sqlite",
-                "hailong.server:app_factory",
-                env,
-                requests,
-                args.concurrency,
-                seconds=args.seconds,
-            )
-        )
-        if args.postgres:
+        if "postgres" in targets and args.postgres:
             pg = _create_pg(args.postgres)
             _migrate(pg)
             env = {**common, "DATABASE_URL": pg}
@@ -396,10 +402,9 @@ def main() -> None:
                     "hailong-postgres",
                     "hailong.server:app_factory",
                     env,
-                    requests,
-                    args.concurrency,
+                    **run,
                     workers=2,
-                    seconds=args.seconds,
+                    profile=args.profile,
                 )
             )
     finally:
@@ -409,12 +414,15 @@ def main() -> None:
     ratios = {
         f"{k}_vs_ptb": round(r["req_per_s"] / by["ptb"]["req_per_s"], 2)
         for k, r in by.items()
-        if k.startswith("hailong")
+        if k.startswith("hailong") and "ptb" in by
     }
-    ratios["ptb_vs_bare"] = round(by["ptb"]["req_per_s"] / by["bare"]["req_per_s"], 2)
+    if "ptb" in by and "bare" in by:
+        ratios["ptb_vs_bare"] = round(by["ptb"]["req_per_s"] / by["bare"]["req_per_s"], 2)
     out = {"concurrency": args.concurrency, "results": results, "ratios": ratios}
     text = json.dumps(out, indent=2)
     print(text)
+    if targets != {"bare", "ptb", "sqlite", "postgres"}:
+        return  # a partial run does not replace the recorded results
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "webhook.json").write_text(text + "\n", encoding="utf-8")
 
