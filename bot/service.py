@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -60,6 +60,17 @@ class Outcome:
     outbox_ids: list[int]
 
 
+@dataclass(frozen=True)
+class TurnRequest:
+    """One inbound message to process: what `ConversationService.handle` takes."""
+
+    channel: str
+    external_id: str
+    inbound: Inbound
+    message_id: str | None = None
+    resolve: PayloadResolver = plain_dossier_code
+
+
 class ConversationService:
     """Runs turns for every channel against one database."""
 
@@ -92,53 +103,101 @@ class ConversationService:
         resolve: PayloadResolver = plain_dossier_code,
     ) -> Outcome:
         """Process one inbound message exactly once (per `message_id`, when given)."""
+        result = self._one(TurnRequest(channel, external_id, inbound, message_id, resolve))
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def handle_many(self, requests: Sequence[TurnRequest]) -> list[Outcome | Exception]:
+        """Process many inbound messages in one transaction (a group commit), in order.
+
+        Turns of one chat see each other's writes. If the batch cannot commit (a conflict
+        with another worker, a dossier rated twice, a bad message), it is rolled back and
+        every message is redone in its own transaction, so one failure stays with its turn.
+        """
+        if len(requests) > 1:
+            try:
+                with session_scope(self.engine) as session:
+                    return list(self._turns(session, requests))
+            except Exception as exc:
+                log.info("batch of %s turns redone one by one: %s", len(requests), exc)
+        return [self._one(request) for request in requests]
+
+    def _one(self, request: TurnRequest) -> Outcome | Exception:
         for attempt in range(1, self.attempts + 1):
             try:
                 with session_scope(self.engine) as session:
-                    return self._turn(session, channel, external_id, inbound, message_id, resolve)
+                    return self._turns(session, [request])[0]
             except (conversations.StaleState, IntegrityError) as exc:
                 # Another worker took a turn in the same chat, or rated the same dossier, at
                 # the same moment: redo ours on top of what they committed.
                 log.info("turn retried (%s/%s): %s", attempt, self.attempts, exc)
-        raise RuntimeError(f"could not commit a turn for {channel}:{external_id}")
+            except Exception as exc:  # handed to the caller of this one turn
+                return exc
+        return RuntimeError(f"could not commit a turn for {request.channel}:{request.external_id}")
 
-    def _turn(
-        self,
-        session: Session,
-        channel: str,
-        external_id: str,
-        inbound: Inbound,
-        message_id: str | None,
-        resolve: PayloadResolver,
-    ) -> Outcome:
-        if message_id is not None and not conversations.claim_inbound(session, channel, message_id):
-            return Outcome(duplicate=True, replies=[], outbox_ids=[])
-        raw, version = conversations.load_state(session, channel, external_id)
-        state = _parse_state(raw, channel, external_id)
-        ctx = Context(
-            now=self.clock(),
-            questionnaires=self.questionnaires,
-            dossier_questionnaire=self.dossier_questionnaire,
-            general_questionnaire=self.general_questionnaire,
-            new_key=self.new_key,
-            dossier=self._dossier_facts(session, state, inbound, resolve),
+    def _turns(self, session: Session, requests: Sequence[TurnRequest]) -> list[Outcome]:
+        """Run the turns in this transaction: reads and writes batched across them."""
+        claimed = conversations.claim_inbound_many(
+            session, [(r.channel, r.message_id) for r in requests if r.message_id is not None]
         )
-        turn = handle(state, inbound, ctx)
-        for effect in turn.effects:
-            self._apply(session, channel, external_id, effect)
-        forgotten = any(isinstance(e, ForgetCitizen) for e in turn.effects)
-        conversations.save_state(
+        chats = dict.fromkeys((r.channel, r.external_id) for r in requests)
+        stored = conversations.load_states(session, chats)
+        latest: dict[tuple[str, str], ConversationState | None] = {}
+        answers: list[dict[str, object]] = []
+        outgoing: list[tuple[str, str, dict[str, object]]] = []
+        done: list[tuple[list[Reply], int] | None] = []  # replies and their first outbox row
+        for r in requests:
+            if r.message_id is not None:
+                if (r.channel, r.message_id) not in claimed:
+                    done.append(None)
+                    continue
+                claimed.discard((r.channel, r.message_id))  # a second copy is a duplicate
+            chat = (r.channel, r.external_id)
+            if chat in latest:
+                state = latest[chat] or ConversationState()
+            else:
+                raw = stored[chat][0] if chat in stored else None
+                state = _parse_state(raw, r.channel, r.external_id)
+            ctx = Context(
+                now=self.clock(),
+                questionnaires=self.questionnaires,
+                dossier_questionnaire=self.dossier_questionnaire,
+                general_questionnaire=self.general_questionnaire,
+                new_key=self.new_key,
+                dossier=self._dossier_facts(session, state, r.inbound, r.resolve),
+            )
+            turn = handle(state, r.inbound, ctx)
+            forgotten = False
+            for effect in turn.effects:
+                if isinstance(effect, RecordAnswer):  # the hot path: one executemany below
+                    answers.append({f.name: getattr(effect, f.name) for f in fields(effect)})
+                else:
+                    self._apply(session, r.channel, r.external_id, effect)
+                    forgotten = forgotten or isinstance(effect, ForgetCitizen)
+            latest[chat] = None if forgotten else turn.state
+            done.append((turn.replies, len(outgoing)))
+            outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
+        surveys.record_answers(session, answers)
+        conversations.save_states(
             session,
-            channel,
-            external_id,
-            None if forgotten else turn.state.model_dump(mode="json"),
-            version,
+            [
+                (
+                    c,
+                    e,
+                    None if s is None else s.model_dump(mode="json"),
+                    stored.get((c, e), ({}, 0))[1],
+                )
+                for (c, e), s in latest.items()
+            ],
         )
-        ids = [
-            conversations.enqueue(session, channel, external_id, reply_payload(reply))
-            for reply in turn.replies
+        ids = conversations.enqueue_many(session, outgoing)
+        return [
+            Outcome(duplicate=True, replies=[], outbox_ids=[])
+            if d is None
+            else Outcome(duplicate=False, replies=d[0], outbox_ids=ids[d[1] : d[1] + len(d[0])])
+            for d in done
         ]
-        return Outcome(duplicate=False, replies=turn.replies, outbox_ids=ids)
 
     def _dossier_facts(
         self,
@@ -186,8 +245,9 @@ class ConversationService:
                 at=effect.at,
             )
         elif isinstance(effect, RecordAnswer):
-            values = asdict(effect)
-            surveys.record_answer(session, **values)
+            surveys.record_answers(
+                session, [{f.name: getattr(effect, f.name) for f in fields(effect)}]
+            )
         elif isinstance(effect, CompleteResponse):
             surveys.complete_response(session, effect.key, effect.at)
 

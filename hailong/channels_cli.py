@@ -88,7 +88,8 @@ async def _poll(timeout: int, max_seconds: float | None) -> None:
     log = logging.getLogger("hailong.telegram.poll")
     settings = get_settings()
     engine = open_database(settings)
-    channel = TelegramChannel(AppContext(settings, engine, conversation_service(settings, engine)))
+    ctx = AppContext(settings, engine, conversation_service(settings, engine))
+    channel = TelegramChannel(ctx)
     loop = asyncio.get_running_loop()
     deadline = None if max_seconds is None else loop.time() + max_seconds
     await channel.application.initialize()
@@ -111,6 +112,7 @@ async def _poll(timeout: int, max_seconds: float | None) -> None:
         await channel.worker.deliver_once()  # what the last updates queued, if it can
     finally:
         await channel.stop()
+        await ctx.turns.close()
         engine.dispose()
 
 

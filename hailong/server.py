@@ -12,13 +12,14 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastapi import FastAPI, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.batcher import TurnBatcher
 from bot.service import ConversationService
 from hailong.app import conversation_service
 from hailong.config import Settings, get_settings
@@ -42,6 +43,11 @@ class AppContext:
     settings: Settings
     engine: Engine
     service: ConversationService
+    # Channels run turns through it: one transaction for all requests in flight.
+    turns: TurnBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.turns = TurnBatcher(self.service)
 
 
 class ChannelPlugin(Protocol):
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for plugin in reversed(plugins):
                 await plugin.stop()
+            await ctx.turns.close()
             engine.dispose()
 
     app = FastAPI(

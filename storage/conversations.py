@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -24,6 +25,12 @@ _outbox = table(OutboxMessage)
 # cost more than running it (measured with cProfile: about a third of a survey turn).
 _CLAIM = {
     name: dialect.insert(_inbound).on_conflict_do_nothing().returning(_inbound.c.channel)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_CLAIM_MANY = {
+    name: dialect.insert(_inbound)
+    .on_conflict_do_nothing()
+    .returning(_inbound.c.channel, _inbound.c.message_id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _NEW_STATE = {
@@ -53,6 +60,31 @@ def claim_inbound(session: Session, channel: str, message_id: str) -> bool:
     values = {"channel": channel, "message_id": message_id, "received_at": utcnow()}
     # RETURNING tells reliably whether a row went in; rowcount is unreliable across drivers.
     return session.execute(_CLAIM[_dialect(session)], values).first() is not None
+
+
+def claim_inbound_many(session: Session, ids: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """`claim_inbound` for many (channel, message id) pairs in one statement: those claimed now."""
+    if not ids:
+        return set()
+    now = utcnow()
+    rows = [{"channel": c, "message_id": m, "received_at": now} for c, m in dict.fromkeys(ids)]
+    stmt = _CLAIM_MANY[_dialect(session)]
+    return {(r[0], r[1]) for r in session.execute(stmt, rows)}
+
+
+def load_states(
+    session: Session, chats: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[dict[str, Any], int]]:
+    """`load_state` for many (channel, external id) chats; new chats are missing."""
+    keys = list(chats)
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(_state.c.channel, _state.c.external_id, _state.c.state, _state.c.version).where(
+            tuple_(_state.c.channel, _state.c.external_id).in_(keys)
+        )
+    )
+    return {(r[0], r[1]): (dict(r[2]), int(r[3])) for r in rows}
 
 
 def load_state(
@@ -85,7 +117,65 @@ def save_state(
         raise StaleState(f"{channel}:{external_id}")
 
 
+def save_states(
+    session: Session, writes: Sequence[tuple[str, str, dict[str, Any] | None, int]]
+) -> None:
+    """`save_state` for many chats (channel, external id, state, version read), in a few
+    statements; StaleState if any chat changed since it was read."""
+    now = utcnow()
+    new = [
+        {"channel": c, "external_id": e, "state": s, "version": 1, "updated_at": now}
+        for c, e, s, v in writes
+        if v == 0 and s is not None
+    ]
+    changed = [
+        {
+            "b_channel": c,
+            "b_external_id": e,
+            "b_version": v,
+            "b_state": s,
+            "b_new_version": v + 1,
+            "b_at": now,
+        }
+        for c, e, s, v in writes
+        if v and s is not None
+    ]
+    gone = [{"b_channel": c, "b_external_id": e} for c, e, s, v in writes if s is None]
+    written = 0
+    if new:
+        written += len(session.execute(_NEW_STATE[_dialect(session)], new).all())
+    if changed:
+        # executemany: the row count is summed over the rows (sane multi-row count in both
+        # dialects), so one stale chat shows as a shortfall.
+        written += session.execute(_UPDATE_STATE, changed).rowcount  # type: ignore[attr-defined]
+    if gone:
+        session.execute(_DELETE_STATE, gone)
+    if written != len(new) + len(changed):
+        raise StaleState(f"{len(new) + len(changed) - written} of {len(writes)} chats")
+
+
 _ENQUEUE = insert(_outbox).returning(_outbox.c.id)
+_ENQUEUE_MANY = insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True)
+
+
+def enqueue_many(session: Session, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    """`enqueue` for many (channel, recipient, payload) replies; their ids, in order."""
+    if not rows:
+        return []
+    now = utcnow()
+    params = [
+        {
+            "channel": channel,
+            "recipient": recipient,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for channel, recipient, payload in rows
+    ]
+    return [int(r[0]) for r in session.execute(_ENQUEUE_MANY, params)]
 
 
 def enqueue(session: Session, channel: str, recipient: str, payload: dict[str, Any]) -> int:

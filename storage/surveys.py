@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,6 +201,22 @@ def record_answer(
     params: dict[str, Any] = {f"b_{name}": value for name, value in values.items()}
     params |= {"b_key": key, "b_question": question_code, "b_at": at}
     session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], params)
+
+
+def record_answers(session: Session, answers: Sequence[Mapping[str, Any]]) -> None:
+    """`record_answer` for many answers (its keyword arguments each) in one executemany.
+
+    A later answer to the same question wins, as it would one statement at a time (one
+    multi-row upsert may not touch a row twice on PostgreSQL).
+    """
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in answers:
+        params = {f"b_{name}": a.get(name) for name in _ANSWER_VALUES}
+        params |= {"b_key": a["key"], "b_question": a["question_code"], "b_at": a["at"]}
+        last.pop((a["key"], a["question_code"]), None)  # keep the order of the last write
+        last[(a["key"], a["question_code"])] = params
+    if last:
+        session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], list(last.values()))
 
 
 def complete_response(session: Session, key: str, at: datetime) -> None:

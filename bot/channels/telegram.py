@@ -35,10 +35,11 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
-from bot.service import ConversationService, Outcome, PayloadResolver
+from bot.service import Outcome, PayloadResolver
 
 if TYPE_CHECKING:
     from hailong.config import Settings
@@ -147,7 +148,7 @@ class TelegramChannel:
 
     def __init__(self, ctx: AppContext) -> None:
         self.settings = ctx.settings
-        self.service: ConversationService = ctx.service
+        self.turns: TurnBatcher = ctx.turns
         self.resolve: PayloadResolver = make_resolver(ctx.settings)
         self.application = build_application(ctx.settings)
         self.worker = OutboxWorker(
@@ -196,13 +197,8 @@ class TelegramChannel:
         if translated is None:
             return None
         chat_id, inbound = translated
-        outcome = await asyncio.to_thread(
-            self.service.handle,
-            CHANNEL,
-            chat_id,
-            inbound,
-            message_id=str(update.update_id),
-            resolve=self.resolve,
+        outcome = await self.turns.handle(
+            CHANNEL, chat_id, inbound, message_id=str(update.update_id), resolve=self.resolve
         )
         if outcome.outbox_ids:
             self.worker.wake()

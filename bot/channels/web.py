@@ -143,22 +143,21 @@ class WebChannel:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    # --- the work, in the threadpool (the service and storage are synchronous) ---
+    # --- the work: turns on the writer thread, reads in the threadpool ---
 
-    def take_turn(self, body: ChatIn) -> ChatOut:
+    async def take_turn(self, body: ChatIn) -> ChatOut:
         inbound = (
             Inbound(choice=body.choice) if body.choice is not None else Inbound(body.text or "")
         )
-        outcome = self.ctx.service.handle(
+        outcome = await self.ctx.turns.handle(
             CHANNEL,
             body.session_id,
             inbound,
             message_id=dedup_key(body.session_id, body.message_id),
             resolve=self.resolve,
         )
-        return ChatOut(
-            duplicate=outcome.duplicate, messages=self.hand_out(body.session_id, body.after)
-        )
+        messages = await run_in_threadpool(self.hand_out, body.session_id, body.after)
+        return ChatOut(duplicate=outcome.duplicate, messages=messages)
 
     def hand_out(self, session_id: str, after: int) -> list[MessageOut]:
         with session_scope(self.ctx.engine) as session:
@@ -187,7 +186,7 @@ class WebChannel:
             """
             body = await read_json(request, ChatIn)
             try:
-                return await run_in_threadpool(self.take_turn, body)
+                return await self.take_turn(body)
             except RuntimeError as exc:  # the service gave up after repeated conflicts
                 raise HTTPException(503, "busy, please retry") from exc
 

@@ -29,10 +29,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
-from bot.service import ConversationService, Outcome, PayloadResolver
+from bot.service import Outcome, PayloadResolver
 from storage import chats, conversations, outbox
 from storage.db import session_scope
 from storage.types import utcnow
@@ -259,7 +260,7 @@ class ZaloChannel:
     def __init__(self, ctx: AppContext, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = ctx.settings
         self.engine = ctx.engine
-        self.service: ConversationService = ctx.service
+        self.turns: TurnBatcher = ctx.turns
         self.resolve: PayloadResolver = make_resolver(ctx.settings)
         self.clock = clock
         self.transport = ZaloTransport(ctx.settings, ctx.engine, clock)
@@ -334,13 +335,8 @@ class ZaloChannel:
         return None
 
     async def _turn(self, user: str, inbound: Inbound, message_id: str) -> Outcome:
-        outcome = await asyncio.to_thread(
-            self.service.handle,
-            CHANNEL,
-            user,
-            inbound,
-            message_id=message_id[:64],
-            resolve=self.resolve,
+        outcome = await self.turns.handle(
+            CHANNEL, user, inbound, message_id=message_id[:64], resolve=self.resolve
         )
         if outcome.outbox_ids:
             self.worker.wake()
