@@ -33,6 +33,7 @@ from bot.service import (
 
 log = logging.getLogger(__name__)
 
+
 _Item = tuple[TurnRequest, "asyncio.Future[Outcome]", asyncio.AbstractEventLoop]
 _STOP = None
 

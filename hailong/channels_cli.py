@@ -107,7 +107,7 @@ async def _poll(timeout: int, max_seconds: float | None) -> None:
                 await asyncio.sleep(2)
                 continue
             for update in updates:
-                await channel.process(update)
+                await channel.process(update.to_dict())
                 offset = update.update_id + 1  # confirmed on the next call, after the commit
         await channel.worker.deliver_once()  # what the last updates queued, if it can
     finally:

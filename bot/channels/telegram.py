@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import warnings
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    Update,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
@@ -117,23 +117,42 @@ class TelegramTransport:
         return str(message.message_id)
 
 
-def translate(update: Update) -> tuple[str, Inbound] | None:
-    """The chat id and engine input of an update; None for what the bot ignores."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        if not query.data:
+def translate(update: Mapping[str, Any]) -> tuple[str, Inbound] | None:
+    """The chat id and engine input of an update (its JSON); None for what the bot ignores.
+
+    Reads the few fields it needs from the JSON itself: `Update.de_json` builds every object
+    of the update and cost 84 µs a message, a quarter of the webhook's whole budget.
+    """
+    query = update.get("callback_query")
+    if isinstance(query, dict):
+        data = query.get("data")
+        if not isinstance(data, str) or not data:
             return None
-        chat = query.message.chat.id if query.message is not None else query.from_user.id
-        return str(chat), Inbound(choice=query.data)
-    message = update.message
-    if message is None or message.chat.type != "private" or message.text is None:
-        return None  # groups, edits, stickers, photos: not part of a survey
-    text = message.text.strip()
+        chat = _field(query.get("message"), "chat", "id")
+        if chat is None:  # the message is too old to be sent along: answer the user instead
+            chat = _field(query, "from", "id")
+        return (str(chat), Inbound(choice=data)) if isinstance(chat, int) else None
+    message = update.get("message")
+    text = message.get("text") if isinstance(message, dict) else None
+    chat = _field(message, "chat", "id")
+    if not isinstance(text, str) or not isinstance(chat, int):
+        return None  # edits, stickers, photos, channel posts: not part of a survey
+    if _field(message, "chat", "type") != "private":
+        return None  # groups
+    text = text.strip()
     if text.startswith("/"):
         command, _, rest = text.partition(" ")
         command = command.split("@", 1)[0].lower()  # "/start@hailong_bot" in some clients
         text = f"{command} {rest.strip()}".strip() if command in COMMANDS else text
-    return str(message.chat.id), Inbound(text=text)
+    return str(chat), Inbound(text=text)
+
+
+def _field(obj: object, *path: str) -> object:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
 
 
 class TelegramChannel:
@@ -179,10 +198,9 @@ class TelegramChannel:
                 data = json.loads(await request.body())
                 if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                     raise ValueError("not an update")
-                update = Update.de_json(data, self.bot)
-            except (ValueError, TypeError, KeyError) as exc:
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 return JSONResponse({"ok": False, "error": f"bad update: {exc}"}, status_code=400)
-            await self.process(update)
+            await self.process(data)
             return JSONResponse({"ok": True})
 
     def secret_ok(self, header: str | None) -> bool:
@@ -191,20 +209,21 @@ class TelegramChannel:
             return False
         return hmac.compare_digest(header.encode(), self._secret)
 
-    async def process(self, update: Update) -> Outcome | None:
-        """Run one update through the service (webhook and polling share this path)."""
+    async def process(self, update: Mapping[str, Any]) -> Outcome | None:
+        """Run one update (its JSON) through the service; webhook and polling share this."""
         translated = translate(update)
         if translated is None:
             return None
         chat_id, inbound = translated
         outcome = await self.turns.handle(
-            CHANNEL, chat_id, inbound, message_id=str(update.update_id), resolve=self.resolve
+            CHANNEL, chat_id, inbound, message_id=str(update["update_id"]), resolve=self.resolve
         )
         if outcome.outbox_ids:
             self.worker.wake()
-        if update.callback_query is not None:
+        if inbound.choice is not None:
             # Answered even for a redelivery: the first answer may never have gone out.
-            self._background(self._acknowledge(update.callback_query, edit=not outcome.duplicate))
+            query = CallbackQuery.de_json(update["callback_query"], self.bot)
+            self._background(self._acknowledge(query, edit=not outcome.duplicate))
         return outcome
 
     def _background(self, coro: Any) -> None:
