@@ -19,6 +19,7 @@ from fastapi import FastAPI, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.asgi import FastRoutes, Handler
 from bot.batcher import TurnBatcher
 from bot.service import ConversationService
 from hailong.app import conversation_service
@@ -45,6 +46,8 @@ class AppContext:
     service: ConversationService
     # Channels run turns through it: one transaction for all requests in flight.
     turns: TurnBatcher = field(init=False)
+    # Webhook paths a channel serves as plain ASGI, before FastAPI's routing (bot.asgi).
+    fast_routes: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.turns = TurnBatcher(self.service)
@@ -130,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for plugin in plugins:
         plugin.install(app)
+    if ctx.fast_routes:
+        app.add_middleware(FastRoutes, routes=ctx.fast_routes)
     return app
 
 

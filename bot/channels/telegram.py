@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from telegram import (
     Bot,
     CallbackQuery,
@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.asgi import header
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER_KEY = SECRET_HEADER.lower().encode()
+_OK = b'{"ok":true}'
+_FORBIDDEN = b'{"ok":false,"error":"forbidden"}'
 CALLBACK_DATA_MAX = 64  # bytes, Bot API limit
 ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS = ("/start", "/help", "/stop")
@@ -168,6 +172,7 @@ class TelegramChannel:
     def __init__(self, ctx: AppContext) -> None:
         self.settings = ctx.settings
         self.turns: TurnBatcher = ctx.turns
+        self.fast_routes = ctx.fast_routes
         self.resolve: PayloadResolver = make_resolver(ctx.settings)
         self.application = build_application(ctx.settings)
         self.worker = OutboxWorker(
@@ -187,21 +192,27 @@ class TelegramChannel:
         return self.application.bot
 
     def install(self, app: FastAPI) -> None:
-        """Add POST /webhooks/telegram."""
+        """Add POST /webhooks/telegram (served by the fast path, see `bot.asgi`)."""
+        self.fast_routes["/webhooks/telegram"] = self.receive
 
         @app.post("/webhooks/telegram", tags=["channels"], summary="Telegram webhook")
-        async def telegram_webhook(request: Request) -> JSONResponse:
+        async def telegram_webhook(request: Request) -> Response:
             """Updates from Telegram; needs the secret header set by `set-webhook`."""
-            if not self.secret_ok(request.headers.get(SECRET_HEADER)):
-                return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
-            try:
-                data = json.loads(await request.body())
-                if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                    raise ValueError("not an update")
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                return JSONResponse({"ok": False, "error": f"bad update: {exc}"}, status_code=400)
-            await self.process(data)
-            return JSONResponse({"ok": True})
+            status, payload = await self.receive(request.scope["headers"], await request.body())
+            return Response(payload, status_code=status, media_type="application/json")
+
+    async def receive(self, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
+        """One webhook request: the secret checked, the update's turn committed."""
+        if not self.secret_ok(header(headers, SECRET_HEADER_KEY)):
+            return 403, _FORBIDDEN
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return 400, json.dumps({"ok": False, "error": f"bad update: {exc}"}).encode()
+        await self.process(data)
+        return 200, _OK
 
     def secret_ok(self, header: str | None) -> bool:
         """Constant-time check of the webhook secret; no secret configured refuses all."""

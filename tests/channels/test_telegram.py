@@ -143,6 +143,17 @@ def test_missing_or_wrong_secret_is_refused_and_nothing_is_stored(running: Runni
         citizen.url, json=[1, 2], headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
     )
     assert not_update.status_code == 400
+    not_utf8 = httpx.post(
+        citizen.url, content=b"\xff\xfe{}", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert not_utf8.status_code == 400
+    huge = httpx.post(
+        citizen.url,
+        content=b'{"update_id": 1, "x": "' + b"a" * 2_000_000 + b'"}',
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+    )
+    assert huge.status_code == 413
+    assert httpx.get(citizen.url).status_code == 405  # other methods reach FastAPI's routing
     for model in (InboundMessage, ConversationState, OutboxMessage):
         assert count(running.engine, model) == 0
     assert citizen.post(update).status_code == 200
