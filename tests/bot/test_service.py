@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from bot import messages as msg
 from bot.engine import Inbound
 from bot.sender import DeliveryError, Sender
-from bot.service import ConversationService
+from bot.service import ConversationService, Outcome, TurnRequest
 from storage import conversations
 from storage.db import session_scope
 from storage.models import (
@@ -199,3 +199,92 @@ def test_sender_dead_letters_after_repeated_or_permanent_failures(engine: Engine
     statuses = rows(engine, OutboxMessage, "recipient", "status", "attempts")
     assert statuses == [("u1", "dead", 1), ("u2", "dead", 3)]
     assert transport.delivered == []
+
+
+# --- batches: many turns in one transaction (the webhook's group commit) ---
+
+SCRIPT = ("/start", "đồng ý", "1", "4", "5", "quay lại", "3", "/stop", "4")
+
+
+def conversation(engine: Engine, user: str) -> list[tuple[Any, ...]]:
+    """What is stored of one chat: its answers, state and outbox, without generated keys."""
+    with engine.connect() as conn:
+        answers = conn.execute(
+            sa.text(
+                "SELECT a.question_code, a.score, a.choice, a.text FROM answer a"
+                " JOIN survey_response r ON r.id = a.response_id"
+                " JOIN citizen c ON c.id = r.citizen_id WHERE c.external_id = :u"
+                " ORDER BY a.question_code"
+            ),
+            {"u": user},
+        ).all()
+        # The version counts commits, not turns: a batch writes a chat's state once.
+        state = conn.execute(
+            sa.text("SELECT count(*) FROM conversation_state WHERE external_id = :u"), {"u": user}
+        ).all()
+        sent = conn.execute(
+            sa.text("SELECT payload FROM outbox WHERE recipient = :u ORDER BY id"), {"u": user}
+        ).all()
+    return [tuple(a) for a in answers] + [tuple(s) for s in state] + [tuple(p) for p in sent]
+
+
+def test_a_batch_stores_what_the_same_turns_one_by_one_store(engine: Engine) -> None:
+    svc = service(engine)
+    for text in SCRIPT:
+        svc.handle("console", "alone", Inbound(text=text))
+    # The same script for three chats at once: interleaved, and some chats twice in a batch.
+    requests = [
+        TurnRequest("console", f"b{i}", Inbound(text=text))
+        for step in range(0, len(SCRIPT), 2)
+        for i in range(3)
+        for text in SCRIPT[step : step + 2]
+    ]
+    outcomes = []
+    for start in range(0, len(requests), 7):
+        outcomes += svc.handle_many(requests[start : start + 7])
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    expected = conversation(engine, "alone")
+    assert len(expected) > 5
+    for i in range(3):
+        assert conversation(engine, f"b{i}") == expected
+
+
+def test_a_redelivered_message_in_or_before_a_batch_changes_nothing(engine: Engine) -> None:
+    svc = service(engine)
+    first = svc.handle("telegram", "7", Inbound(text="/start"), message_id="100")
+    again = TurnRequest("telegram", "7", Inbound(text="/start"), "100")
+    yes = TurnRequest("telegram", "7", Inbound(text="đồng ý"), "101")
+    outcomes = svc.handle_many([again, yes, yes, TurnRequest("telegram", "8", Inbound("/start"))])
+    assert [isinstance(o, Outcome) and o.duplicate for o in outcomes] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    assert not first.duplicate
+    assert rows(engine, Citizen, "external_id") == [("7",)]
+    replies = [len(o.outbox_ids) for o in outcomes if isinstance(o, Outcome)]
+    assert count_outbox(engine) == len(first.outbox_ids) + sum(replies)
+
+
+def test_one_failing_turn_fails_alone_and_the_rest_of_its_batch_commits(engine: Engine) -> None:
+    def broken(_session: object, payload: str) -> str | None:
+        raise ValueError(f"resolver broke on {payload}")
+
+    svc = service(engine)
+    requests = [
+        TurnRequest("console", "a", Inbound(text="/start")),
+        TurnRequest("console", "b", Inbound(text="/start X"), resolve=broken),
+        TurnRequest("console", "c", Inbound(text="/start")),
+    ]
+    outcomes = svc.handle_many(requests)
+    assert isinstance(outcomes[1], ValueError)
+    assert isinstance(outcomes[0], Outcome) and isinstance(outcomes[2], Outcome)
+    with engine.connect() as conn:
+        chats = conn.execute(sa.text("SELECT external_id FROM conversation_state")).scalars()
+        assert sorted(chats) == ["a", "c"]
+
+
+def count_outbox(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one())
