@@ -229,6 +229,7 @@ class ConversationService:
         )
 
     def _apply(self, session: Session, channel: str, external_id: str, effect: Effect) -> None:
+        """Record an effect other than an answer (answers go in one executemany a batch)."""
         if isinstance(effect, GiveConsent):
             surveys.give_consent(session, channel, external_id, effect.text_shown, effect.at)
         elif isinstance(effect, ForgetCitizen):
@@ -243,10 +244,6 @@ class ConversationService:
                 channel=channel,
                 citizen=surveys.citizen_id(session, channel, external_id),
                 at=effect.at,
-            )
-        elif isinstance(effect, RecordAnswer):
-            surveys.record_answers(
-                session, [{f.name: getattr(effect, f.name) for f in fields(effect)}]
             )
         elif isinstance(effect, CompleteResponse):
             surveys.complete_response(session, effect.key, effect.at)

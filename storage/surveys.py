@@ -171,43 +171,12 @@ def _upsert_answer(dialect: Any) -> Any:
 _UPSERT_ANSWER = {"sqlite": _upsert_answer(sqlite), "postgresql": _upsert_answer(postgresql)}
 
 
-def record_answer(
-    session: Session,
-    *,
-    key: str,
-    question_code: str,
-    element_code: str | None,
-    kind: str,
-    status: str,
-    at: datetime,
-    score: int | None = None,
-    choice: str | None = None,
-    text: str | None = None,
-    satisfied: bool | None = None,
-) -> None:
-    """Store an answer; an answer to the same question of the same response replaces it.
-
-    An unknown response key fails on the NOT NULL response id (IntegrityError).
-    """
-    values = {
-        "element_code": element_code,
-        "kind": kind,
-        "status": status,
-        "score": score,
-        "choice": choice,
-        "text": text,
-        "satisfied": satisfied,
-    }
-    params: dict[str, Any] = {f"b_{name}": value for name, value in values.items()}
-    params |= {"b_key": key, "b_question": question_code, "b_at": at}
-    session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], params)
-
-
 def record_answers(session: Session, answers: Sequence[Mapping[str, Any]]) -> None:
-    """`record_answer` for many answers (its keyword arguments each) in one executemany.
+    """Store answers (key, question_code, at and the answer's values each) in one executemany.
 
-    A later answer to the same question wins, as it would one statement at a time (one
-    multi-row upsert may not touch a row twice on PostgreSQL).
+    An answer to a question already answered in the same response replaces it (quay lại);
+    within one call the last wins (one multi-row upsert may not touch a row twice on
+    PostgreSQL). An unknown response key fails on the NOT NULL response id (IntegrityError).
     """
     last: dict[tuple[str, str], dict[str, Any]] = {}
     for a in answers:
