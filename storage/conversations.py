@@ -154,7 +154,6 @@ def save_states(
         raise StaleState(f"{len(new) + len(changed) - written} of {len(writes)} chats")
 
 
-_ENQUEUE = insert(_outbox).returning(_outbox.c.id)
 _ENQUEUE_MANY = insert(_outbox).returning(_outbox.c.id, sort_by_parameter_order=True)
 
 
@@ -180,17 +179,7 @@ def enqueue_many(session: Session, rows: Sequence[tuple[str, str, dict[str, Any]
 
 def enqueue(session: Session, channel: str, recipient: str, payload: dict[str, Any]) -> int:
     """Queue a reply for delivery; committed with the turn that produced it."""
-    now = utcnow()
-    row = {
-        "channel": channel,
-        "recipient": recipient,
-        "payload": payload,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    return int(session.execute(_ENQUEUE, row).scalar_one())
+    return enqueue_many(session, [(channel, recipient, payload)])[0]
 
 
 def forget_chat(session: Session, channel: str, external_id: str) -> None:
