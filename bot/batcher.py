@@ -1,7 +1,7 @@
 """Group commit: the turns of all concurrent requests of one process, in one transaction.
 
     webhook ─┐                        writer thread
-    webhook ─┼─ submit() ─▶ queue ─▶  take everything waiting ─▶ service.handle_many
+    webhook ─┼─ handle() ─▶ queue ─▶  take everything waiting ─▶ service.handle_many
     webhook ─┘      ▲                 (one transaction, one commit)
                     └── one wake-up of the event loop per batch ◀─┘
 

@@ -233,8 +233,12 @@ class TelegramChannel:
             self.worker.wake()
         if inbound.choice is not None:
             # Answered even for a redelivery: the first answer may never have gone out.
-            query = CallbackQuery.de_json(update["callback_query"], self.bot)
-            self._background(self._acknowledge(query, edit=not outcome.duplicate))
+            try:
+                query = CallbackQuery.de_json(update["callback_query"], self.bot)
+            except (TypeError, KeyError, ValueError) as exc:  # the turn is stored: only log
+                log.warning("callback query %s not answered: %r", update["update_id"], exc)
+            else:
+                self._background(self._acknowledge(query, edit=not outcome.duplicate))
         return outcome
 
     def _background(self, coro: Any) -> None:

@@ -200,3 +200,11 @@ def test_a_flaky_bot_api_still_gets_every_message_once_in_order(sqlite_url: str)
     for user in users:
         queued = [r.payload["text"] for r in rows if r.recipient == str(user.chat_id)]
         assert user.texts() == queued  # exactly once each, in the order they were queued
+
+
+def test_a_press_too_malformed_to_answer_is_still_taken(running: Running) -> None:
+    citizen = running.user(504)
+    assert citizen.post(citizen.text_update("/start")).status_code == 200
+    press = {"update_id": 9_000_001, "callback_query": {"data": "y", "from": {"id": 504}}}
+    assert citizen.post(press).status_code == 200  # no id to answer it by: logged, not a 500
+    assert count(running.engine, InboundMessage) == 2
