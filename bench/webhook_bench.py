@@ -168,10 +168,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+HAILONG = "hailong serve"  # the app as deployed: `hailong serve`, not a bare uvicorn command
+
+
 def _spawn(factory: str, port: int, env: dict[str, str], cpu: str, workers: int = 1) -> Any:
-    cmd = ["taskset", "-c", cpu, sys.executable, "-m", "uvicorn", "--factory", factory]
+    """Start a server pinned to `cpu`; every target logs alike (warnings, no access log)."""
+    cmd = ["taskset", "-c", cpu, sys.executable]
+    if factory == HAILONG:
+        cmd += ["-m", "hailong.cli", "serve"]
+    else:
+        cmd += ["-m", "uvicorn", "--factory", factory, "--no-access-log"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    cmd += ["--workers", str(workers), "--no-access-log"]
+    cmd += ["--workers", str(workers)]
+    if factory == HAILONG:
+        cmd += ["--no-access-log"]
     proc = subprocess.Popen(cmd, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -388,11 +398,7 @@ def main() -> None:
             sqlite_url = f"sqlite:///{tmp}/bench.db"
             _migrate(sqlite_url)
             env = {**common, "DATABASE_URL": sqlite_url}
-            results.append(
-                run_target(
-                    "hailong-sqlite", "hailong.server:app_factory", env, **run, profile=args.profile
-                )
-            )
+            results.append(run_target("hailong-sqlite", HAILONG, env, **run, profile=args.profile))
         if "postgres" in targets and args.postgres:
             pg = _create_pg(args.postgres)
             _migrate(pg)
@@ -400,7 +406,7 @@ def main() -> None:
             results.append(
                 run_target(
                     "hailong-postgres",
-                    "hailong.server:app_factory",
+                    HAILONG,
                     env,
                     **run,
                     workers=2,

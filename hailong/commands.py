@@ -100,16 +100,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug")
+    ] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log one line per HTTP request")] = True,
 ) -> None:
     """Serve the web chat and the Telegram/Zalo webhooks (FastAPI under uvicorn)."""
-    import uvicorn
+    from hailong import server
 
+    if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+        raise UserError(f"unknown log level {log_level!r}")
     settings = get_settings()
     engine = open_database(settings)  # fail fast, with one line, before forking workers
     if workers > 1 and engine.dialect.name == "sqlite":
         raise UserError("several workers need PostgreSQL: SQLite allows one writer at a time")
     engine.dispose()
-    uvicorn.run("hailong.server:app_factory", factory=True, host=host, port=port, workers=workers)
+    server.run(host, port, workers, log_level=log_level, access_log=access_log)
 
 
 @outbox_app.command("status")
