@@ -1,19 +1,20 @@
-"""Webhook routes served in front of FastAPI's routing, as plain ASGI.
+"""Webhook routes served ahead of FastAPI, as plain ASGI.
 
 A platform's webhook is the hottest path of `hailong serve`: every citizen message is one
-POST. FastAPI's per-request machinery (exception and exit-stack middleware, routing,
-dependency solving, Request and Response objects) is most of a webhook's budget: the bench's
-bare endpoint (check a header, parse the JSON) served 6,056 req/s as a FastAPI route and
-9,452 as plain ASGI (wrk, one run). Moving hailong's Telegram webhook here took it from 1,682
-to 2,785 req/s on SQLite (bench/webhook_bench.py). So `FastRoutes` answers the registered paths
-itself; it sits inside FastAPI's outermost middleware, which still turns a crash into a 500
-and limits the body size. The FastAPI routes of the same paths stay, for the OpenAPI
-description and for any request the fast path does not take (another method).
+POST. FastAPI's per-request machinery (telemetry, body-limit and exception middleware,
+routing, dependency solving, Request and Response objects) is most of a webhook's budget: the
+bench's bare endpoint (check a header, parse the JSON) served 6,056 req/s as a FastAPI route
+and 9,452 as plain ASGI (wrk, one run). Moving hailong's Telegram webhook here took it from
+1,682 to 2,785 req/s on SQLite (bench/webhook_bench.py). So the app (`hailong.server.HailongAPI`)
+hands POSTs to the registered paths to `serve` before anything else; `serve` limits the body
+size itself, and a handler that crashes is answered 500 by uvicorn (logged) like any ASGI app.
+The FastAPI routes of the same paths stay, for the OpenAPI description and for any request
+the fast path does not take (another method).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 # (headers as sent, lower-case names; body) → (status, JSON body)
@@ -31,33 +32,21 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-class FastRoutes:
-    """ASGI middleware: POSTs to the registered paths go to their handlers, the rest on."""
-
-    def __init__(self, app: Any, routes: Mapping[str, Handler]) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        handler = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = self.routes.get(scope["path"])
-        if handler is None:
-            await self.app(scope, receive, send)
+async def serve(handler: Handler, scope: Any, receive: Any, send: Any) -> None:
+    """Read the body (at most MAX_BODY), run the handler, send its JSON answer."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return  # the client left before sending its body: nothing to do
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            await _respond(send, 413, _TOO_LARGE)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left before sending its body: nothing to do
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY:
-                await _respond(send, 413, _TOO_LARGE)
-                return
-            if not message.get("more_body", False):
-                break
-        status, payload = await handler(scope["headers"], bytes(body))
-        await _respond(send, status, payload)
+        if not message.get("more_body", False):
+            break
+    status, payload = await handler(scope["headers"], bytes(body))
+    await _respond(send, status, payload)
 
 
 async def _respond(send: Any, status: int, payload: bytes) -> None:

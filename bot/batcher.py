@@ -83,9 +83,9 @@ class TurnBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
         self._queue.put((request, future, loop))
-        # Shielded: a client that hangs up must not leave a committed turn looking undone to
-        # the writer; the result is simply dropped.
-        return await asyncio.shield(future)
+        # A caller cancelled meanwhile (the client hung up) cancels only this future: the
+        # writer still commits the turn and drops its result (`_settle` skips done futures).
+        return await future
 
     def _ensure_thread(self) -> None:
         if self._thread is not None:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import importlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bot.asgi import FastRoutes, Handler
+from bot.asgi import Handler, serve
 from bot.batcher import TurnBatcher
 from bot.service import ConversationService
 from hailong.app import conversation_service
@@ -48,7 +49,7 @@ class AppContext:
     service: ConversationService
     # Channels run turns through it: one transaction for all requests in flight.
     turns: TurnBatcher = field(init=False)
-    # Webhook paths a channel serves as plain ASGI, before FastAPI's routing (bot.asgi).
+    # Webhook paths a channel serves as plain ASGI, ahead of FastAPI (bot.asgi).
     fast_routes: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,20 @@ class ChannelPlugin(Protocol):
 
     async def stop(self) -> None:
         """Stop it cleanly, leaving undelivered messages in the outbox."""
+
+
+class HailongAPI(FastAPI):
+    """FastAPI, with the channels' webhook POSTs served first, as plain ASGI (`bot.asgi`)."""
+
+    fast_routes: Mapping[str, Handler] = MappingProxyType({})  # set by create_app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.fast_routes.get(scope["path"])
+            if handler is not None:
+                await serve(handler, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def load_plugins(ctx: AppContext) -> list[ChannelPlugin]:
@@ -105,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ctx.turns.close()
             engine.dispose()
 
-    app = FastAPI(
+    app = HailongAPI(
         title="hailong",
         description="Citizens' satisfaction surveys and feedback over chat.",
         version="0.1.0",
@@ -133,10 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return {"status": "unavailable", "reason": "schema not migrated"}
         return {"status": "ready"}
 
+    app.fast_routes = ctx.fast_routes
     for plugin in plugins:
         plugin.install(app)
-    if ctx.fast_routes:
-        app.add_middleware(FastRoutes, routes=ctx.fast_routes)
     return app
 
 

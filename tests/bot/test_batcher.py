@@ -59,3 +59,26 @@ def test_after_close_turns_still_run_one_by_one(engine: Engine) -> None:
 
     assert asyncio.run(main()) is False
     assert batcher.stats.turns == 0
+
+
+def test_a_caller_that_gives_up_does_not_undo_its_turn(engine: Engine) -> None:
+    """A webhook client hanging up cancels the waiting request, not the committed turn."""
+    batcher = TurnBatcher(service(engine))
+
+    async def main() -> bool:
+        try:
+            waiting = asyncio.ensure_future(
+                batcher.handle("telegram", "7", Inbound(text="/start"), message_id="7-0")
+            )
+            await asyncio.sleep(0)  # queued for the writer
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            again = await batcher.handle("telegram", "7", Inbound(text="/start"), message_id="7-0")
+            return again.duplicate
+        finally:
+            await batcher.close()
+
+    assert asyncio.run(main()) is True  # the first copy was committed all the same
+    with engine.connect() as conn:
+        inbound = conn.execute(sa.text("SELECT count(*) FROM inbound_message")).scalar_one()
+    assert inbound == 1
