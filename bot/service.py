@@ -35,7 +35,7 @@ from bot.engine import (
     handle,
 )
 from storage import conversations, surveys
-from storage.db import session_scope
+from storage.db import is_disconnect, session_scope
 from storage.types import utcnow
 from survey.model import Questionnaire
 
@@ -132,8 +132,12 @@ class ConversationService:
                 # Another worker took a turn in the same chat, or rated the same dossier, at
                 # the same moment: redo ours on top of what they committed.
                 log.info("turn retried (%s/%s): %s", attempt, self.attempts, exc)
-            except Exception as exc:  # handed to the caller of this one turn
-                return exc
+            except Exception as exc:
+                if not is_disconnect(exc):
+                    return exc  # handed to the caller of this one turn
+                # A pooled connection had died (the pool is not pinged): the pool is
+                # invalidated now, so the next attempt connects afresh.
+                log.warning("turn retried on a new database connection: %s", exc)
         return RuntimeError(f"could not commit a turn for {request.channel}:{request.external_id}")
 
     def _turns(self, session: Session, requests: Sequence[TurnRequest]) -> list[Outcome]:

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from bot import messages as msg
 from bot.engine import Inbound
 from bot.sender import DeliveryError, Sender
 from bot.service import ConversationService, Outcome, TurnRequest
-from storage import conversations
-from storage.db import session_scope
+from storage import conversations, migrate
+from storage.db import make_engine, session_scope
 from storage.models import (
     Answer,
     AuditLog,
@@ -288,3 +289,27 @@ def test_one_failing_turn_fails_alone_and_the_rest_of_its_batch_commits(engine: 
 def count_outbox(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_turn_survives_database_connections_dropped_under_it(postgres_url: str) -> None:
+    """Pooled connections are not pinged: one found dead is replaced and the turn redone."""
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    svc = service(engine)
+    assert not svc.handle("telegram", "9", Inbound(text="/start"), message_id="1").duplicate
+    killer = make_engine(postgres_url, poolclass=NullPool)
+    with killer.connect() as conn:  # as a server restart would: every other backend goes
+        dropped = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    killer.dispose()
+    assert dropped >= 1
+    outcome = svc.handle("telegram", "9", Inbound(text="đồng ý"), message_id="2")
+    assert not outcome.duplicate and outcome.outbox_ids
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM inbound_message")).scalar_one() == 2
+    engine.dispose()
