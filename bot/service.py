@@ -142,11 +142,12 @@ class ConversationService:
 
     def _turns(self, session: Session, requests: Sequence[TurnRequest]) -> list[Outcome]:
         """Run the turns in this transaction: reads and writes batched across them."""
-        claimed = conversations.claim_inbound_many(
-            session, [(r.channel, r.message_id) for r in requests if r.message_id is not None]
+        chats = list(dict.fromkeys((r.channel, r.external_id) for r in requests))
+        claimed, stored = conversations.read_batch(
+            session,
+            [(r.channel, r.message_id) for r in requests if r.message_id is not None],
+            chats,
         )
-        chats = dict.fromkeys((r.channel, r.external_id) for r in requests)
-        stored = conversations.load_states(session, chats)
         latest: dict[tuple[str, str], ConversationState | None] = {}
         answers: list[dict[str, object]] = []
         outgoing: list[tuple[str, str, dict[str, object]]] = []
@@ -182,9 +183,9 @@ class ConversationService:
             latest[chat] = None if forgotten else turn.state
             done.append((turn.replies, len(outgoing)))
             outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
-        surveys.record_answers(session, answers)
-        conversations.save_states(
+        ids = conversations.write_batch(
             session,
+            answers,
             [
                 (
                     c,
@@ -194,8 +195,8 @@ class ConversationService:
                 )
                 for (c, e), s in latest.items()
             ],
+            outgoing,
         )
-        ids = conversations.enqueue_many(session, outgoing)
         return [
             Outcome(duplicate=True, replies=[], outbox_ids=[])
             if d is None

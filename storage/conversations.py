@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from storage import pg_turns, surveys
 from storage.models import ConversationState, InboundMessage, OutboxMessage, table
 from storage.types import utcnow
 
@@ -191,3 +192,35 @@ def forget_chat(session: Session, channel: str, external_id: str) -> None:
             _outbox.c.status != "pending",
         )
     )
+
+
+def read_batch(
+    session: Session, ids: Sequence[tuple[str, str]], chats: Sequence[tuple[str, str]]
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
+    """What a batch of turns reads first: the inbound ids claimed now (`claim_inbound_many`)
+    and the stored states of its chats (`load_states`). One statement on PostgreSQL."""
+    if _dialect(session) == "postgresql":
+        return pg_turns.read(session, ids, chats, utcnow())
+    return claim_inbound_many(session, ids), load_states(session, chats)
+
+
+def write_batch(
+    session: Session,
+    answers: Sequence[Mapping[str, Any]],
+    states: Sequence[tuple[str, str, dict[str, Any] | None, int]],
+    outgoing: Sequence[tuple[str, str, dict[str, Any]]],
+) -> list[int]:
+    """What a batch of turns writes: answers (`surveys.record_answers`), states
+    (`save_states`, StaleState included) and replies (`enqueue_many`: their outbox ids, in
+    order). One statement on PostgreSQL."""
+    if _dialect(session) != "postgresql":
+        surveys.record_answers(session, answers)
+        save_states(session, states)
+        return enqueue_many(session, outgoing)
+    expected = sum(1 for _, _, s, _ in states if s is not None)
+    written, ids = pg_turns.write(
+        session, surveys.last_answers(answers), states, outgoing, utcnow()
+    )
+    if written != expected:
+        raise StaleState(f"{expected - written} of {len(states)} chats")
+    return ids

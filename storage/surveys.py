@@ -148,7 +148,7 @@ def start_response(
     ).scalar_one()
 
 
-_ANSWER_VALUES = ("element_code", "kind", "status", "score", "choice", "text", "satisfied")
+ANSWER_VALUES = ("element_code", "kind", "status", "score", "choice", "text", "satisfied")
 
 
 def _upsert_answer(dialect: Any) -> Any:
@@ -160,9 +160,9 @@ def _upsert_answer(dialect: Any) -> Any:
         .scalar_subquery(),
         question_code=bindparam("b_question"),
         answered_at=bindparam("b_at"),
-        **{name: bindparam(f"b_{name}") for name in _ANSWER_VALUES},
+        **{name: bindparam(f"b_{name}") for name in ANSWER_VALUES},
     )
-    replaced = {name: stmt.excluded[name] for name in (*_ANSWER_VALUES, "answered_at")}
+    replaced = {name: stmt.excluded[name] for name in (*ANSWER_VALUES, "answered_at")}
     return stmt.on_conflict_do_update(
         index_elements=[_answer.c.response_id, _answer.c.question_code], set_=replaced
     )
@@ -178,14 +178,22 @@ def record_answers(session: Session, answers: Sequence[Mapping[str, Any]]) -> No
     within one call the last wins (one multi-row upsert may not touch a row twice on
     PostgreSQL). An unknown response key fails on the NOT NULL response id (IntegrityError).
     """
-    last: dict[tuple[str, str], dict[str, Any]] = {}
+    params = [
+        {f"b_{name}": a.get(name) for name in ANSWER_VALUES}
+        | {"b_key": a["key"], "b_question": a["question_code"], "b_at": a["at"]}
+        for a in last_answers(answers)
+    ]
+    if params:
+        session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], params)
+
+
+def last_answers(answers: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The last answer to each (key, question_code), in the order of those last answers."""
+    last: dict[tuple[str, str], Mapping[str, Any]] = {}
     for a in answers:
-        params = {f"b_{name}": a.get(name) for name in _ANSWER_VALUES}
-        params |= {"b_key": a["key"], "b_question": a["question_code"], "b_at": a["at"]}
         last.pop((a["key"], a["question_code"]), None)  # keep the order of the last write
-        last[(a["key"], a["question_code"])] = params
-    if last:
-        session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], list(last.values()))
+        last[(a["key"], a["question_code"])] = a
+    return list(last.values())
 
 
 def complete_response(session: Session, key: str, at: datetime) -> None:
