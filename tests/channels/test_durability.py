@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import signal
@@ -146,7 +147,11 @@ def _enqueue(engine: Engine, chats: int, per_chat: int) -> None:
                 )
 
 
-def test_several_workers_on_postgresql_send_each_message_once_in_order(postgres_url: str) -> None:
+def test_one_worker_per_channel_sends_on_postgresql_and_another_takes_over(
+    postgres_url: str,
+) -> None:
+    """Three processes' sender loops: one leads (Telegram's limits are per bot); when it
+    stops mid-way a standby takes over; every message once, in order per chat."""
     setup = make_engine(postgres_url)
     migrate.upgrade(setup)
     _enqueue(setup, chats=25, per_chat=12)
@@ -157,27 +162,38 @@ def test_several_workers_on_postgresql_send_each_message_once_in_order(postgres_
             e,
             RecordingTransport(f"w{i}", sent),
             limits=RateLimits(per_second=10_000, per_chat_interval=0.001, per_chat_burst=100),
-            batch=7,  # small batches: chats change hands between workers
+            batch=7,
             poll_interval=0.01,
+            standby_interval=0.05,
         )
         for i, e in enumerate(engines)
     ]
 
-    async def run() -> None:
+    async def run() -> tuple[list[bool], str]:
         for w in workers:
             await w.start()
+        while len(sent) < 100:
+            await asyncio.sleep(0.01)
+        leaders = [w.leading for w in workers]
+        first = sent[0][0]
+        await workers[int(first[1:])].stop()  # the leader goes mid-way
         while len(sent) < 300:
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)  # anything sent twice would show up now
         for w in workers:
             await w.stop()
+        return leaders, first
 
-    asyncio.run(asyncio.wait_for(run(), 60))
+    leaders, first = asyncio.run(asyncio.wait_for(run(), 60))
+    assert leaders.count(True) == 1 and leaders[int(first[1:])]
     assert len(sent) == 300
     assert len({(chat, n) for _, chat, n in sent}) == 300
     for chat in {c for _, c, _ in sent}:
         assert [n for _, c, n in sent if c == chat] == list(range(12))
-    assert len({w for w, _, _ in sent}) > 1  # the work really was shared
+    senders = list(dict.fromkeys(w for w, _, _ in sent))
+    assert len(senders) == 2 and senders[0] == first  # one at a time: the leader, then one
+    order = [w for w, _, _ in sent]
+    assert sum(a != b for a, b in itertools.pairwise(order)) == 1  # never interleaved
     with setup.connect() as conn:
         statuses = conn.execute(sa.text("SELECT DISTINCT status FROM outbox")).scalars().all()
     assert statuses == ["sent"]
