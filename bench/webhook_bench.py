@@ -244,7 +244,12 @@ def _rounds(chats: int, answers: int, start_id: int, texts: list[str]) -> list[b
 
 
 WRK_SCRIPT = """
--- One survey answer per request: unique update_ids, chats taken round-robin.
+-- One survey answer per request: unique update_ids, chats taken round-robin. Request `id`
+-- is message number floor((id-1)/chats) of chat (id-1) % chats, as in the warm-up (_rounds):
+-- 0 "/start", 1 "1" (consent), then a cycle of 23: "1" answers question 1, "4" answers
+-- questions 2-22, and "1" at the menu that follows the thanks starts the next survey. So 22
+-- of 23 requests answer a question however long the run, instead of chats finishing their
+-- survey and every later "4" re-showing the menu.
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
@@ -257,10 +262,20 @@ end
 function request()
   local id = base + n * nthreads + tid
   n = n + 1
-  local chat = 10000 + (id % chats)
+  local chat = 10000 + ((id - 1) % chats)
+  local step = math.floor((id - 1) / chats)
+  local text = "4"
+  if step == 0 then
+    text = "/start"
+  elseif step == 1 then
+    text = "1"
+  else
+    local pos = (step - 2) % 23
+    if pos == 0 or pos == 22 then text = "1" end
+  end
   local body = string.format('{"update_id":%d,"message":{"message_id":%d,"date":%d,' ..
     '"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"B"},' ..
-    '"text":"4"}}', id, id, os.time(), chat, chat)
+    '"text":"%s"}}', id, id, os.time(), chat, chat, text)
   return wrk.format("POST", nil, headers, body)
 end
 """.replace("HEADER_NAME", HEADER).replace("SECRET_VALUE", SECRET)
@@ -319,10 +334,14 @@ def run_target(
         if "DATABASE_URL" in env and env["DATABASE_URL"].startswith("postgresql"):
             _pin_backends(env["DATABASE_URL"], "1")
         if seconds:
+            db = env.get("DATABASE_URL")
+            before = _count_answers(db) if db else 0
             spy = _py_spy(proc.pid, profile / f"{name}.txt", seconds) if profile else None
             measured = _drive_wrk(url, len(warm) + 1, chats, concurrency, seconds)
             if spy is not None:
                 spy.wait(60)
+            if db:  # what was measured really were survey answers, committed
+                measured["answers_stored"] = _count_answers(db) - before
             return {"target": name, "workers": workers, "load": "wrk", **measured}
         bodies = _rounds(chats, answers, len(warm), ["4"] * answers)
         t0 = time.perf_counter()
@@ -340,6 +359,18 @@ def run_target(
         "p50_ms": round(statistics.median(lat) * 1000, 2),
         "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2),
     }
+
+
+def _count_answers(url: str) -> int:
+    import sqlalchemy as sa
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(sa.text("SELECT count(*) FROM answer")).scalar_one())
+    engine.dispose()
+    return n
 
 
 def _pin_backends(url: str, cpu: str) -> None:
