@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from storage import pg_turns, surveys
+from storage import pg_turns, sqlite_turns, surveys
 from storage.models import ConversationState, InboundMessage, OutboxMessage, table
 from storage.types import utcnow
 
@@ -198,10 +198,11 @@ def read_batch(
     session: Session, ids: Sequence[tuple[str, str]], chats: Sequence[tuple[str, str]]
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
     """What a batch of turns reads first: the inbound ids claimed now (`claim_inbound_many`)
-    and the stored states of its chats (`load_states`). One statement on PostgreSQL."""
-    if _dialect(session) == "postgresql":
-        return pg_turns.read(session, ids, chats, utcnow())
-    return claim_inbound_many(session, ids), load_states(session, chats)
+    and the stored states of its chats (`load_states`), through the dialect's fast path."""
+    fast = _FAST.get(_dialect(session))
+    if fast is None:
+        return claim_inbound_many(session, ids), load_states(session, chats)
+    return fast.read(session, ids, chats, utcnow())
 
 
 def write_batch(
@@ -212,15 +213,19 @@ def write_batch(
 ) -> list[int]:
     """What a batch of turns writes: answers (`surveys.record_answers`), states
     (`save_states`, StaleState included) and replies (`enqueue_many`: their outbox ids, in
-    order). One statement on PostgreSQL."""
-    if _dialect(session) != "postgresql":
+    order), through the dialect's fast path."""
+    fast = _FAST.get(_dialect(session))
+    if fast is None:
         surveys.record_answers(session, answers)
         save_states(session, states)
         return enqueue_many(session, outgoing)
     expected = sum(1 for _, _, s, _ in states if s is not None)
-    written, ids = pg_turns.write(
-        session, surveys.last_answers(answers), states, outgoing, utcnow()
-    )
+    written, ids = fast.write(session, surveys.last_answers(answers), states, outgoing, utcnow())
     if written != expected:
         raise StaleState(f"{expected - written} of {len(states)} chats")
     return ids
+
+
+# The turn batches' own statements per dialect (the hot path of every webhook); the
+# functions above stay the portable reference, for one-off use and other dialects.
+_FAST = {"postgresql": pg_turns, "sqlite": sqlite_turns}

@@ -313,3 +313,25 @@ def test_a_turn_survives_database_connections_dropped_under_it(postgres_url: str
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM inbound_message")).scalar_one() == 2
     engine.dispose()
+
+
+def test_the_fast_and_the_portable_statements_store_the_same(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`conversations._FAST` (sqlite3 / psycopg, fixed SQL) and the SQLAlchemy statements it
+    replaces on the hot path store the same rows, and each reads what the other wrote: one
+    chat alternates between them turn by turn."""
+    svc = service(engine)
+    fast = dict(conversations._FAST)
+    for n, text in enumerate(SCRIPT):
+        svc.handle("telegram", "fast", Inbound(text=text), message_id=f"f{n}")
+        monkeypatch.setattr(conversations, "_FAST", fast if n % 2 else {})
+        svc.handle("telegram", "mixed", Inbound(text=text), message_id=f"m{n}")
+        monkeypatch.setattr(conversations, "_FAST", fast)
+    expected = conversation(engine, "fast")
+    assert len(expected) > 5
+    assert conversation(engine, "mixed") == expected
+    with engine.connect() as conn:  # timestamps read back alike whoever wrote them
+        stamps = conn.execute(sa.select(table(Answer).c.answered_at)).scalars().all()
+    assert stamps and all(s.tzinfo is not None for s in stamps)
+    assert svc.handle("telegram", "mixed", Inbound(text="x"), message_id="m0").duplicate

@@ -1,0 +1,120 @@
+"""SQLite: a batch of turns through the sqlite3 connection itself, with fixed SQL texts.
+
+The portable path (`storage.conversations`, `storage.surveys`) spent most of a batch in
+SQLAlchemy: compiling the per-batch IN list of `load_states`, building parameters row by row
+for every executemany, result processing. SQLite runs in-process, so statements are cheap
+here and only their Python wrapping costs: plain sqlite3 `execute`/`executemany` on statements
+it caches. Values are written as SQLAlchemy writes them on SQLite (UTC timestamps as naive
+`YYYY-MM-DD HH:MM:SS.ffffff` text, JSON as text), so either path reads what the other wrote;
+the tests run both paths' callers (`ConversationService`) on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from storage.surveys import ANSWER_VALUES
+
+_CLAIM = (
+    "INSERT INTO inbound_message (channel, message_id, received_at) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING RETURNING 1"
+)
+_LOAD = "SELECT state, version FROM conversation_state WHERE channel = ? AND external_id = ?"
+_ANSWER = (
+    "INSERT INTO answer (response_id, question_code, answered_at, "
+    + ", ".join(ANSWER_VALUES)
+    + ") VALUES ((SELECT id FROM survey_response WHERE key = ?), ?, ?, "
+    + ", ".join("?" for _ in ANSWER_VALUES)
+    + ") ON CONFLICT (response_id, question_code) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*ANSWER_VALUES, "answered_at"))
+)
+_UPDATE = (
+    "UPDATE conversation_state SET state = ?, version = ?, updated_at = ?"
+    " WHERE channel = ? AND external_id = ? AND version = ?"
+)
+_CREATE = (
+    "INSERT INTO conversation_state (channel, external_id, state, version, updated_at)"
+    " VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING"
+)
+_DELETE = "DELETE FROM conversation_state WHERE channel = ? AND external_id = ?"
+_ENQUEUE = (
+    "INSERT INTO outbox (channel, recipient, payload, status, attempts, next_attempt_at,"
+    " created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id"
+)
+
+
+def _stamp(at: datetime) -> str:
+    """A UTC timestamp as SQLAlchemy stores it on SQLite (see storage.types.UTCDateTime)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _cursor(session: Session) -> Any:
+    """A cursor of the sqlite3 connection under the session, in the session's transaction."""
+    session.flush()  # ORM rows an effect added must precede what is written here
+    driver: Any = session.connection().connection.driver_connection
+    return driver.cursor()
+
+
+def read(
+    session: Session,
+    ids: Sequence[tuple[str, str]],
+    chats: Sequence[tuple[str, str]],
+    now: datetime,
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
+    """`claim_inbound_many` and `load_states`."""
+    cur = _cursor(session)
+    at = _stamp(now)
+    claimed = {
+        (channel, message)
+        for channel, message in dict.fromkeys(ids)
+        if cur.execute(_CLAIM, (channel, message, at)).fetchone() is not None
+    }
+    stored: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+    for chat in chats:
+        row = cur.execute(_LOAD, chat).fetchone()
+        if row is not None:
+            stored[chat] = (json.loads(row[0]), int(row[1]))
+    return claimed, stored
+
+
+def write(
+    session: Session,
+    answers: Sequence[Mapping[str, Any]],
+    states: Sequence[tuple[str, str, dict[str, Any] | None, int]],
+    outgoing: Sequence[tuple[str, str, dict[str, Any]]],
+    now: datetime,
+) -> tuple[int, list[int]]:
+    """Answers, states (channel, external id, state or None to delete, version read) and
+    outbox rows: (states written, outbox ids in the order given)."""
+    cur = _cursor(session)
+    at = _stamp(now)
+    if answers:
+        cur.executemany(
+            _ANSWER,
+            [
+                (a["key"], a["question_code"], _stamp(a["at"]), *(a.get(n) for n in ANSWER_VALUES))
+                for a in answers
+            ],
+        )
+    written = 0
+    changed = [(json.dumps(s), v + 1, at, c, e, v) for c, e, s, v in states if v and s is not None]
+    if changed:
+        cur.executemany(_UPDATE, changed)
+        written += cur.rowcount  # summed over the rows: a stale chat shows as a shortfall
+    new = [(c, e, json.dumps(s), at) for c, e, s, v in states if v == 0 and s is not None]
+    if new:
+        cur.executemany(_CREATE, new)
+        written += cur.rowcount
+    gone = [(c, e) for c, e, s, _ in states if s is None]
+    if gone:
+        cur.executemany(_DELETE, gone)
+    ids = [
+        int(cur.execute(_ENQUEUE, (c, r, json.dumps(p), at, at)).fetchone()[0])
+        for c, r, p in outgoing
+    ]
+    return written, ids
