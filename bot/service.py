@@ -176,7 +176,7 @@ class ConversationService:
             forgotten = False
             for effect in turn.effects:
                 if isinstance(effect, RecordAnswer):  # the hot path: one executemany below
-                    answers.append({f.name: getattr(effect, f.name) for f in fields(effect)})
+                    answers.append({name: getattr(effect, name) for name in _ANSWER_FIELDS})
                 else:
                     self._apply(session, r.channel, r.external_id, effect)
                     forgotten = forgotten or isinstance(effect, ForgetCitizen)
@@ -252,6 +252,9 @@ class ConversationService:
             )
         elif isinstance(effect, CompleteResponse):
             surveys.complete_response(session, effect.key, effect.at)
+
+
+_ANSWER_FIELDS = tuple(f.name for f in fields(RecordAnswer))
 
 
 def reply_payload(reply: Reply) -> dict[str, object]:
