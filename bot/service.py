@@ -190,7 +190,7 @@ class ConversationService:
                 (
                     c,
                     e,
-                    None if s is None else s.model_dump(mode="json"),
+                    None if s is None else s.model_dump_json(),
                     stored.get((c, e), ({}, 0))[1],
                 )
                 for (c, e), s in latest.items()
@@ -265,13 +265,11 @@ def reply_payload(reply: Reply) -> dict[str, object]:
     }
 
 
-def _parse_state(
-    raw: dict[str, object] | None, channel: str, external_id: str
-) -> ConversationState:
+def _parse_state(raw: str | None, channel: str, external_id: str) -> ConversationState:
     if raw is None:
         return ConversationState()
     try:
-        return ConversationState.model_validate(raw)
+        return ConversationState.model_validate_json(raw)  # JSON text to model, in Rust
     except ValidationError:
         # A state written by an incompatible older version: start over rather than crash.
         log.warning("unreadable state for %s:%s reset", channel, external_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -196,28 +197,34 @@ def forget_chat(session: Session, channel: str, external_id: str) -> None:
 
 def read_batch(
     session: Session, ids: Sequence[tuple[str, str]], chats: Sequence[tuple[str, str]]
-) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
     """What a batch of turns reads first: the inbound ids claimed now (`claim_inbound_many`)
-    and the stored states of its chats (`load_states`), through the dialect's fast path."""
+    and the stored states of its chats as JSON text (`load_states`), through the dialect's
+    fast path. States stay text here: the engine's model parses it directly."""
     fast = _FAST.get(_dialect(session))
     if fast is None:
-        return claim_inbound_many(session, ids), load_states(session, chats)
+        stored = load_states(session, chats)
+        return claim_inbound_many(session, ids), {
+            chat: (json.dumps(state), version) for chat, (state, version) in stored.items()
+        }
     return fast.read(session, ids, chats, utcnow())
 
 
 def write_batch(
     session: Session,
     answers: Sequence[Mapping[str, Any]],
-    states: Sequence[tuple[str, str, dict[str, Any] | None, int]],
+    states: Sequence[tuple[str, str, str | None, int]],
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
 ) -> list[int]:
-    """What a batch of turns writes: answers (`surveys.record_answers`), states
+    """What a batch of turns writes: answers (`surveys.record_answers`), states as JSON text
     (`save_states`, StaleState included) and replies (`enqueue_many`: their outbox ids, in
     order), through the dialect's fast path."""
     fast = _FAST.get(_dialect(session))
     if fast is None:
         surveys.record_answers(session, answers)
-        save_states(session, states)
+        save_states(
+            session, [(c, e, None if s is None else json.loads(s), v) for c, e, s, v in states]
+        )
         return enqueue_many(session, outgoing)
     expected = sum(1 for _, _, s, _ in states if s is not None)
     written, ids = fast.write(session, surveys.last_answers(answers), states, outgoing, utcnow())

@@ -35,9 +35,9 @@ WITH claimed AS (
     ON CONFLICT DO NOTHING
     RETURNING channel, message_id
 )
-SELECT true, channel, message_id, NULL::json, NULL::integer FROM claimed
+SELECT true, channel, message_id, NULL::text, NULL::integer FROM claimed
 UNION ALL
-SELECT false, s.channel, s.external_id, s.state, s.version
+SELECT false, s.channel, s.external_id, s.state::text, s.version
 FROM conversation_state AS s
 JOIN unnest(%(s_channel)b::varchar[], %(s_external)b::varchar[]) AS k(channel, external_id)
     ON s.channel = k.channel AND s.external_id = k.external_id
@@ -67,15 +67,15 @@ WITH answers AS (
     RETURNING 1
 ), changed AS (
     UPDATE conversation_state AS s
-    SET state = u.state, version = u.version + 1, updated_at = %(now)b
-    FROM unnest(%(u_channel)b::varchar[], %(u_external)b::varchar[], %(u_state)b::json[],
+    SET state = u.state::json, version = u.version + 1, updated_at = %(now)b
+    FROM unnest(%(u_channel)b::varchar[], %(u_external)b::varchar[], %(u_state)b::text[],
                 %(u_version)b::integer[]) AS u(channel, external_id, state, version)
     WHERE s.channel = u.channel AND s.external_id = u.external_id AND s.version = u.version
     RETURNING 1
 ), created AS (
     INSERT INTO conversation_state (channel, external_id, state, version, updated_at)
-    SELECT n.channel, n.external_id, n.state, 1, %(now)b
-    FROM unnest(%(n_channel)b::varchar[], %(n_external)b::varchar[], %(n_state)b::json[])
+    SELECT n.channel, n.external_id, n.state::json, 1, %(now)b
+    FROM unnest(%(n_channel)b::varchar[], %(n_external)b::varchar[], %(n_state)b::text[])
          AS n(channel, external_id, state)
     ON CONFLICT DO NOTHING
     RETURNING 1
@@ -109,8 +109,8 @@ def read(
     ids: Sequence[tuple[str, str]],
     chats: Sequence[tuple[str, str]],
     now: datetime,
-) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
-    """`claim_inbound_many` and `load_states` in one statement."""
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
+    """`claim_inbound_many` and `load_states` (states as JSON text) in one statement."""
     unique = list(dict.fromkeys(ids))
     params = {
         "now": now,
@@ -120,26 +120,26 @@ def read(
         "s_external": [e for _, e in chats],
     }
     claimed: set[tuple[str, str]] = set()
-    stored: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+    stored: dict[tuple[str, str], tuple[str, int]] = {}
     for is_claim, channel, key, state, version in _driver(session).execute(
         _READ, params, prepare=True
     ):
         if is_claim:
             claimed.add((channel, key))
         else:
-            stored[(channel, key)] = (dict(state), int(version))
+            stored[(channel, key)] = (state, int(version))
     return claimed, stored
 
 
 def write(
     session: Session,
     answers: Sequence[Mapping[str, Any]],
-    states: Sequence[tuple[str, str, dict[str, Any] | None, int]],
+    states: Sequence[tuple[str, str, str | None, int]],
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> tuple[int, list[int]]:
-    """Answers, states (channel, external id, state or None to delete, version read) and
-    outbox rows in one statement: (states written, outbox ids in the order given)."""
+    """Answers, states (channel, external id, state's JSON text or None to delete, version
+    read) and outbox rows in one statement: (states written, outbox ids in the order given)."""
     new = [(c, e, s) for c, e, s, v in states if v == 0 and s is not None]
     changed = [(c, e, s, v) for c, e, s, v in states if v and s is not None]
     gone = [(c, e) for c, e, s, _ in states if s is None]
@@ -151,11 +151,11 @@ def write(
         **{f"a_{name}": [a.get(name) for a in answers] for name in ANSWER_VALUES},
         "u_channel": [c for c, _, _, _ in changed],
         "u_external": [e for _, e, _, _ in changed],
-        "u_state": [Json(s) for _, _, s, _ in changed],
+        "u_state": [s for _, _, s, _ in changed],
         "u_version": [v for _, _, _, v in changed],
         "n_channel": [c for c, _, _ in new],
         "n_external": [e for _, e, _ in new],
-        "n_state": [Json(s) for _, _, s in new],
+        "n_state": [s for _, _, s in new],
         "d_channel": [c for c, _ in gone],
         "d_external": [e for _, e in gone],
         "o_channel": [c for c, _, _ in outgoing],

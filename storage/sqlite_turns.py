@@ -65,8 +65,8 @@ def read(
     ids: Sequence[tuple[str, str]],
     chats: Sequence[tuple[str, str]],
     now: datetime,
-) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[dict[str, Any], int]]]:
-    """`claim_inbound_many` and `load_states`."""
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
+    """`claim_inbound_many` and `load_states` (states as their JSON text)."""
     cur = _cursor(session)
     at = _stamp(now)
     claimed = {
@@ -74,23 +74,23 @@ def read(
         for channel, message in dict.fromkeys(ids)
         if cur.execute(_CLAIM, (channel, message, at)).fetchone() is not None
     }
-    stored: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+    stored: dict[tuple[str, str], tuple[str, int]] = {}
     for chat in chats:
         row = cur.execute(_LOAD, chat).fetchone()
         if row is not None:
-            stored[chat] = (json.loads(row[0]), int(row[1]))
+            stored[chat] = (row[0], int(row[1]))
     return claimed, stored
 
 
 def write(
     session: Session,
     answers: Sequence[Mapping[str, Any]],
-    states: Sequence[tuple[str, str, dict[str, Any] | None, int]],
+    states: Sequence[tuple[str, str, str | None, int]],
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> tuple[int, list[int]]:
-    """Answers, states (channel, external id, state or None to delete, version read) and
-    outbox rows: (states written, outbox ids in the order given)."""
+    """Answers, states (channel, external id, state's JSON text or None to delete, version
+    read) and outbox rows: (states written, outbox ids in the order given)."""
     cur = _cursor(session)
     at = _stamp(now)
     if answers:
@@ -102,11 +102,11 @@ def write(
             ],
         )
     written = 0
-    changed = [(json.dumps(s), v + 1, at, c, e, v) for c, e, s, v in states if v and s is not None]
+    changed = [(s, v + 1, at, c, e, v) for c, e, s, v in states if v and s is not None]
     if changed:
         cur.executemany(_UPDATE, changed)
         written += cur.rowcount  # summed over the rows: a stale chat shows as a shortfall
-    new = [(c, e, json.dumps(s), at) for c, e, s, v in states if v == 0 and s is not None]
+    new = [(c, e, s, at) for c, e, s, v in states if v == 0 and s is not None]
     if new:
         cur.executemany(_CREATE, new)
         written += cur.rowcount
