@@ -172,7 +172,7 @@ class ConversationService:
                 new_key=self.new_key,
                 dossier=self._dossier_facts(session, state, r.inbound, r.resolve),
             )
-            turn = handle(state, r.inbound, ctx)
+            turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
             for effect in turn.effects:
                 if isinstance(effect, RecordAnswer):  # the hot path: one executemany below

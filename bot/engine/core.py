@@ -50,11 +50,18 @@ _MENU_NUMBERS = {
 }
 
 
-def handle(state: ConversationState, inbound: Inbound, ctx: Context) -> Turn:
-    """Advance one chat by one inbound message. Never raises on any input."""
-    # A copy, so the caller's state is never changed (validating a dump is 4× faster than
-    # model_copy(deep=True), which goes through copy.deepcopy).
-    turn = Turn(state=ConversationState.model_validate(state.model_dump()))
+def handle(
+    state: ConversationState, inbound: Inbound, ctx: Context, *, owned: bool = False
+) -> Turn:
+    """Advance one chat by one inbound message. Never raises on any input.
+
+    The caller's state is left as it was, unless it hands it over (`owned`): the service
+    parses a fresh state for every turn and keeps only the result, so it skips the copy.
+    """
+    # Validating a dump is 4× faster than model_copy(deep=True) (copy.deepcopy), and a tenth
+    # of a turn still.
+    copied = state if owned else ConversationState.model_validate(state.model_dump())
+    turn = Turn(state=copied)
     text = inbound.text.strip()
     if inbound.choice is None and (text == "/start" or text.startswith("/start ")):
         _on_start(turn, ctx)
