@@ -451,18 +451,21 @@ def main() -> None:
             results.append(run_target("hailong-sqlite", HAILONG, env, **run, profile=args.profile))
         if "postgres" in targets and args.postgres:
             pg = _create_pg(args.postgres)
-            _migrate(pg)
-            env = {**common, "DATABASE_URL": pg}
-            results.append(
-                run_target(
-                    "hailong-postgres",
-                    HAILONG,
-                    env,
-                    **run,
-                    workers=2,
-                    profile=args.profile,
+            try:
+                _migrate(pg)
+                env = {**common, "DATABASE_URL": pg}
+                results.append(
+                    run_target(
+                        "hailong-postgres",
+                        HAILONG,
+                        env,
+                        **run,
+                        workers=2,
+                        profile=args.profile,
+                    )
                 )
-            )
+            finally:
+                _drop_pg(args.postgres, pg)
     finally:
         api.terminate()
         api.wait(20)
@@ -490,6 +493,18 @@ def _migrate(url: str) -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def _drop_pg(admin_url: str, url: str) -> None:
+    import sqlalchemy as sa
+
+    from storage.db import make_engine
+
+    name = make_engine(url).url.database
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _create_pg(admin_url: str) -> str:

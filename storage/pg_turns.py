@@ -45,20 +45,21 @@ JOIN unnest(%(s_channel)b::varchar[], %(s_external)b::varchar[]) AS k(channel, e
 
 # Answers (a later answer to a question replaces the earlier one; an unknown response key
 # fails on the NOT NULL response id), states (updated only at the version read: a shortfall
-# means another worker moved the chat), and the outbox rows, ids in the order given.
+# means another worker moved the chat), and the outbox rows, ids in the order given. The
+# response id is a subquery per answer, not a join: joined, the planner hash-joined the whole
+# survey_response table (a scan per batch, growing with every survey ever taken).
 _WRITE = """
 WITH answers AS (
     INSERT INTO answer (response_id, question_code, answered_at, element_code, kind, status,
                         score, choice, text, satisfied)
-    SELECT r.id, a.question, a.at, a.element_code, a.kind, a.status, a.score, a.choice,
-           a.text, a.satisfied
+    SELECT (SELECT r.id FROM survey_response AS r WHERE r.key = a.key), a.question, a.at,
+           a.element_code, a.kind, a.status, a.score, a.choice, a.text, a.satisfied
     FROM unnest(%(a_key)b::varchar[], %(a_question)b::varchar[], %(a_at)b::timestamptz[],
                 %(a_element_code)b::varchar[], %(a_kind)b::varchar[], %(a_status)b::varchar[],
                 %(a_score)b::integer[], %(a_choice)b::varchar[], %(a_text)b::varchar[],
                 %(a_satisfied)b::boolean[])
          WITH ORDINALITY AS a(key, question, at, element_code, kind, status, score, choice,
                               text, satisfied, n)
-    LEFT JOIN survey_response AS r ON r.key = a.key
     ORDER BY a.n
     ON CONFLICT (response_id, question_code) DO UPDATE SET
         element_code = excluded.element_code, kind = excluded.kind, status = excluded.status,
