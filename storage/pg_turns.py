@@ -122,9 +122,10 @@ def read(
     }
     claimed: set[tuple[str, str]] = set()
     stored: dict[tuple[str, str], tuple[str, int]] = {}
-    for is_claim, channel, key, state, version in _driver(session).execute(
-        _READ, params, prepare=True
-    ):
+    conn = _driver(session)
+    with conn.pipeline():  # BEGIN goes with the statement: one round trip, not two
+        rows = conn.execute(_READ, params, prepare=True).fetchall()
+    for is_claim, channel, key, state, version in rows:
         if is_claim:
             claimed.add((channel, key))
         else:
