@@ -363,11 +363,12 @@ class OutboxWorker:
             ack = asyncio.ensure_future(asyncio.to_thread(self._mark_sent, message.id, platform_id))
             try:
                 await asyncio.shield(ack)
-            finally:
-                if not ack.done():
-                    await ack
-                stats.sent += 1
+            except asyncio.CancelledError:
+                await ack  # recorded before the rest of the batch is given back
                 stats.done.add(message.id)
+                raise
+            stats.sent += 1
+            stats.done.add(message.id)
 
     def _failed(self, message: outbox.Pending, exc: DeliveryError, stats: DeliveryStats) -> None:
         stats.done.add(message.id)

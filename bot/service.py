@@ -175,7 +175,7 @@ class ConversationService:
             turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
             for effect in turn.effects:
-                if isinstance(effect, RecordAnswer):  # the hot path: one executemany below
+                if isinstance(effect, RecordAnswer):  # the hot path: written in one go below
                     answers.append({name: getattr(effect, name) for name in _ANSWER_FIELDS})
                 else:
                     self._apply(session, r.channel, r.external_id, effect)
@@ -191,7 +191,7 @@ class ConversationService:
                     c,
                     e,
                     None if s is None else s.model_dump_json(),
-                    stored.get((c, e), ({}, 0))[1],
+                    stored.get((c, e), ("", 0))[1],
                 )
                 for (c, e), s in latest.items()
             ],
