@@ -8,6 +8,7 @@ outbox afterwards, so a crash between commit and delivery loses nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -170,7 +171,7 @@ class ConversationService:
                 dossier_questionnaire=self.dossier_questionnaire,
                 general_questionnaire=self.general_questionnaire,
                 new_key=self.new_key,
-                dossier=self._dossier_facts(session, state, r.inbound, r.resolve),
+                find_dossier=self._dossier_lookup(session, state, r.inbound, r.resolve),
             )
             turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
@@ -204,24 +205,31 @@ class ConversationService:
             for d in done
         ]
 
-    def _dossier_facts(
+    def _dossier_lookup(
         self,
         session: Session,
         state: ConversationState,
         inbound: Inbound,
         resolve: PayloadResolver,
-    ) -> DossierFacts | None:
+    ) -> Callable[[], DossierFacts | None] | None:
+        """How to find the facts of the dossier this message is about, if any. The dossier's
+        code is settled now, from the state before the turn (the engine changes it); the
+        lookup is run only if the engine asks (starts, offers, a survey's end)."""
         text = inbound.text.strip()
         if inbound.choice is None and text.startswith("/start "):
             payload = text.removeprefix("/start ").strip()
             code = resolve(session, payload)
             if code is None:
                 log.warning("refused start link %r", payload[:80])
-                return DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
+                refused = DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
+                return lambda: refused
         else:
             code = state.pending_dossier or (state.survey.dossier if state.survey else None)
             if code is None:
                 return None
+        return functools.partial(self._dossier_facts, session, code)
+
+    def _dossier_facts(self, session: Session, code: str) -> DossierFacts:
         info = surveys.dossier_info(session, code)
         if info is None:
             return DossierFacts(code=code[:64], status=DossierStatus.UNKNOWN)

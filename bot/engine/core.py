@@ -98,7 +98,7 @@ def handle(
 
 def _on_start(turn: Turn, ctx: Context) -> None:
     st = turn.state
-    facts = ctx.dossier
+    facts = ctx.dossier_facts
     if facts is not None and facts.status is not DossierStatus.OK:
         invalid = facts.status is DossierStatus.INVALID_LINK
         text = msg.LINK_INVALID if invalid else msg.DOSSIER_UNKNOWN
@@ -132,7 +132,8 @@ def _on_consent(turn: Turn, command: str | None, ctx: Context) -> None:
     elif command == "yes":
         st.consented = True
         turn.effects.append(GiveConsent(text_shown=msg.CONSENT_REQUEST, at=ctx.now))
-        facts = ctx.dossier if ctx.dossier and ctx.dossier.code == st.pending_dossier else None
+        facts = ctx.dossier_facts
+        facts = facts if facts and facts.code == st.pending_dossier else None
         st.pending_dossier = None
         if facts is not None and facts.status is DossierStatus.OK:
             _begin(turn, ctx.dossier_questionnaire, facts, ctx)
@@ -185,7 +186,8 @@ def _on_paused(turn: Turn, command: str | None, ctx: Context) -> None:
 def _on_offer(turn: Turn, command: str | None, ctx: Context) -> None:
     st = turn.state
     if command == "yes":
-        dossier = ctx.dossier if ctx.dossier and ctx.dossier.code == st.pending_dossier else None
+        dossier = ctx.dossier_facts
+        dossier = dossier if dossier and dossier.code == st.pending_dossier else None
         st.pending_dossier = None
         if dossier is not None and ctx.general_questionnaire in dossier.rated:
             turn.replies.append(Reply(msg.DOSSIER_ALREADY_RATED.format(dossier=dossier.code)))
@@ -413,7 +415,8 @@ def _finish(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context
     turn.effects.append(CompleteResponse(key=progress.key, at=ctx.now))
     turn.replies.append(Reply(msg.THANKS_DONE))
     st.survey = None
-    facts = ctx.dossier if ctx.dossier and ctx.dossier.code == progress.dossier else None
+    facts = ctx.dossier_facts
+    facts = facts if facts and facts.code == progress.dossier else None
     offer = (
         q.kind == "dossier"
         and ctx.general_questionnaire in ctx.questionnaires

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from survey.model import Questionnaire
 
@@ -67,6 +68,14 @@ class Context:
     general_questionnaire: str
     new_key: Callable[[], str]
     dossier: DossierFacts | None = None  # set when the inbound message is a start link
+    # Or a lookup of those facts, made only if the turn reads them: most answers do not, and
+    # a dossier survey's turns would otherwise each query the dossier (the service's way).
+    find_dossier: Callable[[], DossierFacts | None] | None = None
+
+    @cached_property
+    def dossier_facts(self) -> DossierFacts | None:
+        """The dossier this message is about, if any: `dossier`, or looked up once."""
+        return self.find_dossier() if self.find_dossier is not None else self.dossier
 
 
 # Effects: what the storage layer must record for this turn, in order.

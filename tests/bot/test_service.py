@@ -335,3 +335,29 @@ def test_the_fast_and_the_portable_statements_store_the_same(
         stamps = conn.execute(sa.select(table(Answer).c.answered_at)).scalars().all()
     assert stamps and all(s.tzinfo is not None for s in stamps)
     assert svc.handle("telegram", "mixed", Inbound(text="x"), message_id="m0").duplicate
+
+
+def test_a_dossier_survey_looks_its_dossier_up_only_when_the_engine_needs_it(
+    engine: Engine,
+) -> None:
+    """Answers in the middle of a dossier's survey do not query the dossier; the start and
+    the survey's end (whether to offer the SIPAS survey) do."""
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    looked_up: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM dossier" in statement:
+            looked_up.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        per_turn = []
+        for text in ("/start HS1", "đồng ý", "3", "Phải đi lại nhiều lần"):
+            looked_up.clear()
+            say(svc, "u1", text)
+            per_turn.append(len(looked_up))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert per_turn[0] > 0 and per_turn[2] == 0 and per_turn[3] > 0, per_turn
+    assert rows(engine, SurveyResponse, "status") == [("completed",)]
