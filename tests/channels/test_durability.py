@@ -246,3 +246,24 @@ def test_hailong_telegram_poll_answers_updates_and_set_webhook_sends_the_secret(
     assert "deleteWebhook" in fake.methods()
     assert citizen.texts()[0].startswith("Xin chào")
     engine.dispose()
+
+
+def test_a_claim_reads_past_a_long_blocked_chat_to_the_messages_it_may_send(
+    engine: Engine,
+) -> None:
+    """The claim walks pending messages a page at a time: a chat whose oldest message waits
+    for a retry, with more than a page queued behind it, neither goes out of order nor
+    hides the chats after it."""
+    with session_scope(engine) as s:
+        for n in range(250):
+            conversations.enqueue(s, "telegram", "slow", {"text": "x", "buttons": [], "n": n})
+        for n in range(3):
+            conversations.enqueue(s, "telegram", "fast", {"text": "x", "buttons": [], "n": n})
+    now = utcnow()
+    with session_scope(engine) as s:
+        first = outbox.claim(s, "telegram", "w", now, timedelta(seconds=30), limit=1)
+        assert [(p.recipient, p.payload["n"]) for p in first] == [("slow", 0)]
+        outbox.mark_failed(s, first[0], "HTTP 500", now, timedelta(minutes=5))
+    with session_scope(engine) as s:
+        got = outbox.claim(s, "telegram", "w", now, timedelta(seconds=30), limit=2)
+    assert [(p.recipient, p.payload["n"]) for p in got] == [("fast", 0), ("fast", 1)]
