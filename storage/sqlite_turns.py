@@ -22,7 +22,10 @@ from storage.surveys import ANSWER_VALUES
 
 _CLAIM = (
     "INSERT INTO inbound_message (channel, message_id, received_at) VALUES (?, ?, ?)"
-    " ON CONFLICT DO NOTHING RETURNING 1"
+    " ON CONFLICT DO NOTHING"
+)
+_CLAIMED_NOW = (
+    "SELECT 1 FROM inbound_message WHERE channel = ? AND message_id = ? AND received_at = ?"
 )
 _LOAD = "SELECT state, version FROM conversation_state WHERE channel = ? AND external_id = ?"
 _ANSWER = (
@@ -44,8 +47,9 @@ _CREATE = (
 _DELETE = "DELETE FROM conversation_state WHERE channel = ? AND external_id = ?"
 _ENQUEUE = (
     "INSERT INTO outbox (channel, recipient, payload, status, attempts, next_attempt_at,"
-    " created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id"
+    " created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)"
 )
+_LAST_ID = "SELECT max(id) FROM outbox"
 
 
 def _stamp(at: datetime) -> str:
@@ -69,11 +73,17 @@ def read(
     """`claim_inbound_many` and `load_states` (states as their JSON text)."""
     cur = _cursor(session)
     at = _stamp(now)
-    claimed = {
-        (channel, message)
-        for channel, message in dict.fromkeys(ids)
-        if cur.execute(_CLAIM, (channel, message, at)).fetchone() is not None
-    }
+    unique = list(dict.fromkeys(ids))
+    before = cur.connection.total_changes
+    cur.executemany(_CLAIM, [(channel, message, at) for channel, message in unique])
+    if cur.connection.total_changes - before == len(unique):
+        claimed = set(unique)  # the usual case: no redelivery in the batch
+    else:  # some were there already: those inserted now carry this batch's timestamp
+        claimed = {
+            (channel, message)
+            for channel, message in unique
+            if cur.execute(_CLAIMED_NOW, (channel, message, at)).fetchone() is not None
+        }
     stored: dict[tuple[str, str], tuple[str, int]] = {}
     for chat in chats:
         row = cur.execute(_LOAD, chat).fetchone()
@@ -113,8 +123,11 @@ def write(
     gone = [(c, e) for c, e, s, _ in states if s is None]
     if gone:
         cur.executemany(_DELETE, gone)
-    ids = [
-        int(cur.execute(_ENQUEUE, (c, r, json.dumps(p), at, at)).fetchone()[0])
-        for c, r, p in outgoing
-    ]
+    ids: list[int] = []
+    if outgoing:
+        cur.executemany(_ENQUEUE, [(c, r, json.dumps(p), at, at) for c, r, p in outgoing])
+        # The transaction holds SQLite's write lock since its first insert, and a new rowid is
+        # the largest one plus one: the rows just inserted are the last len(outgoing) ids.
+        last = int(cur.execute(_LAST_ID).fetchone()[0])
+        ids = list(range(last - len(outgoing) + 1, last + 1))
     return written, ids
