@@ -5,13 +5,13 @@ row (inbound ids, states read, answers, states written, outbox) through SQLAlche
 multi-row INSERTs change their SQL text with the batch size, so psycopg parses them afresh
 (texts over 50 parameters are not cached) and PostgreSQL plans them afresh. Here the batch's
 rows travel as arrays (`unnest`), so the texts never change: psycopg prepares them once per
-connection, and a batch costs two round trips (read, then write) besides BEGIN and COMMIT.
+connection, and a batch costs three round trips: BEGIN with the read, the write, COMMIT.
 The arrays go in binary (`%b`): psycopg's text format escapes every element with a regex,
 which cost more than the rest of the batch. Measured in-process (the bench's survey answer,
 one run each): CPU per turn in batches of 8, 406 µs before, 309 µs with these statements in
 text format, 169 µs in binary; in batches of 16, 299 → 139 µs. The semantics are those of
 the portable functions, which the tests run on both backends: same rows, same StaleState and
-IntegrityError cases.
+IntegrityError cases (a test alternates the two paths within one chat).
 """
 
 from __future__ import annotations
