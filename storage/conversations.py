@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -226,11 +226,25 @@ def write_batch(
             session, [(c, e, None if s is None else json.loads(s), v) for c, e, s, v in states]
         )
         return enqueue_many(session, outgoing)
-    expected = sum(1 for _, _, s, _ in states if s is not None)
-    written, ids = fast.write(session, surveys.last_answers(answers), states, outgoing, utcnow())
+    writes = StateWrites(
+        changed=[(c, e, s, v) for c, e, s, v in states if v and s is not None],
+        new=[(c, e, s) for c, e, s, v in states if v == 0 and s is not None],
+        gone=[(c, e) for c, e, s, _ in states if s is None],
+    )
+    answers = surveys.last_answers(answers)
+    written, ids = fast.write(session, answers, writes, outgoing, utcnow())
+    expected = len(writes.changed) + len(writes.new)
     if written != expected:
         raise StaleState(f"{expected - written} of {len(states)} chats")
     return ids
+
+
+class StateWrites(NamedTuple):
+    """A batch's state writes as the fast paths take them (states as JSON text)."""
+
+    changed: list[tuple[str, str, str, int]]  # channel, external id, state, version read
+    new: list[tuple[str, str, str]]  # channel, external id, state: no row yet
+    gone: list[tuple[str, str]]  # channel, external id: to delete
 
 
 # The turn batches' own statements per dialect (the hot path of every webhook); the

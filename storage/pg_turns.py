@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Json
 from sqlmodel import Session
 
 from storage.surveys import ANSWER_VALUES
+
+if TYPE_CHECKING:
+    from storage.conversations import StateWrites
 
 # Claims the inbound message ids (a redelivered id is not returned) and reads the chats'
 # states, in one statement; `claimed` tells the two kinds of rows apart.
@@ -136,15 +139,13 @@ def read(
 def write(
     session: Session,
     answers: Sequence[Mapping[str, Any]],
-    states: Sequence[tuple[str, str, str | None, int]],
+    states: StateWrites,
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> tuple[int, list[int]]:
-    """Answers, states (channel, external id, state's JSON text or None to delete, version
-    read) and outbox rows in one statement: (states written, outbox ids in the order given)."""
-    new = [(c, e, s) for c, e, s, v in states if v == 0 and s is not None]
-    changed = [(c, e, s, v) for c, e, s, v in states if v and s is not None]
-    gone = [(c, e) for c, e, s, _ in states if s is None]
+    """Answers, states and outbox rows in one statement: (states written, outbox ids in the
+    order given)."""
+    changed, new, gone = states
     params: dict[str, Any] = {
         "now": now,
         "a_key": [a["key"] for a in answers],

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from storage.surveys import ANSWER_VALUES
+
+if TYPE_CHECKING:
+    from storage.conversations import StateWrites
 
 _CLAIM = (
     "INSERT INTO inbound_message (channel, message_id, received_at) VALUES (?, ?, ?)"
@@ -95,12 +98,11 @@ def read(
 def write(
     session: Session,
     answers: Sequence[Mapping[str, Any]],
-    states: Sequence[tuple[str, str, str | None, int]],
+    states: StateWrites,
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> tuple[int, list[int]]:
-    """Answers, states (channel, external id, state's JSON text or None to delete, version
-    read) and outbox rows: (states written, outbox ids in the order given)."""
+    """Answers, states and outbox rows: (states written, outbox ids in the order given)."""
     cur = _cursor(session)
     at = _stamp(now)
     if answers:
@@ -112,17 +114,16 @@ def write(
             ],
         )
     written = 0
-    changed = [(s, v + 1, at, c, e, v) for c, e, s, v in states if v and s is not None]
+    changed = [(s, v + 1, at, c, e, v) for c, e, s, v in states.changed]
     if changed:
         cur.executemany(_UPDATE, changed)
         written += cur.rowcount  # summed over the rows: a stale chat shows as a shortfall
-    new = [(c, e, s, at) for c, e, s, v in states if v == 0 and s is not None]
+    new = [(c, e, s, at) for c, e, s in states.new]
     if new:
         cur.executemany(_CREATE, new)
         written += cur.rowcount
-    gone = [(c, e) for c, e, s, _ in states if s is None]
-    if gone:
-        cur.executemany(_DELETE, gone)
+    if states.gone:
+        cur.executemany(_DELETE, states.gone)
     ids: list[int] = []
     if outgoing:
         cur.executemany(_ENQUEUE, [(c, r, json.dumps(p), at, at) for c, r, p in outgoing])
