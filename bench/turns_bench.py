@@ -82,7 +82,7 @@ def run(svc: ConversationService, k: int, rounds: int, profile: Path | None, db:
     # 600 batches of 8 answer ~9 questions per chat: all within the survey's 21 "4" answers.
     if rounds * k > CHATS * 20:
         raise SystemExit("--rounds x --batch must stay within 20 answers per chat")
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.thread_time) if profile else None
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()

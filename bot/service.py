@@ -150,15 +150,20 @@ class ConversationService:
             chats,
         )
         latest: dict[tuple[str, str], ConversationState | None] = {}
+        taken: list[tuple[str, str]] = []
         answers: list[dict[str, object]] = []
+        starts: list[surveys.NewResponse] = []
+        completions: list[tuple[str, datetime]] = []
         outgoing: list[tuple[str, str, dict[str, object]]] = []
         done: list[tuple[list[Reply], int] | None] = []  # replies and their first outbox row
+        in_transaction = False
         for r in requests:
             if r.message_id is not None:
                 if (r.channel, r.message_id) not in claimed:
                     done.append(None)
                     continue
                 claimed.discard((r.channel, r.message_id))  # a second copy is a duplicate
+                taken.append((r.channel, r.message_id))
             chat = (r.channel, r.external_id)
             if chat in latest:
                 state = latest[chat] or ConversationState()
@@ -175,10 +180,28 @@ class ConversationService:
             )
             turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
+            # The usual effects are written with the batch in one go; the rare ones go
+            # through the ORM at once, in the batch's transaction.
             for effect in turn.effects:
-                if isinstance(effect, RecordAnswer):  # the hot path: written in one go below
+                if isinstance(effect, RecordAnswer):
                     answers.append({name: getattr(effect, name) for name in _ANSWER_FIELDS})
+                elif isinstance(effect, StartResponse):
+                    starts.append(
+                        surveys.NewResponse(
+                            key=effect.key,
+                            questionnaire=self.questionnaires[effect.questionnaire_code],
+                            dossier_code=effect.dossier_code,
+                            channel=r.channel,
+                            external_id=r.external_id,
+                            at=effect.at,
+                        )
+                    )
+                elif isinstance(effect, CompleteResponse):
+                    completions.append((effect.key, effect.at))
                 else:
+                    if not in_transaction:
+                        conversations.begin_batch_transaction(session)
+                        in_transaction = True
                     self._apply(session, r.channel, r.external_id, effect)
                     forgotten = forgotten or isinstance(effect, ForgetCitizen)
             latest[chat] = None if forgotten else turn.state
@@ -186,7 +209,10 @@ class ConversationService:
             outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
         ids = conversations.write_batch(
             session,
+            taken,
             answers,
+            starts,
+            completions,
             [
                 (
                     c,
@@ -242,24 +268,15 @@ class ConversationService:
         )
 
     def _apply(self, session: Session, channel: str, external_id: str, effect: Effect) -> None:
-        """Record an effect other than an answer (answers go in one executemany a batch)."""
+        """Record a rare effect (consent, forgetting) through the ORM; answers and responses
+        opened or completed are written with the batch (`conversations.write_batch`)."""
         if isinstance(effect, GiveConsent):
             surveys.give_consent(session, channel, external_id, effect.text_shown, effect.at)
         elif isinstance(effect, ForgetCitizen):
             surveys.forget_citizen(session, channel, external_id, effect.at)
             conversations.forget_chat(session, channel, external_id)
-        elif isinstance(effect, StartResponse):
-            surveys.start_response(
-                session,
-                key=effect.key,
-                questionnaire=self.questionnaires[effect.questionnaire_code],
-                dossier_code=effect.dossier_code,
-                channel=channel,
-                citizen=surveys.citizen_id(session, channel, external_id),
-                at=effect.at,
-            )
-        elif isinstance(effect, CompleteResponse):
-            surveys.complete_response(session, effect.key, effect.at)
+        else:
+            raise TypeError(f"unknown effect {effect!r}")
 
 
 _ANSWER_FIELDS = tuple(f.name for f in fields(RecordAnswer))

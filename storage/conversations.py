@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
@@ -198,29 +199,47 @@ def forget_chat(session: Session, channel: str, external_id: str) -> None:
 def read_batch(
     session: Session, ids: Sequence[tuple[str, str]], chats: Sequence[tuple[str, str]]
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
-    """What a batch of turns reads first: the inbound ids claimed now (`claim_inbound_many`)
-    and the stored states of its chats as JSON text (`load_states`), through the dialect's
-    fast path. States stay text here: the engine's model parses it directly."""
+    """What a batch of turns reads first: the inbound ids it takes (not seen before) and the
+    stored states of its chats as JSON text, through the dialect's fast path. States stay
+    text here: the engine's model parses it directly. On PostgreSQL the ids are only checked
+    here and taken by `write_batch` (which fails if another worker took one meanwhile);
+    elsewhere they are taken here (`claim_inbound_many`), in the batch's transaction."""
     fast = _FAST.get(_dialect(session))
-    if fast is None:
-        stored = load_states(session, chats)
-        return claim_inbound_many(session, ids), {
-            chat: (json.dumps(state), version) for chat, (state, version) in stored.items()
-        }
-    return fast.read(session, ids, chats, utcnow())
+    if fast is pg_turns:
+        return pg_turns.read(session, ids, chats)
+    if fast is sqlite_turns:
+        return sqlite_turns.read(session, ids, chats, utcnow())
+    stored = load_states(session, chats)
+    return claim_inbound_many(session, ids), {
+        chat: (json.dumps(state), version) for chat, (state, version) in stored.items()
+    }
+
+
+def begin_batch_transaction(session: Session) -> None:
+    """A turn of the batch is about to write through the ORM (consent, forgetting): the rest
+    of the batch joins that transaction. (Only PostgreSQL batches run outside one.)"""
+    if _FAST.get(_dialect(session)) is pg_turns:
+        pg_turns.begin(session)
 
 
 def write_batch(
     session: Session,
+    claims: Sequence[tuple[str, str]],
     answers: Sequence[Mapping[str, Any]],
+    starts: Sequence[surveys.NewResponse],
+    completions: Sequence[tuple[str, datetime]],
     states: Sequence[tuple[str, str, str | None, int]],
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
 ) -> list[int]:
-    """What a batch of turns writes: answers (`surveys.record_answers`), states as JSON text
-    (`save_states`, StaleState included) and replies (`enqueue_many`: their outbox ids, in
-    order), through the dialect's fast path."""
+    """What a batch of turns writes: the inbound ids it took (`read_batch`), responses opened
+    and completed, answers (`surveys.record_answers`), states as JSON text (`save_states`,
+    StaleState included) and replies (`enqueue_many`: their outbox ids, in order), through
+    the dialect's fast path."""
     fast = _FAST.get(_dialect(session))
     if fast is None:
+        surveys.start_responses(session, starts)
+        for key, at in completions:
+            surveys.complete_response(session, key, at)
         surveys.record_answers(session, answers)
         save_states(
             session, [(c, e, None if s is None else json.loads(s), v) for c, e, s, v in states]
@@ -232,7 +251,17 @@ def write_batch(
         gone=[(c, e) for c, e, s, _ in states if s is None],
     )
     answers = surveys.last_answers(answers)
-    written, ids = fast.write(session, answers, writes, outgoing, utcnow())
+    if fast is pg_turns:
+        try:
+            return pg_turns.write(
+                session, claims, answers, starts, completions, writes, outgoing, utcnow()
+            )
+        except pg_turns.BatchChanged as exc:
+            raise StaleState(str(exc)) from exc
+    surveys.start_responses(session, starts)  # SQLite: few, and in-process
+    for key, at in completions:
+        surveys.complete_response(session, key, at)
+    written, ids = sqlite_turns.write(session, answers, writes, outgoing, utcnow())
     expected = len(writes.changed) + len(writes.new)
     if written != expected:
         raise StaleState(f"{expected - written} of {len(states)} chats")
@@ -245,6 +274,7 @@ class StateWrites(NamedTuple):
     changed: list[tuple[str, str, str, int]]  # channel, external id, state, version read
     new: list[tuple[str, str, str]]  # channel, external id, state: no row yet
     gone: list[tuple[str, str]]  # channel, external id: to delete
+
 
 
 # The turn batches' own statements per dialect (the hot path of every webhook); the

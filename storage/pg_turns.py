@@ -1,67 +1,120 @@
-"""PostgreSQL: a batch of turns in two statements, each one prepared SQL text over arrays.
+"""PostgreSQL: a batch of turns in two autocommit statements, prepared SQL texts over arrays.
 
 The portable path (`storage.conversations`, `storage.surveys`) sends a statement per kind of
-row (inbound ids, states read, answers, states written, outbox) through SQLAlchemy, and its
-multi-row INSERTs change their SQL text with the batch size, so psycopg parses them afresh
-(texts over 50 parameters are not cached) and PostgreSQL plans them afresh. Here the batch's
-rows travel as arrays (`unnest`), so the texts never change: psycopg prepares them once per
-connection, and a batch costs three round trips: BEGIN with the read, the write, COMMIT.
-The arrays go in binary (`%b`): psycopg's text format escapes every element with a regex,
-which cost more than the rest of the batch. Measured in-process (the bench's survey answer,
-one run each): CPU per turn in batches of 8, 406 µs before, 309 µs with these statements in
-text format, 169 µs in binary; in batches of 16, 299 → 139 µs. The semantics are those of
-the portable functions, which the tests run on both backends: same rows, same StaleState and
-IntegrityError cases (a test alternates the two paths within one chat).
+row through SQLAlchemy in a transaction. Here a batch costs two round trips and no
+transaction of its own: the read (states, and which message ids were seen already), then one
+statement that writes everything the turns did (message ids, responses opened and completed,
+answers, states, outbox rows) and commits by itself. What the read saw is checked inside the
+write: a chat's state is updated only at the version read, every message id must still be
+new, every completion must find its response; if not, `hailong_check_batch` (migration 0004)
+raises and the statement writes nothing, and the caller redoes the turns (`BatchChanged`).
+Only effects that need the ORM (consent, forgetting) open a transaction (`begin`), which the
+write then joins.
+
+Measured in-process (bench/turns_bench.py, batches of one): BEGIN and COMMIT round trips and
+psycopg's pipeline mode cost more CPU than the statements; psycopg's CPU time a round trip is
+~55 µs (`SELECT 1`, TCP loopback), BEGIN+read+COMMIT in a transaction ~130-215 µs.
+
+The batch's rows travel as arrays (`unnest`), so the texts never change: psycopg prepares them
+once per connection. The arrays go in binary (`%b`): psycopg's text format escapes every
+element with a regex, which cost more than the rest of the batch. The semantics are those of
+the portable functions, which the tests run on both backends (a test alternates the two
+paths within one chat).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from storage.surveys import ANSWER_VALUES
+from storage.catalogue import ensure_questionnaire
+from storage.db import session_scope
+from storage.models import ResponseStatus
+from storage.surveys import ANSWER_VALUES, NewResponse
 
 if TYPE_CHECKING:
     from storage.conversations import StateWrites
 
-# Claims the inbound message ids (a redelivered id is not returned) and reads the chats'
-# states, in one statement; `claimed` tells the two kinds of rows apart.
+
+class BatchChanged(Exception):
+    """Another worker took a message id or moved a chat since the read: nothing was written."""
+
+
+# The message ids seen already, and the chats' states. Each is looked up by its index: a
+# prepared statement's plan cannot know the arrays' lengths (it assumes 100 rows), and a join
+# planned for that hash-joined the whole inbound_message table, a scan per batch growing
+# with every message ever received. A LATERAL subquery with OFFSET 0 is not flattened into
+# a join, so it runs once per array element, on the index.
 _READ = """
+SELECT true, c.channel, c.message_id, NULL::text, NULL::integer
+FROM unnest(%(c_channel)b::varchar[], %(c_message)b::varchar[]) AS c(channel, message_id)
+CROSS JOIN LATERAL (
+    SELECT 1 FROM inbound_message AS i
+    WHERE i.channel = c.channel AND i.message_id = c.message_id OFFSET 0
+) AS i
+UNION ALL
+SELECT false, k.channel, k.external_id, s.state::text, s.version
+FROM unnest(%(s_channel)b::varchar[], %(s_external)b::varchar[]) AS k(channel, external_id)
+CROSS JOIN LATERAL (
+    SELECT s.state, s.version FROM conversation_state AS s
+    WHERE s.channel = k.channel AND s.external_id = k.external_id OFFSET 0
+) AS s
+"""
+
+# Everything a batch writes. Answers take their response id from a response opened in this
+# statement (which the statement's own snapshot does not show) or from the table; a later
+# answer to a question replaces the earlier one; an unknown key fails on the NOT NULL
+# response id, a dossier rated twice on the unique constraint. The response id is a subquery
+# per answer, not a join (see _READ); dossiers, responses completed and states updated are
+# found by their indexes too (an UPDATE joins the row it found by its ctid: a TID scan).
+# States are updated only at the version read. Outbox ids come back in order.
+_WRITE = """
 WITH claimed AS (
     INSERT INTO inbound_message (channel, message_id, received_at)
     SELECT c.channel, c.message_id, %(now)b
-    FROM unnest(%(c_channel)b::varchar[], %(c_message)b::varchar[]) AS c(channel, message_id)
+    FROM unnest(%(c_channel)b::text[], %(c_message)b::text[]) c(channel, message_id)
     ON CONFLICT DO NOTHING
-    RETURNING channel, message_id
-)
-SELECT true, channel, message_id, NULL::text, NULL::integer FROM claimed
-UNION ALL
-SELECT false, s.channel, s.external_id, s.state::text, s.version
-FROM conversation_state AS s
-JOIN unnest(%(s_channel)b::varchar[], %(s_external)b::varchar[]) AS k(channel, external_id)
-    ON s.channel = k.channel AND s.external_id = k.external_id
-"""
-
-# Answers (a later answer to a question replaces the earlier one; an unknown response key
-# fails on the NOT NULL response id), states (updated only at the version read: a shortfall
-# means another worker moved the chat), and the outbox rows, ids in the order given. The
-# response id is a subquery per answer, not a join: joined, the planner hash-joined the whole
-# survey_response table (a scan per batch, growing with every survey ever taken).
-_WRITE = """
-WITH answers AS (
+    RETURNING 1
+), started AS (
+    INSERT INTO survey_response (key, questionnaire_id, questionnaire_code, citizen_id,
+                                 dossier_id, unit_id, procedure_id, channel, status,
+                                 started_at, completed_at)
+    SELECT s.key,
+           (SELECT q.id FROM questionnaire q
+            WHERE q.code = s.code AND q.version = s.version),
+           s.code,
+           (SELECT c.id FROM citizen c
+            WHERE c.channel = s.channel AND c.external_id = s.external_id),
+           d.id, d.unit_id, d.procedure_id, s.channel, s.status, s.at, s.completed_at
+    FROM unnest(%(r_key)b::text[], %(r_code)b::text[], %(r_version)b::text[],
+                %(r_dossier)b::text[], %(r_channel)b::text[], %(r_external)b::text[],
+                %(r_status)b::text[], %(r_at)b::timestamptz[], %(r_completed)b::timestamptz[])
+         s(key, code, version, dossier, channel, external_id, status, at, completed_at)
+    LEFT JOIN LATERAL (
+        SELECT d.id, d.unit_id, d.procedure_id FROM dossier d
+        WHERE d.code = s.dossier OFFSET 0) d ON true
+    RETURNING id, key, dossier_id
+), answers AS (
     INSERT INTO answer (response_id, question_code, answered_at, element_code, kind, status,
                         score, choice, text, satisfied)
-    SELECT (SELECT r.id FROM survey_response AS r WHERE r.key = a.key), a.question, a.at,
-           a.element_code, a.kind, a.status, a.score, a.choice, a.text, a.satisfied
-    FROM unnest(%(a_key)b::varchar[], %(a_question)b::varchar[], %(a_at)b::timestamptz[],
-                %(a_element_code)b::varchar[], %(a_kind)b::varchar[], %(a_status)b::varchar[],
-                %(a_score)b::integer[], %(a_choice)b::varchar[], %(a_text)b::varchar[],
+    SELECT COALESCE((SELECT st.id FROM started st WHERE st.key = a.key),
+                    (SELECT r.id FROM survey_response r WHERE r.key = a.key)),
+           a.question, a.at, a.element_code, a.kind, a.status, a.score, a.choice, a.text,
+           a.satisfied
+    FROM unnest(%(a_key)b::text[], %(a_question)b::text[], %(a_at)b::timestamptz[],
+                %(a_element_code)b::text[], %(a_kind)b::text[], %(a_status)b::text[],
+                %(a_score)b::integer[], %(a_choice)b::text[], %(a_text)b::text[],
                 %(a_satisfied)b::boolean[])
-         WITH ORDINALITY AS a(key, question, at, element_code, kind, status, score, choice,
+         WITH ORDINALITY a(key, question, at, element_code, kind, status, score, choice,
                               text, satisfied, n)
     ORDER BY a.n
     ON CONFLICT (response_id, question_code) DO UPDATE SET
@@ -69,89 +122,169 @@ WITH answers AS (
         score = excluded.score, choice = excluded.choice, text = excluded.text,
         satisfied = excluded.satisfied, answered_at = excluded.answered_at
     RETURNING 1
+), completed AS (
+    UPDATE survey_response r SET status = %(completed)b, completed_at = x.at
+    FROM unnest(%(x_key)b::text[], %(x_at)b::timestamptz[]) x(key, at)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid FROM survey_response t WHERE t.key = x.key OFFSET 0) t
+    WHERE r.ctid = t.ctid
+    RETURNING 1
 ), changed AS (
-    UPDATE conversation_state AS s
+    UPDATE conversation_state s
     SET state = u.state::json, version = u.version + 1, updated_at = %(now)b
-    FROM unnest(%(u_channel)b::varchar[], %(u_external)b::varchar[], %(u_state)b::text[],
-                %(u_version)b::integer[]) AS u(channel, external_id, state, version)
-    WHERE s.channel = u.channel AND s.external_id = u.external_id AND s.version = u.version
+    FROM unnest(%(u_channel)b::text[], %(u_external)b::text[], %(u_state)b::text[],
+                %(u_version)b::integer[]) u(channel, external_id, state, version)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid FROM conversation_state t
+        WHERE t.channel = u.channel AND t.external_id = u.external_id OFFSET 0) t
+    WHERE s.ctid = t.ctid AND s.version = u.version
     RETURNING 1
 ), created AS (
     INSERT INTO conversation_state (channel, external_id, state, version, updated_at)
     SELECT n.channel, n.external_id, n.state::json, 1, %(now)b
-    FROM unnest(%(n_channel)b::varchar[], %(n_external)b::varchar[], %(n_state)b::text[])
-         AS n(channel, external_id, state)
+    FROM unnest(%(n_channel)b::text[], %(n_external)b::text[], %(n_state)b::text[])
+         n(channel, external_id, state)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), gone AS (
-    DELETE FROM conversation_state AS s
-    USING unnest(%(d_channel)b::varchar[], %(d_external)b::varchar[]) AS d(channel, external_id)
+    DELETE FROM conversation_state s
+    USING unnest(%(d_channel)b::text[], %(d_external)b::text[]) d(channel, external_id)
     WHERE s.channel = d.channel AND s.external_id = d.external_id
     RETURNING 1
 ), queued AS (
     INSERT INTO outbox (channel, recipient, payload, status, attempts, next_attempt_at,
                         created_at)
     SELECT o.channel, o.recipient, o.payload, 'pending', 0, %(now)b, %(now)b
-    FROM unnest(%(o_channel)b::varchar[], %(o_recipient)b::varchar[], %(o_payload)b::json[])
-         WITH ORDINALITY AS o(channel, recipient, payload, n)
+    FROM unnest(%(o_channel)b::text[], %(o_recipient)b::text[], %(o_payload)b::json[])
+         WITH ORDINALITY o(channel, recipient, payload, n)
     ORDER BY o.n
     RETURNING id
 )
-SELECT (SELECT count(*) FROM changed) + (SELECT count(*) FROM created),
+SELECT hailong_check_batch(%(expected)b::integer[], ARRAY[
+           (SELECT count(*) FROM claimed),
+           (SELECT count(*) FROM changed) + (SELECT count(*) FROM created),
+           (SELECT count(*) FROM completed),
+           (SELECT count(*) FROM started WHERE dossier_id IS NOT NULL)]::integer[]),
        ARRAY(SELECT id FROM queued ORDER BY id)
 """
+# psycopg parses a statement's text with a regex on every execution unless the text is at
+# most 4,096 bytes (then it caches the parse): without the indentation, this one is (a test
+# keeps it so). Its arrays are text[] (not varchar[]: shorter), which the columns compare
+# and store alike.
+_WRITE = " ".join(_WRITE.split())
 
 
 def _driver(session: Session) -> Any:
-    """The psycopg connection under the session, in the session's transaction."""
+    """The psycopg connection under the session."""
     session.flush()  # ORM rows an effect added must precede what is written here
     return session.connection().connection.driver_connection
+
+
+def begin(session: Session) -> None:
+    """From here on the batch's statements share one transaction (ORM effects and the write)."""
+    transactions(_driver(session))
+
+
+# Connections `read` switched to autocommit (an engine may use autocommit on purpose).
+_SWITCHED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def transactions(conn: Any) -> None:
+    """Put a connection `read` left in autocommit back to transactions (what everyone else
+    expects of a pooled connection); the pool does it too when a connection comes back."""
+    if conn in _SWITCHED and conn.info.transaction_status == TransactionStatus.IDLE:
+        conn.autocommit = False
+        _SWITCHED.discard(conn)
+
+
+def _execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
+    """Run a prepared statement; errors as SQLAlchemy raises them (IntegrityError, a dead
+    connection invalidated), so callers handle both paths' errors alike."""
+    conn = _driver(session)
+    try:
+        return conn.execute(sql, params, prepare=True).fetchall()
+    except psycopg.Error as exc:
+        if exc.sqlstate == "HL409":
+            raise BatchChanged(str(exc)) from exc
+        connection = session.connection()
+        lost = connection.dialect.is_disconnect(cast(Any, exc), conn, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, None, exc, psycopg.Error, connection_invalidated=lost, dialect=connection.dialect
+        ) from exc
 
 
 def read(
     session: Session,
     ids: Sequence[tuple[str, str]],
     chats: Sequence[tuple[str, str]],
-    now: datetime,
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
-    """`claim_inbound_many` and `load_states` (states as JSON text) in one statement."""
+    """The message ids not seen yet (claimed by `write`) and the chats' states as JSON text.
+
+    Outside a transaction (autocommit) unless the session already holds one: `write`
+    checks what this saw."""
+    conn = _driver(session)
+    if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        conn.autocommit = True
+        _SWITCHED.add(conn)
     unique = list(dict.fromkeys(ids))
     params = {
-        "now": now,
         "c_channel": [c for c, _ in unique],
         "c_message": [m for _, m in unique],
         "s_channel": [c for c, _ in chats],
         "s_external": [e for _, e in chats],
     }
-    claimed: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     stored: dict[tuple[str, str], tuple[str, int]] = {}
-    conn = _driver(session)
-    with conn.pipeline():  # BEGIN goes with the statement: one round trip, not two
-        rows = conn.execute(_READ, params, prepare=True).fetchall()
-    for is_claim, channel, key, state, version in rows:
-        if is_claim:
-            claimed.add((channel, key))
+    for is_seen, channel, key, state, version in _execute(session, _READ, params):
+        if is_seen:
+            seen.add((channel, key))
         else:
             stored[(channel, key)] = (state, int(version))
-    return claimed, stored
+    return {i for i in unique if i not in seen}, stored
 
 
 def write(
     session: Session,
+    claims: Sequence[tuple[str, str]],
     answers: Sequence[Mapping[str, Any]],
+    starts: Sequence[NewResponse],
+    completions: Sequence[tuple[str, datetime]],
     states: StateWrites,
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
-) -> tuple[int, list[int]]:
-    """Answers, states and outbox rows in one statement: (states written, outbox ids in the
-    order given)."""
+) -> list[int]:
+    """Everything the batch did, in one statement (committed by itself unless `begin` was
+    called): the outbox ids, in the order given. BatchChanged if what `read` saw changed."""
+    _ensure_questionnaires(session, starts)
+    conn = _driver(session)
+    done = dict(completions)
+    ended = [done.pop(s.key, None) for s in starts]  # opened and completed in this batch
     changed, new, gone = states
     params: dict[str, Any] = {
         "now": now,
+        "completed": ResponseStatus.COMPLETED.value,
+        "c_channel": [c for c, _ in claims],
+        "c_message": [m for _, m in claims],
+        "r_key": [s.key for s in starts],
+        "r_code": [s.questionnaire.code for s in starts],
+        "r_version": [s.questionnaire.version for s in starts],
+        "r_dossier": [s.dossier_code for s in starts],
+        "r_channel": [s.channel for s in starts],
+        "r_external": [s.external_id for s in starts],
+        "r_status": [
+            (ResponseStatus.IN_PROGRESS if at is None else ResponseStatus.COMPLETED).value
+            for at in ended
+        ],
+        "r_at": [s.at for s in starts],
+        "r_completed": ended,
         "a_key": [a["key"] for a in answers],
         "a_question": [a["question_code"] for a in answers],
         "a_at": [a["at"] for a in answers],
         **{f"a_{name}": [a.get(name) for a in answers] for name in ANSWER_VALUES},
+        "x_key": list(done),
+        "x_at": list(done.values()),
         "u_channel": [c for c, _, _, _ in changed],
         "u_external": [e for _, e, _, _ in changed],
         "u_state": [s for _, _, s, _ in changed],
@@ -164,7 +297,34 @@ def write(
         "o_channel": [c for c, _, _ in outgoing],
         "o_recipient": [r for _, r, _ in outgoing],
         "o_payload": [Json(p) for _, _, p in outgoing],
+        "expected": [
+            len(claims),
+            len(changed) + len(new),
+            len(done),
+            sum(1 for s in starts if s.dossier_code is not None),
+        ],
     }
-    row = _driver(session).execute(_WRITE, params, prepare=True).fetchone()
-    written, ids = int(row[0]), list(row[1])
-    return written, ids
+    try:
+        rows = _execute(session, _WRITE, params)
+    finally:
+        transactions(conn)
+    return list(rows[0][1])
+
+
+# Questionnaire rows known to exist, per engine: a response names its questionnaire by a
+# subquery, which must find the row (created once, in its own transaction, on first use).
+_ENSURED: weakref.WeakKeyDictionary[Engine, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _ensure_questionnaires(session: Session, starts: Sequence[NewResponse]) -> None:
+    if not starts:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    known = _ENSURED.setdefault(engine, set())
+    for s in starts:
+        q = s.questionnaire
+        if (q.code, q.version) not in known:
+            with session_scope(engine) as other:
+                ensure_questionnaire(other, q)
+            known.add((q.code, q.version))

@@ -64,6 +64,32 @@ def dossier_info(session: Session, code: str) -> DossierInfo | None:
     return DossierInfo(code, row[1], row[2] or "", frozenset(rated))
 
 
+@dataclass(frozen=True)
+class NewResponse:
+    """A response a turn opens (`start_response`), for the turn batch's one write."""
+
+    key: str
+    questionnaire: Questionnaire
+    dossier_code: str | None
+    channel: str
+    external_id: str  # the citizen, if this chat gave consent
+    at: datetime
+
+
+def start_responses(session: Session, starts: Sequence[NewResponse]) -> None:
+    """`start_response` for each, with the citizen row of its chat."""
+    for s in starts:
+        start_response(
+            session,
+            key=s.key,
+            questionnaire=s.questionnaire,
+            dossier_code=s.dossier_code,
+            channel=s.channel,
+            citizen=citizen_id(session, s.channel, s.external_id),
+            at=s.at,
+        )
+
+
 def citizen_id(session: Session, channel: str, external_id: str) -> int | None:
     """The citizen row of a channel identity, if it consented."""
     return session.execute(
