@@ -276,7 +276,6 @@ class StateWrites(NamedTuple):
     gone: list[tuple[str, str]]  # channel, external id: to delete
 
 
-
 # The turn batches' own statements per dialect (the hot path of every webhook); the
 # functions above stay the portable reference, for one-off use and other dialects.
 _FAST = {"postgresql": pg_turns, "sqlite": sqlite_turns}

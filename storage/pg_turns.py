@@ -24,6 +24,7 @@ paths within one chat).
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -70,21 +71,25 @@ CROSS JOIN LATERAL (
 ) AS s
 """
 
-# Everything a batch writes. Answers take their response id from a response opened in this
-# statement (which the statement's own snapshot does not show) or from the table; a later
-# answer to a question replaces the earlier one; an unknown key fails on the NOT NULL
-# response id, a dossier rated twice on the unique constraint. The response id is a subquery
-# per answer, not a join (see _READ); dossiers, responses completed and states updated are
-# found by their indexes too (an UPDATE joins the row it found by its ctid: a TID scan).
-# States are updated only at the version read. Outbox ids come back in order.
-_WRITE = """
-WITH claimed AS (
+# Everything a batch writes, as the CTEs of one statement; a batch's statement has only the
+# parts it needs (`_write_sql`): PostgreSQL starts every data-modifying CTE (opening its table
+# and indexes) even for an empty array, and each array costs psycopg a dump. Answers take
+# their response id from a response opened in this statement (which the statement's own
+# snapshot does not show) or from the table; a later answer to a question replaces the
+# earlier one; an unknown key fails on the NOT NULL response id, a dossier rated twice on the
+# unique constraint. The response id is a subquery per answer, not a join (see _READ);
+# dossiers, responses completed and states updated are found by their indexes too (an UPDATE
+# joins the row it found by its ctid: a TID scan). States are updated only at the version
+# read. Outbox ids come back in order. Arrays are text[] (shorter than varchar[]), which the
+# columns compare and store alike.
+_PARTS = {
+    "claimed": """
     INSERT INTO inbound_message (channel, message_id, received_at)
     SELECT c.channel, c.message_id, %(now)b
     FROM unnest(%(c_channel)b::text[], %(c_message)b::text[]) c(channel, message_id)
     ON CONFLICT DO NOTHING
-    RETURNING 1
-), started AS (
+    RETURNING 1""",
+    "started": """
     INSERT INTO survey_response (key, questionnaire_id, questionnaire_code, citizen_id,
                                  dossier_id, unit_id, procedure_id, channel, status,
                                  started_at, completed_at)
@@ -102,34 +107,32 @@ WITH claimed AS (
     LEFT JOIN LATERAL (
         SELECT d.id, d.unit_id, d.procedure_id FROM dossier d
         WHERE d.code = s.dossier OFFSET 0) d ON true
-    RETURNING id, key, dossier_id
-), answers AS (
+    RETURNING id, key, dossier_id""",
+    "answers": """
     INSERT INTO answer (response_id, question_code, answered_at, element_code, kind, status,
                         score, choice, text, satisfied)
-    SELECT COALESCE((SELECT st.id FROM started st WHERE st.key = a.key),
-                    (SELECT r.id FROM survey_response r WHERE r.key = a.key)),
-           a.question, a.at, a.element_code, a.kind, a.status, a.score, a.choice, a.text,
-           a.satisfied
+    SELECT RESPONSE_ID, a.question, a.at, a.element_code, a.kind, a.status, a.score,
+           a.choice, a.text, a.satisfied
     FROM unnest(%(a_key)b::text[], %(a_question)b::text[], %(a_at)b::timestamptz[],
                 %(a_element_code)b::text[], %(a_kind)b::text[], %(a_status)b::text[],
                 %(a_score)b::integer[], %(a_choice)b::text[], %(a_text)b::text[],
                 %(a_satisfied)b::boolean[])
          WITH ORDINALITY a(key, question, at, element_code, kind, status, score, choice,
-                              text, satisfied, n)
+                           text, satisfied, n)
     ORDER BY a.n
     ON CONFLICT (response_id, question_code) DO UPDATE SET
         element_code = excluded.element_code, kind = excluded.kind, status = excluded.status,
         score = excluded.score, choice = excluded.choice, text = excluded.text,
         satisfied = excluded.satisfied, answered_at = excluded.answered_at
-    RETURNING 1
-), completed AS (
+    RETURNING 1""",
+    "completed": """
     UPDATE survey_response r SET status = %(completed)b, completed_at = x.at
     FROM unnest(%(x_key)b::text[], %(x_at)b::timestamptz[]) x(key, at)
     CROSS JOIN LATERAL (
         SELECT t.ctid FROM survey_response t WHERE t.key = x.key OFFSET 0) t
     WHERE r.ctid = t.ctid
-    RETURNING 1
-), changed AS (
+    RETURNING 1""",
+    "changed": """
     UPDATE conversation_state s
     SET state = u.state::json, version = u.version + 1, updated_at = %(now)b
     FROM unnest(%(u_channel)b::text[], %(u_external)b::text[], %(u_state)b::text[],
@@ -138,40 +141,59 @@ WITH claimed AS (
         SELECT t.ctid FROM conversation_state t
         WHERE t.channel = u.channel AND t.external_id = u.external_id OFFSET 0) t
     WHERE s.ctid = t.ctid AND s.version = u.version
-    RETURNING 1
-), created AS (
+    RETURNING 1""",
+    "created": """
     INSERT INTO conversation_state (channel, external_id, state, version, updated_at)
     SELECT n.channel, n.external_id, n.state::json, 1, %(now)b
     FROM unnest(%(n_channel)b::text[], %(n_external)b::text[], %(n_state)b::text[])
          n(channel, external_id, state)
     ON CONFLICT DO NOTHING
-    RETURNING 1
-), gone AS (
+    RETURNING 1""",
+    "gone": """
     DELETE FROM conversation_state s
     USING unnest(%(d_channel)b::text[], %(d_external)b::text[]) d(channel, external_id)
     WHERE s.channel = d.channel AND s.external_id = d.external_id
-    RETURNING 1
-), queued AS (
+    RETURNING 1""",
+    "queued": """
     INSERT INTO outbox (channel, recipient, payload, status, attempts, next_attempt_at,
                         created_at)
     SELECT o.channel, o.recipient, o.payload, 'pending', 0, %(now)b, %(now)b
     FROM unnest(%(o_channel)b::text[], %(o_recipient)b::text[], %(o_payload)b::json[])
          WITH ORDINALITY o(channel, recipient, payload, n)
     ORDER BY o.n
-    RETURNING id
+    RETURNING id""",
+}
+_RESPONSE_ID = "(SELECT r.id FROM survey_response r WHERE r.key = a.key)"
+_OPENED_OR_STORED = f"COALESCE((SELECT st.id FROM started st WHERE st.key = a.key), {_RESPONSE_ID})"
+# What `hailong_check_batch` compares with the expected counts, part by part.
+_COUNTS = (
+    ("claimed", "(SELECT count(*) FROM claimed)"),
+    ("changed", "(SELECT count(*) FROM changed)"),
+    ("created", "(SELECT count(*) FROM created)"),
+    ("completed", "(SELECT count(*) FROM completed)"),
+    ("started", "(SELECT count(*) FROM started WHERE dossier_id IS NOT NULL)"),
 )
-SELECT hailong_check_batch(%(expected)b::integer[], ARRAY[
-           (SELECT count(*) FROM claimed),
-           (SELECT count(*) FROM changed) + (SELECT count(*) FROM created),
-           (SELECT count(*) FROM completed),
-           (SELECT count(*) FROM started WHERE dossier_id IS NOT NULL)]::integer[]),
-       ARRAY(SELECT id FROM queued ORDER BY id)
-"""
-# psycopg parses a statement's text with a regex on every execution unless the text is at
-# most 4,096 bytes (then it caches the parse): without the indentation, this one is (a test
-# keeps it so). Its arrays are text[] (not varchar[]: shorter), which the columns compare
-# and store alike.
-_WRITE = " ".join(_WRITE.split())
+
+
+@functools.cache
+def _write_sql(parts: frozenset[str]) -> str:
+    """The write statement with these parts (CTEs), whitespace collapsed: psycopg parses a
+    text with a regex on every execution unless it is at most 4,096 bytes (then it caches
+    the parse); a test keeps every combination under that."""
+    ctes = []
+    for name, body in _PARTS.items():
+        if name in parts:
+            if name == "answers":
+                opened = "started" in parts
+                body = body.replace("RESPONSE_ID", _OPENED_OR_STORED if opened else _RESPONSE_ID)
+            ctes.append(f"{name} AS ({body})")
+    counts = ", ".join(sql if name in parts else "0" for name, sql in _COUNTS)
+    ids = "ARRAY(SELECT id FROM queued ORDER BY id)" if "queued" in parts else "'{}'::integer[]"
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT hailong_check_batch(%(expected)b::integer[],"
+        f" ARRAY[{counts}]::integer[]), {ids}"
+    )
+    return " ".join(sql.split())
 
 
 def _driver(session: Session) -> Any:
@@ -257,55 +279,86 @@ def write(
 ) -> list[int]:
     """Everything the batch did, in one statement (committed by itself unless `begin` was
     called): the outbox ids, in the order given. BatchChanged if what `read` saw changed."""
-    _ensure_questionnaires(session, starts)
-    conn = _driver(session)
+    changed, new, gone = states
     done = dict(completions)
     ended = [done.pop(s.key, None) for s in starts]  # opened and completed in this batch
-    changed, new, gone = states
-    params: dict[str, Any] = {
-        "now": now,
-        "completed": ResponseStatus.COMPLETED.value,
-        "c_channel": [c for c, _ in claims],
-        "c_message": [m for _, m in claims],
-        "r_key": [s.key for s in starts],
-        "r_code": [s.questionnaire.code for s in starts],
-        "r_version": [s.questionnaire.version for s in starts],
-        "r_dossier": [s.dossier_code for s in starts],
-        "r_channel": [s.channel for s in starts],
-        "r_external": [s.external_id for s in starts],
-        "r_status": [
-            (ResponseStatus.IN_PROGRESS if at is None else ResponseStatus.COMPLETED).value
-            for at in ended
-        ],
-        "r_at": [s.at for s in starts],
-        "r_completed": ended,
-        "a_key": [a["key"] for a in answers],
-        "a_question": [a["question_code"] for a in answers],
-        "a_at": [a["at"] for a in answers],
-        **{f"a_{name}": [a.get(name) for a in answers] for name in ANSWER_VALUES},
-        "x_key": list(done),
-        "x_at": list(done.values()),
-        "u_channel": [c for c, _, _, _ in changed],
-        "u_external": [e for _, e, _, _ in changed],
-        "u_state": [s for _, _, s, _ in changed],
-        "u_version": [v for _, _, _, v in changed],
-        "n_channel": [c for c, _, _ in new],
-        "n_external": [e for _, e, _ in new],
-        "n_state": [s for _, _, s in new],
-        "d_channel": [c for c, _ in gone],
-        "d_external": [e for _, e in gone],
-        "o_channel": [c for c, _, _ in outgoing],
-        "o_recipient": [r for _, r, _ in outgoing],
-        "o_payload": [Json(p) for _, _, p in outgoing],
-        "expected": [
-            len(claims),
-            len(changed) + len(new),
-            len(done),
-            sum(1 for s in starts if s.dossier_code is not None),
-        ],
-    }
+    params: dict[str, Any] = {"now": now}
+    parts = set()
+    if claims:
+        parts.add("claimed")
+        params["c_channel"] = [c for c, _ in claims]
+        params["c_message"] = [m for _, m in claims]
+    if starts:
+        _ensure_questionnaires(session, starts)
+        parts.add("started")
+        params |= {
+            "r_key": [s.key for s in starts],
+            "r_code": [s.questionnaire.code for s in starts],
+            "r_version": [s.questionnaire.version for s in starts],
+            "r_dossier": [s.dossier_code for s in starts],
+            "r_channel": [s.channel for s in starts],
+            "r_external": [s.external_id for s in starts],
+            "r_status": [
+                (ResponseStatus.IN_PROGRESS if at is None else ResponseStatus.COMPLETED).value
+                for at in ended
+            ],
+            "r_at": [s.at for s in starts],
+            "r_completed": ended,
+        }
+    if answers:
+        parts.add("answers")
+        params |= {
+            "a_key": [a["key"] for a in answers],
+            "a_question": [a["question_code"] for a in answers],
+            "a_at": [a["at"] for a in answers],
+            **{f"a_{name}": [a.get(name) for a in answers] for name in ANSWER_VALUES},
+        }
+    if done:
+        parts.add("completed")
+        params |= {
+            "completed": ResponseStatus.COMPLETED.value,
+            "x_key": list(done),
+            "x_at": list(done.values()),
+        }
+    if changed:
+        parts.add("changed")
+        params |= {
+            "u_channel": [c for c, _, _, _ in changed],
+            "u_external": [e for _, e, _, _ in changed],
+            "u_state": [s for _, _, s, _ in changed],
+            "u_version": [v for _, _, _, v in changed],
+        }
+    if new:
+        parts.add("created")
+        params |= {
+            "n_channel": [c for c, _, _ in new],
+            "n_external": [e for _, e, _ in new],
+            "n_state": [s for _, _, s in new],
+        }
+    if gone:
+        parts.add("gone")
+        params["d_channel"] = [c for c, _ in gone]
+        params["d_external"] = [e for _, e in gone]
+    if outgoing:
+        parts.add("queued")
+        params |= {
+            "o_channel": [c for c, _, _ in outgoing],
+            "o_recipient": [r for _, r, _ in outgoing],
+            "o_payload": [Json(p) for _, _, p in outgoing],
+        }
+    conn = _driver(session)
+    if not parts:  # duplicates only: nothing to write
+        transactions(conn)
+        return []
+    params["expected"] = [
+        len(claims),
+        len(changed),
+        len(new),
+        len(done),
+        sum(1 for s in starts if s.dossier_code is not None),
+    ]
     try:
-        rows = _execute(session, _WRITE, params)
+        rows = _execute(session, _write_sql(frozenset(parts)), params)
     finally:
         transactions(conn)
     return list(rows[0][1])

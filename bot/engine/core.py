@@ -136,6 +136,10 @@ def _on_consent(turn: Turn, command: str | None, ctx: Context) -> None:
         facts = facts if facts and facts.code == st.pending_dossier else None
         st.pending_dossier = None
         if facts is not None and facts.status is DossierStatus.OK:
+            if ctx.dossier_questionnaire in facts.rated:  # by another chat since the link
+                turn.replies.append(Reply(msg.DOSSIER_ALREADY_RATED.format(dossier=facts.code)))
+                st.phase = Phase.IDLE
+                return
             _begin(turn, ctx.dossier_questionnaire, facts, ctx)
         else:
             _begin(turn, ctx.general_questionnaire, None, ctx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from bot import messages as msg
 from bot.engine import Inbound
 from bot.sender import DeliveryError, Sender
 from bot.service import ConversationService, Outcome, TurnRequest
-from storage import conversations, migrate
+from storage import conversations, migrate, surveys
 from storage.db import make_engine, session_scope
 from storage.models import (
     Answer,
@@ -361,3 +363,75 @@ def test_a_dossier_survey_looks_its_dossier_up_only_when_the_engine_needs_it(
         sa.event.remove(engine, "before_cursor_execute", count)
     assert per_turn[0] > 0 and per_turn[2] == 0 and per_turn[3] > 0, per_turn
     assert rows(engine, SurveyResponse, "status") == [("completed",)]
+
+
+def test_two_chats_rating_one_dossier_in_one_batch_open_one_response(engine: Engine) -> None:
+    """Both chats opened the link before either consented. The batch fails on the dossier's
+    unique response (PostgreSQL: inside its one write statement) and is redone turn by turn:
+    the second chat, consenting, is told the dossier was rated meanwhile."""
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    for user in ("u1", "u2"):
+        say(svc, user, "/start HS1")  # both asked for consent; consenting opens the response
+    outcomes = svc.handle_many([TurnRequest("console", u, Inbound(text="1")) for u in ("u1", "u2")])
+    assert all(isinstance(o, Outcome) for o in outcomes), outcomes
+    assert len(rows(engine, SurveyResponse, "id")) == 1
+    second = [r.text for r in outcomes[1].replies]  # type: ignore[union-attr]
+    assert msg.DOSSIER_ALREADY_RATED.format(dossier="HS1") in second
+
+
+def test_a_response_opened_and_completed_in_one_batch_is_stored_completed(engine: Engine) -> None:
+    questionnaire = load_questionnaires()["sipas"]
+    at = datetime.now(UTC)
+    opened = surveys.NewResponse("k1", questionnaire, None, "console", "u1", at)
+    with session_scope(engine) as s:
+        conversations.read_batch(s, [], [])
+        conversations.write_batch(s, [], [], [opened], [("k1", at)], [], [])
+    assert rows(engine, SurveyResponse, "key", "status") == [("k1", "completed")]
+
+
+@pytest.mark.postgres
+def test_a_batch_whose_chat_moved_under_it_writes_nothing(postgres_url: str) -> None:
+    """PostgreSQL batches read outside a transaction: the write checks what the read saw and,
+    when another worker moved the chat meanwhile, stores nothing of the batch (no message id
+    taken, no outbox row), so the turn can be redone."""
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    svc = service(engine)
+    svc.handle("telegram", "9", Inbound(text="/start"), message_id="1")
+    chat = ("telegram", "9")
+    with pytest.raises(conversations.StaleState), session_scope(engine) as s:
+        claimed, stored = conversations.read_batch(s, [("telegram", "2")], [chat])
+        assert claimed == {("telegram", "2")}
+        svc.handle("telegram", "9", Inbound(text="đồng ý"), message_id="3")  # commits first
+        outbox = count_outbox(engine)
+        conversations.write_batch(
+            s,
+            sorted(claimed),
+            [],
+            [],
+            [],
+            [(*chat, stored[chat][0], stored[chat][1])],
+            [(*chat, {"text": "x", "buttons": []})],
+        )
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT message_id FROM inbound_message")).scalars()
+        assert sorted(ids) == ["1", "3"]
+    assert count_outbox(engine) == outbox
+    assert not svc.handle("telegram", "9", Inbound(text="1"), message_id="2").duplicate
+    engine.dispose()
+
+
+def test_every_shape_of_the_postgresql_batch_write_stays_in_psycopgs_parse_cache() -> None:
+    """psycopg re-parses (regex) a statement on every execution when its text is over 4,096
+    bytes or it has over 50 parameters; the batch write must stay under both."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS
+
+    from storage import pg_turns
+
+    names = list(pg_turns._PARTS)
+    for n in range(1, len(names) + 1):
+        for parts in itertools.combinations(names, n):
+            sql = pg_turns._write_sql(frozenset(parts))
+            assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, parts
+            assert len(set(re.findall(r"%\((\w+)\)b", sql))) <= MAX_CACHED_STATEMENT_PARAMS
