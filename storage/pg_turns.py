@@ -25,14 +25,14 @@ paths within one chat).
 from __future__ import annotations
 
 import functools
+import json
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg.types.json import Json
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -57,14 +57,14 @@ class BatchChanged(Exception):
 # a join, so it runs once per array element, on the index.
 _READ = """
 SELECT true, c.channel, c.message_id, NULL::text, NULL::integer
-FROM unnest(%(c_channel)b::varchar[], %(c_message)b::varchar[]) AS c(channel, message_id)
+FROM unnest(%(c_channel)s::varchar[], %(c_message)s::varchar[]) AS c(channel, message_id)
 CROSS JOIN LATERAL (
     SELECT 1 FROM inbound_message AS i
     WHERE i.channel = c.channel AND i.message_id = c.message_id OFFSET 0
 ) AS i
 UNION ALL
 SELECT false, k.channel, k.external_id, s.state::text, s.version
-FROM unnest(%(s_channel)b::varchar[], %(s_external)b::varchar[]) AS k(channel, external_id)
+FROM unnest(%(s_channel)s::varchar[], %(s_external)s::varchar[]) AS k(channel, external_id)
 CROSS JOIN LATERAL (
     SELECT s.state, s.version FROM conversation_state AS s
     WHERE s.channel = k.channel AND s.external_id = k.external_id OFFSET 0
@@ -86,7 +86,7 @@ _PARTS = {
     "claimed": """
     INSERT INTO inbound_message (channel, message_id, received_at)
     SELECT c.channel, c.message_id, %(now)b
-    FROM unnest(%(c_channel)b::text[], %(c_message)b::text[]) c(channel, message_id)
+    FROM unnest(%(c_channel)s::text[], %(c_message)s::text[]) c(channel, message_id)
     ON CONFLICT DO NOTHING
     RETURNING 1""",
     "started": """
@@ -100,9 +100,9 @@ _PARTS = {
            (SELECT c.id FROM citizen c
             WHERE c.channel = s.channel AND c.external_id = s.external_id),
            d.id, d.unit_id, d.procedure_id, s.channel, s.status, s.at, s.completed_at
-    FROM unnest(%(r_key)b::text[], %(r_code)b::text[], %(r_version)b::text[],
-                %(r_dossier)b::text[], %(r_channel)b::text[], %(r_external)b::text[],
-                %(r_status)b::text[], %(r_at)b::timestamptz[], %(r_completed)b::timestamptz[])
+    FROM unnest(%(r_key)s::text[], %(r_code)s::text[], %(r_version)s::text[],
+                %(r_dossier)s::text[], %(r_channel)s::text[], %(r_external)s::text[],
+                %(r_status)s::text[], %(r_at)s::timestamptz[], %(r_completed)s::timestamptz[])
          s(key, code, version, dossier, channel, external_id, status, at, completed_at)
     LEFT JOIN LATERAL (
         SELECT d.id, d.unit_id, d.procedure_id FROM dossier d
@@ -113,10 +113,10 @@ _PARTS = {
                         score, choice, text, satisfied)
     SELECT RESPONSE_ID, a.question, a.at, a.element_code, a.kind, a.status, a.score,
            a.choice, a.text, a.satisfied
-    FROM unnest(%(a_key)b::text[], %(a_question)b::text[], %(a_at)b::timestamptz[],
-                %(a_element_code)b::text[], %(a_kind)b::text[], %(a_status)b::text[],
-                %(a_score)b::integer[], %(a_choice)b::text[], %(a_text)b::text[],
-                %(a_satisfied)b::boolean[])
+    FROM unnest(%(a_key)s::text[], %(a_question)s::text[], %(a_at)s::timestamptz[],
+                %(a_element_code)s::text[], %(a_kind)s::text[], %(a_status)s::text[],
+                %(a_score)s::integer[], %(a_choice)s::text[], %(a_text)s::text[],
+                %(a_satisfied)s::boolean[])
          WITH ORDINALITY a(key, question, at, element_code, kind, status, score, choice,
                            text, satisfied, n)
     ORDER BY a.n
@@ -127,7 +127,7 @@ _PARTS = {
     RETURNING 1""",
     "completed": """
     UPDATE survey_response r SET status = %(completed)b, completed_at = x.at
-    FROM unnest(%(x_key)b::text[], %(x_at)b::timestamptz[]) x(key, at)
+    FROM unnest(%(x_key)s::text[], %(x_at)s::timestamptz[]) x(key, at)
     CROSS JOIN LATERAL (
         SELECT t.ctid FROM survey_response t WHERE t.key = x.key OFFSET 0) t
     WHERE r.ctid = t.ctid
@@ -135,8 +135,8 @@ _PARTS = {
     "changed": """
     UPDATE conversation_state s
     SET state = u.state::json, version = u.version + 1, updated_at = %(now)b
-    FROM unnest(%(u_channel)b::text[], %(u_external)b::text[], %(u_state)b::text[],
-                %(u_version)b::integer[]) u(channel, external_id, state, version)
+    FROM unnest(%(u_channel)s::text[], %(u_external)s::text[], %(u_state)s::text[],
+                %(u_version)s::integer[]) u(channel, external_id, state, version)
     CROSS JOIN LATERAL (
         SELECT t.ctid FROM conversation_state t
         WHERE t.channel = u.channel AND t.external_id = u.external_id OFFSET 0) t
@@ -145,20 +145,20 @@ _PARTS = {
     "created": """
     INSERT INTO conversation_state (channel, external_id, state, version, updated_at)
     SELECT n.channel, n.external_id, n.state::json, 1, %(now)b
-    FROM unnest(%(n_channel)b::text[], %(n_external)b::text[], %(n_state)b::text[])
+    FROM unnest(%(n_channel)s::text[], %(n_external)s::text[], %(n_state)s::text[])
          n(channel, external_id, state)
     ON CONFLICT DO NOTHING
     RETURNING 1""",
     "gone": """
     DELETE FROM conversation_state s
-    USING unnest(%(d_channel)b::text[], %(d_external)b::text[]) d(channel, external_id)
+    USING unnest(%(d_channel)s::text[], %(d_external)s::text[]) d(channel, external_id)
     WHERE s.channel = d.channel AND s.external_id = d.external_id
     RETURNING 1""",
     "queued": """
     INSERT INTO outbox (channel, recipient, payload, status, attempts, next_attempt_at,
                         created_at)
     SELECT o.channel, o.recipient, o.payload, 'pending', 0, %(now)b, %(now)b
-    FROM unnest(%(o_channel)b::text[], %(o_recipient)b::text[], %(o_payload)b::json[])
+    FROM unnest(%(o_channel)s::text[], %(o_recipient)s::text[], %(o_payload)s::json[])
          WITH ORDINALITY o(channel, recipient, payload, n)
     ORDER BY o.n
     RETURNING id""",
@@ -190,10 +190,49 @@ def _write_sql(parts: frozenset[str]) -> str:
     counts = ", ".join(sql if name in parts else "0" for name, sql in _COUNTS)
     ids = "ARRAY(SELECT id FROM queued ORDER BY id)" if "queued" in parts else "'{}'::integer[]"
     sql = (
-        f"WITH {', '.join(ctes)} SELECT hailong_check_batch(%(expected)b::integer[],"
+        f"WITH {', '.join(ctes)} SELECT hailong_check_batch(%(expected)s::integer[],"
         f" ARRAY[{counts}]::integer[]), {ids}"
     )
     return " ".join(sql.split())
+
+
+def _array(values: Iterable[str | None]) -> str:
+    """A PostgreSQL array literal of these strings (None: NULL), for a `%(name)s::type[]`
+    parameter. psycopg dumps a list in Python, element by element after finding the element
+    type (2-3 µs an array before its elements); one string per array, quoted here, cost
+    about a third (15 against 53 µs for 20 one-element arrays) and PostgreSQL parses it."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for v in values
+        )
+        + "}"
+    )
+
+
+def _ints(values: Iterable[int | None]) -> str:
+    return _array(None if v is None else str(v) for v in values)
+
+
+def _stamps(values: Iterable[datetime | None]) -> str:
+    return _array(None if v is None else v.isoformat() for v in values)
+
+
+def _bools(values: Iterable[bool | None]) -> str:
+    return _array(None if v is None else ("t" if v else "f") for v in values)
+
+
+# How each answer value travels (storage.surveys.ANSWER_VALUES).
+_ANSWER_ARRAYS: dict[str, Callable[[Iterable[Any]], str]] = {
+    "element_code": _array,
+    "kind": _array,
+    "status": _array,
+    "score": _ints,
+    "choice": _array,
+    "text": _array,
+    "satisfied": _bools,
+}
 
 
 def _driver(session: Session) -> Any:
@@ -252,10 +291,10 @@ def read(
         _SWITCHED.add(conn)
     unique = list(dict.fromkeys(ids))
     params = {
-        "c_channel": [c for c, _ in unique],
-        "c_message": [m for _, m in unique],
-        "s_channel": [c for c, _ in chats],
-        "s_external": [e for _, e in chats],
+        "c_channel": _array(c for c, _ in unique),
+        "c_message": _array(m for _, m in unique),
+        "s_channel": _array(c for c, _ in chats),
+        "s_external": _array(e for _, e in chats),
     }
     seen: set[tuple[str, str]] = set()
     stored: dict[tuple[str, str], tuple[str, int]] = {}
@@ -286,77 +325,82 @@ def write(
     parts = set()
     if claims:
         parts.add("claimed")
-        params["c_channel"] = [c for c, _ in claims]
-        params["c_message"] = [m for _, m in claims]
+        params["c_channel"] = _array(c for c, _ in claims)
+        params["c_message"] = _array(m for _, m in claims)
     if starts:
         _ensure_questionnaires(session, starts)
         parts.add("started")
         params |= {
-            "r_key": [s.key for s in starts],
-            "r_code": [s.questionnaire.code for s in starts],
-            "r_version": [s.questionnaire.version for s in starts],
-            "r_dossier": [s.dossier_code for s in starts],
-            "r_channel": [s.channel for s in starts],
-            "r_external": [s.external_id for s in starts],
-            "r_status": [
+            "r_key": _array(s.key for s in starts),
+            "r_code": _array(s.questionnaire.code for s in starts),
+            "r_version": _array(s.questionnaire.version for s in starts),
+            "r_dossier": _array(s.dossier_code for s in starts),
+            "r_channel": _array(s.channel for s in starts),
+            "r_external": _array(s.external_id for s in starts),
+            "r_status": _array(
                 (ResponseStatus.IN_PROGRESS if at is None else ResponseStatus.COMPLETED).value
                 for at in ended
-            ],
-            "r_at": [s.at for s in starts],
-            "r_completed": ended,
+            ),
+            "r_at": _stamps(s.at for s in starts),
+            "r_completed": _stamps(ended),
         }
     if answers:
         parts.add("answers")
         params |= {
-            "a_key": [a["key"] for a in answers],
-            "a_question": [a["question_code"] for a in answers],
-            "a_at": [a["at"] for a in answers],
-            **{f"a_{name}": [a.get(name) for a in answers] for name in ANSWER_VALUES},
+            "a_key": _array(a["key"] for a in answers),
+            "a_question": _array(a["question_code"] for a in answers),
+            "a_at": _stamps(a["at"] for a in answers),
+            **{
+                f"a_{name}": _ANSWER_ARRAYS[name](a.get(name) for a in answers)
+                for name in ANSWER_VALUES
+            },
         }
     if done:
         parts.add("completed")
         params |= {
             "completed": ResponseStatus.COMPLETED.value,
-            "x_key": list(done),
-            "x_at": list(done.values()),
+            "x_key": _array(done),
+            "x_at": _stamps(done.values()),
         }
     if changed:
         parts.add("changed")
         params |= {
-            "u_channel": [c for c, _, _, _ in changed],
-            "u_external": [e for _, e, _, _ in changed],
-            "u_state": [s for _, _, s, _ in changed],
-            "u_version": [v for _, _, _, v in changed],
+            "u_channel": _array(c for c, _, _, _ in changed),
+            "u_external": _array(e for _, e, _, _ in changed),
+            "u_state": _array(s for _, _, s, _ in changed),
+            "u_version": _ints(v for _, _, _, v in changed),
         }
     if new:
         parts.add("created")
         params |= {
-            "n_channel": [c for c, _, _ in new],
-            "n_external": [e for _, e, _ in new],
-            "n_state": [s for _, _, s in new],
+            "n_channel": _array(c for c, _, _ in new),
+            "n_external": _array(e for _, e, _ in new),
+            "n_state": _array(s for _, _, s in new),
         }
     if gone:
         parts.add("gone")
-        params["d_channel"] = [c for c, _ in gone]
-        params["d_external"] = [e for _, e in gone]
+        params["d_channel"] = _array(c for c, _ in gone)
+        params["d_external"] = _array(e for _, e in gone)
     if outgoing:
         parts.add("queued")
         params |= {
-            "o_channel": [c for c, _, _ in outgoing],
-            "o_recipient": [r for _, r, _ in outgoing],
-            "o_payload": [Json(p) for _, _, p in outgoing],
+            "o_channel": _array(c for c, _, _ in outgoing),
+            "o_recipient": _array(r for _, r, _ in outgoing),
+            "o_payload": _array(json.dumps(p) for _, _, p in outgoing),
         }
     conn = _driver(session)
     if not parts:  # duplicates only: nothing to write
         transactions(conn)
         return []
-    params["expected"] = [
-        len(claims),
-        len(changed),
-        len(new),
-        len(done),
-        sum(1 for s in starts if s.dossier_code is not None),
-    ]
+    params["expected"] = _ints(
+        [
+            len(claims),
+            len(changed),
+            len(new),
+            len(done),
+            sum(1 for s in starts if s.dossier_code is not None),
+        ]
+    )
     try:
         rows = _execute(session, _write_sql(frozenset(parts)), params)
     finally:

@@ -434,4 +434,22 @@ def test_every_shape_of_the_postgresql_batch_write_stays_in_psycopgs_parse_cache
         for parts in itertools.combinations(names, n):
             sql = pg_turns._write_sql(frozenset(parts))
             assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, parts
-            assert len(set(re.findall(r"%\((\w+)\)b", sql))) <= MAX_CACHED_STATEMENT_PARAMS
+            assert len(set(re.findall(r"%\((\w+)\)[bs]", sql))) <= MAX_CACHED_STATEMENT_PARAMS
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['Chờ "rất" lâu \\ {quá}, 2 lần', "NULL", "null", '"', "\\", "{}", "a,b", " dấu cách "],
+)
+def test_free_text_is_stored_exactly_whatever_its_quotes_and_braces(
+    engine: Engine, text: str
+) -> None:
+    """Batches send their rows to PostgreSQL as array literals quoted by hailong."""
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    say(svc, "u1", "/start HS1", "đồng ý", "3", text)
+    assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", text.strip() or None)
+    with session_scope(engine) as s:  # the state (JSON text in an array literal) reads back
+        state, version = conversations.load_state(s, "console", "u1")
+    assert state is not None and version > 1
+    assert say(svc, "u1", "không")  # and the chat goes on from it
