@@ -204,8 +204,10 @@ def _array(values: Iterable[str | None]) -> str:
     return (
         "{"
         + ",".join(
-            "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            for v in values
+            [
+                "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for v in values
+            ]
         )
         + "}"
     )
@@ -236,9 +238,16 @@ _ANSWER_ARRAYS: dict[str, Callable[[Iterable[Any]], str]] = {
 
 
 def _driver(session: Session) -> Any:
-    """The psycopg connection under the session."""
+    """The psycopg connection under the session (looked up once a batch: a session lives for
+    one batch, and `Session.connection()` costs ~10 µs a call)."""
     session.flush()  # ORM rows an effect added must precede what is written here
-    return session.connection().connection.driver_connection
+    conn = session.info.get(_DRIVER)
+    if conn is None:
+        conn = session.info[_DRIVER] = session.connection().connection.driver_connection
+    return conn
+
+
+_DRIVER = "hailong.pg_turns.driver"
 
 
 def begin(session: Session) -> None:

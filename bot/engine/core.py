@@ -553,7 +553,10 @@ def _questionnaire(progress: SurveyProgress | None, ctx: Context) -> Questionnai
 def _render(q: Questionnaire, progress: SurveyProgress, question: Question) -> Reply:
     number = len(progress.history) + 1
     seen = set(progress.history)
-    later = sum(1 for x in q.questions if x.code not in seen and _may_apply(x, progress))
+    # Most questions have no condition: counted without a call (a survey has ~23 questions).
+    later = sum(
+        1 for x in q.questions if x.code not in seen and (x.when is None or _may_apply(x, progress))
+    )
     total = len(progress.history) + max(1, later)
     head = msg.QUESTION.format(number=number, total=total, text=question.text)
     tail, buttons = _body(question)
