@@ -37,6 +37,7 @@ from bot.engine import (
 )
 from storage import conversations, surveys
 from storage.db import is_disconnect, session_scope
+from storage.pg_turns import Direct, NeedsSession
 from storage.types import utcnow
 from survey.model import Questionnaire
 
@@ -118,8 +119,7 @@ class ConversationService:
         """
         if len(requests) > 1:
             try:
-                with session_scope(self.engine) as session:
-                    return list(self._turns(session, requests))
+                return list(self._batch(requests))
             except Exception as exc:
                 log.info("batch of %s turns redone one by one: %s", len(requests), exc)
         return [self._one(request) for request in requests]
@@ -127,8 +127,7 @@ class ConversationService:
     def _one(self, request: TurnRequest) -> Outcome | Exception:
         for attempt in range(1, self.attempts + 1):
             try:
-                with session_scope(self.engine) as session:
-                    return self._turns(session, [request])[0]
+                return self._batch([request])[0]
             except (conversations.StaleState, IntegrityError) as exc:
                 # Another worker took a turn in the same chat, or rated the same dossier, at
                 # the same moment: redo ours on top of what they committed.
@@ -141,11 +140,25 @@ class ConversationService:
                 log.warning("turn retried on a new database connection: %s", exc)
         return RuntimeError(f"could not commit a turn for {request.channel}:{request.external_id}")
 
-    def _turns(self, session: Session, requests: Sequence[TurnRequest]) -> list[Outcome]:
+    def _batch(self, requests: Sequence[TurnRequest]) -> list[Outcome]:
+        """The turns in one transaction; on PostgreSQL in two statements on a pooled
+        connection, no Session, unless a turn needs the ORM (then redone with one)."""
+        direct = conversations.direct(self.engine)
+        if direct is not None:
+            try:
+                return self._turns(direct, requests)
+            except NeedsSession:
+                pass  # raised before the batch's write: nothing was stored
+            finally:
+                direct.close()
+        with session_scope(self.engine) as session:
+            return self._turns(session, requests)
+
+    def _turns(self, db: Session | Direct, requests: Sequence[TurnRequest]) -> list[Outcome]:
         """Run the turns in this transaction: reads and writes batched across them."""
         chats = list(dict.fromkeys((r.channel, r.external_id) for r in requests))
         claimed, stored = conversations.read_batch(
-            session,
+            db,
             [(r.channel, r.message_id) for r in requests if r.message_id is not None],
             chats,
         )
@@ -176,7 +189,7 @@ class ConversationService:
                 dossier_questionnaire=self.dossier_questionnaire,
                 general_questionnaire=self.general_questionnaire,
                 new_key=self.new_key,
-                find_dossier=self._dossier_lookup(session, state, r.inbound, r.resolve),
+                find_dossier=self._dossier_lookup(db, state, r.inbound, r.resolve),
             )
             turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
@@ -200,15 +213,15 @@ class ConversationService:
                     completions.append((effect.key, effect.at))
                 else:
                     if not in_transaction:
-                        conversations.begin_batch_transaction(session)
+                        conversations.begin_batch_transaction(_session(db))
                         in_transaction = True
-                    self._apply(session, r.channel, r.external_id, effect)
+                    self._apply(_session(db), r.channel, r.external_id, effect)
                     forgotten = forgotten or isinstance(effect, ForgetCitizen)
             latest[chat] = None if forgotten else turn.state
             done.append((turn.replies, len(outgoing)))
             outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
         ids = conversations.write_batch(
-            session,
+            db,
             taken,
             answers,
             starts,
@@ -233,7 +246,7 @@ class ConversationService:
 
     def _dossier_lookup(
         self,
-        session: Session,
+        db: Session | Direct,
         state: ConversationState,
         inbound: Inbound,
         resolve: PayloadResolver,
@@ -244,7 +257,7 @@ class ConversationService:
         text = inbound.text.strip()
         if inbound.choice is None and text.startswith("/start "):
             payload = text.removeprefix("/start ").strip()
-            code = resolve(session, payload)
+            code = resolve(_session(db), payload)
             if code is None:
                 log.warning("refused start link %r", payload[:80])
                 refused = DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
@@ -253,10 +266,10 @@ class ConversationService:
             code = state.pending_dossier or (state.survey.dossier if state.survey else None)
             if code is None:
                 return None
-        return functools.partial(self._dossier_facts, session, code)
+        return functools.partial(self._dossier_facts, db, code)
 
-    def _dossier_facts(self, session: Session, code: str) -> DossierFacts:
-        info = surveys.dossier_info(session, code)
+    def _dossier_facts(self, db: Session | Direct, code: str) -> DossierFacts:
+        info = surveys.dossier_info(_session(db), code)
         if info is None:
             return DossierFacts(code=code[:64], status=DossierStatus.UNKNOWN)
         return DossierFacts(
@@ -288,6 +301,13 @@ def reply_payload(reply: Reply) -> dict[str, object]:
         "text": reply.text,
         "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
     }
+
+
+def _session(db: Session | Direct) -> Session:
+    """The batch's Session, for what only the ORM does (consent, forgetting, dossiers)."""
+    if isinstance(db, Direct):
+        raise NeedsSession
+    return db
 
 
 def _parse_state(raw: str | None, channel: str, external_id: str) -> ConversationState:

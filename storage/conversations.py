@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import pg_turns, sqlite_turns, surveys
@@ -196,14 +197,26 @@ def forget_chat(session: Session, channel: str, external_id: str) -> None:
     )
 
 
+def direct(engine: Engine) -> pg_turns.Direct | None:
+    """A connection for a batch without a Session, where the dialect's fast path has one
+    (PostgreSQL); `read_batch` and `write_batch` take it in place of a session."""
+    if _FAST.get(engine.dialect.name) is pg_turns:
+        return pg_turns.Direct(engine)
+    return None
+
+
 def read_batch(
-    session: Session, ids: Sequence[tuple[str, str]], chats: Sequence[tuple[str, str]]
+    session: Session | pg_turns.Direct,
+    ids: Sequence[tuple[str, str]],
+    chats: Sequence[tuple[str, str]],
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
     """What a batch of turns reads first: the inbound ids it takes (not seen before) and the
     stored states of its chats as JSON text, through the dialect's fast path. States stay
     text here: the engine's model parses it directly. On PostgreSQL the ids are only checked
     here and taken by `write_batch` (which fails if another worker took one meanwhile);
     elsewhere they are taken here (`claim_inbound_many`), in the batch's transaction."""
+    if isinstance(session, pg_turns.Direct):
+        return pg_turns.read(session, ids, chats)
     fast = _FAST.get(_dialect(session))
     if fast is pg_turns:
         return pg_turns.read(session, ids, chats)
@@ -223,7 +236,7 @@ def begin_batch_transaction(session: Session) -> None:
 
 
 def write_batch(
-    session: Session,
+    session: Session | pg_turns.Direct,
     claims: Sequence[tuple[str, str]],
     answers: Sequence[Mapping[str, Any]],
     starts: Sequence[surveys.NewResponse],
@@ -235,8 +248,9 @@ def write_batch(
     and completed, answers (`surveys.record_answers`), states as JSON text (`save_states`,
     StaleState included) and replies (`enqueue_many`: their outbox ids, in order), through
     the dialect's fast path."""
-    fast = _FAST.get(_dialect(session))
+    fast = pg_turns if isinstance(session, pg_turns.Direct) else _FAST.get(_dialect(session))
     if fast is None:
+        assert not isinstance(session, pg_turns.Direct)
         surveys.start_responses(session, starts)
         for key, at in completions:
             surveys.complete_response(session, key, at)
@@ -251,7 +265,7 @@ def write_batch(
         gone=[(c, e) for c, e, s, _ in states if s is None],
     )
     answers = surveys.last_answers(answers)
-    if fast is pg_turns:
+    if fast is pg_turns or isinstance(session, pg_turns.Direct):
         try:
             return pg_turns.write(
                 session, claims, answers, starts, completions, writes, outgoing, utcnow()
