@@ -169,7 +169,6 @@ class ConversationService:
         completions: list[tuple[str, datetime]] = []
         outgoing: list[tuple[str, str, dict[str, object]]] = []
         done: list[tuple[list[Reply], int] | None] = []  # replies and their first outbox row
-        in_transaction = False
         for r in requests:
             if r.message_id is not None:
                 if (r.channel, r.message_id) not in claimed:
@@ -211,10 +210,7 @@ class ConversationService:
                     )
                 elif isinstance(effect, CompleteResponse):
                     completions.append((effect.key, effect.at))
-                else:
-                    if not in_transaction:
-                        conversations.begin_batch_transaction(_session(db))
-                        in_transaction = True
+                else:  # (its statement begins the batch's transaction, if not yet begun)
                     self._apply(_session(db), r.channel, r.external_id, effect)
                     forgotten = forgotten or isinstance(effect, ForgetCitizen)
             latest[chat] = None if forgotten else turn.state

@@ -228,13 +228,6 @@ def read_batch(
     }
 
 
-def begin_batch_transaction(session: Session) -> None:
-    """A turn of the batch is about to write through the ORM (consent, forgetting): the rest
-    of the batch joins that transaction. (Only PostgreSQL batches run outside one.)"""
-    if _FAST.get(_dialect(session)) is pg_turns:
-        pg_turns.begin(session)
-
-
 def write_batch(
     session: Session | pg_turns.Direct,
     claims: Sequence[tuple[str, str]],

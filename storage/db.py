@@ -33,19 +33,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it cost a round trip per transaction, ~8% of the webhook writer's time. A
     # pooled connection found dead fails its statement instead; SQLAlchemy then invalidates
     # the whole pool, and callers that must not fail retry (`is_disconnect`).
-    engine = create_engine(parsed, **kwargs)
-    if parsed.get_backend_name() == "postgresql" and engine.dialect.driver == "psycopg":
-        event.listen(engine, "checkin", _no_autocommit)
-    return engine
-
-
-def _no_autocommit(dbapi_connection: Any, _record: Any) -> None:
-    # A turn batch reads and writes in autocommit (storage.pg_turns) and switches back after
-    # its write; a batch that failed in between must not hand that mode to the next user.
-    from storage.pg_turns import transactions
-
-    if dbapi_connection is not None:
-        transactions(dbapi_connection)
+    return create_engine(parsed, **kwargs)
 
 
 def is_disconnect(exc: BaseException) -> bool:
