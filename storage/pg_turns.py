@@ -8,18 +8,19 @@ answers, states, outbox rows) and commits by itself. What the read saw is checke
 write: a chat's state is updated only at the version read, every message id must still be
 new, every completion must find its response; if not, `hailong_check_batch` (migration 0004)
 raises and the statement writes nothing, and the caller redoes the turns (`BatchChanged`).
-Only effects that need the ORM (consent, forgetting) open a transaction (`begin`), which the
-write then joins.
+A batch runs on a pooled connection without a SQLAlchemy Session (`Direct`); a turn that
+needs the ORM (consent, forgetting, a dossier) makes the caller redo the batch with a
+Session, whose first ORM statement begins the transaction the write then joins.
 
-Measured in-process (bench/turns_bench.py, batches of one): BEGIN and COMMIT round trips and
-psycopg's pipeline mode cost more CPU than the statements; psycopg's CPU time a round trip is
-~55 µs (`SELECT 1`, TCP loopback), BEGIN+read+COMMIT in a transaction ~130-215 µs.
-
-The batch's rows travel as arrays (`unnest`), so the texts never change: psycopg prepares them
-once per connection. The arrays go in binary (`%b`): psycopg's text format escapes every
-element with a regex, which cost more than the rest of the batch. The semantics are those of
-the portable functions, which the tests run on both backends (a test alternates the two
-paths within one chat).
+Where a batch's CPU went, measured in-process (bench/turns_bench.py; CPU a turn in batches of
+1 / 4 / 8 / 16, 2026-11-30): three round trips in a transaction, BEGIN pipelined with the
+read, arrays dumped by psycopg: 756 / 267 / 155 / 133 µs. Two statements, no transaction, only
+the CTEs a batch uses: 561 / 238 / 122 / 92. Arrays as literals quoted here: 441 / 171 / 108.
+No Session: 371 / 153 / 99 / 83. libpq's exec_prepared in place of psycopg's execute: 318 /
+119 / 83 / 70. A prepared statement's plan cannot know the arrays' lengths, so every lookup
+is written to use its index whatever the plan (see _READ), or the tables are scanned.
+The semantics are those of the portable functions, which the tests run on both backends (a
+test alternates the two paths within one chat).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ CROSS JOIN LATERAL (
 # unique constraint. The response id is a subquery per answer, not a join (see _READ);
 # dossiers, responses completed and states updated are found by their indexes too (an UPDATE
 # joins the row it found by its ctid: a TID scan). States are updated only at the version
-# read. Outbox ids come back in order. Arrays are text[] (shorter than varchar[]), which the
+# read. Outbox ids come back in order. Arrays are text[], which the
 # columns compare and store alike.
 _PARTS = {
     "claimed": """
@@ -180,9 +181,8 @@ _COUNTS = (
 
 @functools.cache
 def _write_sql(parts: frozenset[str]) -> str:
-    """The write statement with these parts (CTEs), whitespace collapsed: psycopg parses a
-    text with a regex on every execution unless it is at most 4,096 bytes (then it caches
-    the parse); a test keeps every combination under that."""
+    """The write statement with these parts (CTEs), whitespace collapsed (a test prepares
+    every combination on PostgreSQL)."""
     ctes = []
     for name, body in _PARTS.items():
         if name in parts:
