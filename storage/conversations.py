@@ -218,10 +218,8 @@ def read_batch(
     if isinstance(session, pg_turns.Direct):
         return pg_turns.read(session, ids, chats)
     fast = _FAST.get(_dialect(session))
-    if fast is pg_turns:
-        return pg_turns.read(session, ids, chats)
-    if fast is sqlite_turns:
-        return sqlite_turns.read(session, ids, chats, utcnow())
+    if fast is not None:
+        return fast.read(session, ids, chats)
     stored = load_states(session, chats)
     return claim_inbound_many(session, ids), {
         chat: (json.dumps(state), version) for chat, (state, version) in stored.items()
@@ -241,38 +239,43 @@ def write_batch(
     and completed, answers (`surveys.record_answers`), states as JSON text (`save_states`,
     StaleState included) and replies (`enqueue_many`: their outbox ids, in order), through
     the dialect's fast path."""
-    fast = pg_turns if isinstance(session, pg_turns.Direct) else _FAST.get(_dialect(session))
-    if fast is None:
-        assert not isinstance(session, pg_turns.Direct)
-        surveys.start_responses(session, starts)
-        for key, at in completions:
-            surveys.complete_response(session, key, at)
+    if isinstance(session, pg_turns.Direct) or _FAST.get(_dialect(session)) is pg_turns:
+        try:
+            return pg_turns.write(
+                session,
+                claims,
+                surveys.last_answers(answers),
+                starts,
+                completions,
+                _split(states),
+                outgoing,
+                utcnow(),
+            )
+        except pg_turns.BatchChanged as exc:
+            raise StaleState(str(exc)) from exc
+    surveys.start_responses(session, starts)
+    surveys.complete_responses(session, completions)
+    if _FAST.get(_dialect(session)) is None:
         surveys.record_answers(session, answers)
         save_states(
             session, [(c, e, None if s is None else json.loads(s), v) for c, e, s, v in states]
         )
         return enqueue_many(session, outgoing)
-    writes = StateWrites(
-        changed=[(c, e, s, v) for c, e, s, v in states if v and s is not None],
-        new=[(c, e, s) for c, e, s, v in states if v == 0 and s is not None],
-        gone=[(c, e) for c, e, s, _ in states if s is None],
-    )
+    writes = _split(states)
     answers = surveys.last_answers(answers)
-    if fast is pg_turns or isinstance(session, pg_turns.Direct):
-        try:
-            return pg_turns.write(
-                session, claims, answers, starts, completions, writes, outgoing, utcnow()
-            )
-        except pg_turns.BatchChanged as exc:
-            raise StaleState(str(exc)) from exc
-    surveys.start_responses(session, starts)  # SQLite: few, and in-process
-    for key, at in completions:
-        surveys.complete_response(session, key, at)
     written, ids = sqlite_turns.write(session, answers, writes, outgoing, utcnow())
     expected = len(writes.changed) + len(writes.new)
     if written != expected:
         raise StaleState(f"{expected - written} of {len(states)} chats")
     return ids
+
+
+def _split(states: Sequence[tuple[str, str, str | None, int]]) -> StateWrites:
+    return StateWrites(
+        changed=[(c, e, s, v) for c, e, s, v in states if v and s is not None],
+        new=[(c, e, s) for c, e, s, v in states if v == 0 and s is not None],
+        gone=[(c, e) for c, e, s, _ in states if s is None],
+    )
 
 
 class StateWrites(NamedTuple):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from storage.surveys import ANSWER_VALUES
+from storage.types import utcnow
 
 if TYPE_CHECKING:
     from storage.conversations import StateWrites
@@ -71,11 +72,10 @@ def read(
     session: Session,
     ids: Sequence[tuple[str, str]],
     chats: Sequence[tuple[str, str]],
-    now: datetime,
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
     """`claim_inbound_many` and `load_states` (states as their JSON text)."""
     cur = _cursor(session)
-    at = _stamp(now)
+    at = _stamp(utcnow())
     unique = list(dict.fromkeys(ids))
     before = cur.connection.total_changes
     cur.executemany(_CLAIM, [(channel, message, at) for channel, message in unique])

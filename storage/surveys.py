@@ -222,6 +222,12 @@ def last_answers(answers: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]
     return list(last.values())
 
 
+def complete_responses(session: Session, completions: Sequence[tuple[str, datetime]]) -> None:
+    """`complete_response` for each (key, time)."""
+    for key, at in completions:
+        complete_response(session, key, at)
+
+
 def complete_response(session: Session, key: str, at: datetime) -> None:
     """Mark a response completed."""
     session.execute(
