@@ -289,16 +289,27 @@ def _execute(db: Db, sql: str, params: Mapping[str, str]) -> list[tuple[bytes | 
     name, text, order = _native(sql)
     pgconn = conn.pgconn
     prepared = _PREPARED.setdefault(conn, set())
+    values = [params[k].encode() for k in order]
     try:
-        if name not in prepared:
-            _ok(pgconn.prepare(name, text), conn)
-            prepared.add(name)
-        result = _ok(pgconn.exec_prepared(name, [params[k].encode() for k in order]), conn)
+        for attempt in (1, 2):
+            if name not in prepared:
+                _ok(pgconn.prepare(name, text), conn)
+                prepared.add(name)
+            try:
+                result = _ok(pgconn.exec_prepared(name, values), conn)
+                break
+            except psycopg.errors.InvalidSqlStatementName:
+                # Gone from the server's session (DISCARD ALL, a pooler): prepare again.
+                prepared.clear()
+                if attempt == 2:
+                    raise
     except psycopg.Error as exc:
         if exc.sqlstate == "HL409":
             raise BatchChanged(str(exc)) from exc
         engine = db.engine if isinstance(db, Direct) else _engine(db)
-        lost = engine.dialect.is_disconnect(cast(Any, exc), conn, None) or conn.broken
+        lost = pgconn.status == ConnStatus.BAD or engine.dialect.is_disconnect(
+            cast(Any, exc), conn, None
+        )
         if lost:  # the pool is not pinged: replace this connection
             if isinstance(db, Direct):
                 db.pooled.invalidate(exc)

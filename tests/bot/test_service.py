@@ -463,3 +463,25 @@ def test_free_text_is_stored_exactly_whatever_its_quotes_and_braces(
         state, version = conversations.load_state(s, "console", "u1")
     assert state is not None and version > 1
     assert say(svc, "u1", "không")  # and the chat goes on from it
+
+
+@pytest.mark.postgres
+def test_batch_statements_prepare_again_when_the_server_forgot_them(postgres_url: str) -> None:
+    """The batch's statements are prepared once per connection; a connection whose prepared
+    statements were dropped (DISCARD ALL, as poolers do) prepares them again."""
+    from storage import pg_turns
+
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    svc = service(engine)
+    svc.handle("telegram", "9", Inbound(text="/start"), message_id="1")
+    db = pg_turns.Direct(engine)
+    try:
+        chat = ("telegram", "9")
+        assert chat in pg_turns.read(db, [], [chat])[1]
+        db.conn.pgconn.exec_(b"DISCARD ALL")
+        claimed, stored = pg_turns.read(db, [("telegram", "2")], [chat])
+        assert claimed == {("telegram", "2")} and chat in stored
+    finally:
+        db.close()
+        engine.dispose()
