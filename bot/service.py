@@ -110,16 +110,20 @@ class ConversationService:
             raise result
         return result
 
-    def handle_many(self, requests: Sequence[TurnRequest]) -> list[Outcome | Exception]:
+    def handle_many(
+        self, requests: Sequence[TurnRequest], *, writing: Callable[[], None] = lambda: None
+    ) -> list[Outcome | Exception]:
         """Process many inbound messages in one transaction (a group commit), in order.
 
         Turns of one chat see each other's writes. If the batch cannot commit (a conflict
         with another worker, a dossier rated twice, a bad message), it is rolled back and
         every message is redone in its own transaction, so one failure stays with its turn.
+        `writing` is called just before the batch's write is sent: from then on the batch
+        only waits on the database (`TurnBatcher` lets another writer start the next one).
         """
         if len(requests) > 1:
             try:
-                return list(self._batch(requests))
+                return list(self._batch(requests, writing))
             except Exception as exc:
                 log.info("batch of %s turns redone one by one: %s", len(requests), exc)
         return [self._one(request) for request in requests]
@@ -140,21 +144,28 @@ class ConversationService:
                 log.warning("turn retried on a new database connection: %s", exc)
         return RuntimeError(f"could not commit a turn for {request.channel}:{request.external_id}")
 
-    def _batch(self, requests: Sequence[TurnRequest]) -> list[Outcome]:
+    def _batch(
+        self, requests: Sequence[TurnRequest], writing: Callable[[], None] = lambda: None
+    ) -> list[Outcome]:
         """The turns in one transaction; on PostgreSQL in two statements on a pooled
         connection, no Session, unless a turn needs the ORM (then redone with one)."""
         direct = conversations.direct(self.engine)
         if direct is not None:
             try:
-                return self._turns(direct, requests)
+                return self._turns(direct, requests, writing)
             except NeedsSession:
                 pass  # raised before the batch's write: nothing was stored
             finally:
                 direct.close()
         with session_scope(self.engine) as session:
-            return self._turns(session, requests)
+            return self._turns(session, requests, writing)
 
-    def _turns(self, db: Session | Direct, requests: Sequence[TurnRequest]) -> list[Outcome]:
+    def _turns(
+        self,
+        db: Session | Direct,
+        requests: Sequence[TurnRequest],
+        writing: Callable[[], None] = lambda: None,
+    ) -> list[Outcome]:
         """Run the turns in this transaction: reads and writes batched across them."""
         chats = list(dict.fromkeys((r.channel, r.external_id) for r in requests))
         claimed, stored = conversations.read_batch(
@@ -216,6 +227,7 @@ class ConversationService:
             latest[chat] = None if forgotten else turn.state
             done.append((turn.replies, len(outgoing)))
             outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
+        writing()
         ids = conversations.write_batch(
             db,
             taken,

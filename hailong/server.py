@@ -54,7 +54,10 @@ class AppContext:
     fast_routes: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.turns = TurnBatcher(self.service)
+        # PostgreSQL: a second writer computes the next batch while a write is in the
+        # database (bot.batcher); SQLite writes one transaction at a time.
+        postgres = self.engine.dialect.name == "postgresql"
+        self.turns = TurnBatcher(self.service, writers=2 if postgres else 1)
 
 
 class ChannelPlugin(Protocol):

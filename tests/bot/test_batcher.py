@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -29,8 +33,9 @@ async def citizen(batcher: TurnBatcher, user: int) -> list[bool]:
     return duplicates
 
 
-def test_concurrent_turns_are_batched_and_each_committed_once(engine: Engine) -> None:
-    batcher = TurnBatcher(service(engine))
+@pytest.mark.parametrize("writers", [1, 2])
+def test_concurrent_turns_are_batched_and_each_committed_once(engine: Engine, writers: int) -> None:
+    batcher = TurnBatcher(service(engine), writers=writers)
 
     async def main() -> list[list[bool]]:
         try:
@@ -82,3 +87,59 @@ def test_a_caller_that_gives_up_does_not_undo_its_turn(engine: Engine) -> None:
     with engine.connect() as conn:
         inbound = conn.execute(sa.text("SELECT count(*) FROM inbound_message")).scalar_one()
     assert inbound == 1
+
+
+def test_two_writers_never_form_batches_at_the_same_time(engine: Engine) -> None:
+    """The second writer takes the next batch only once the first one's write is sent, so
+    the CPU work of two batches never interleaves (and batches stay large)."""
+    svc = service(engine)
+    active = [0]
+    overlaps: list[int] = []
+    lock = threading.Lock()
+    real = svc.handle_many
+
+    def handle_many(requests: Any, *, writing: Any) -> Any:
+        still_forming = [True]
+
+        def done_forming() -> None:
+            with lock:
+                if still_forming[0]:
+                    still_forming[0] = False
+                    active[0] -= 1
+
+        def sent() -> None:
+            done_forming()
+            writing()
+
+        with lock:
+            active[0] += 1
+            if active[0] > 1:
+                overlaps.append(active[0])
+        time.sleep(0.002)  # a batch that takes a while to compute: room for the other writer
+        try:
+            return real(requests, writing=sent)
+        finally:
+            done_forming()
+
+    svc.handle_many = handle_many  # type: ignore[method-assign]
+    batcher = TurnBatcher(svc, writers=2)
+
+    async def arriving(user: int) -> bool:
+        await asyncio.sleep(user / 2000)  # one new chat every 0.5 ms: a steady stream
+        outcome = await batcher.handle("telegram", str(user), Inbound(text="/start"))
+        return outcome.duplicate
+
+    async def main() -> list[bool]:
+        try:
+            return await asyncio.gather(*(arriving(u) for u in range(120)))
+        finally:
+            await batcher.close()
+
+    assert asyncio.run(main()) == [False] * 120
+    assert batcher.stats.turns == 120 and batcher.stats.batches > 2
+    assert overlaps == []
+
+
+def test_a_batcher_needs_a_writer(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="at least one writer"):
+        TurnBatcher(service(engine), writers=0)
