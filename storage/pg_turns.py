@@ -393,8 +393,9 @@ def write(
     outgoing: Sequence[tuple[str, str, dict[str, Any]]],
     now: datetime,
 ) -> list[int]:
-    """Everything the batch did, in one statement (committed by itself unless `begin` was
-    called): the outbox ids, in the order given. BatchChanged if what `read` saw changed."""
+    """Everything the batch did, in one statement (committed by itself, unless an ORM
+    statement of the batch began a transaction): the outbox ids, in the order given.
+    BatchChanged if what `read` saw changed meanwhile."""
     changed, new, gone = states
     done = dict(completions)
     ended = [done.pop(s.key, None) for s in starts]  # opened and completed in this batch
