@@ -464,7 +464,11 @@ def write(
         params |= {
             "o_channel": _array(c for c, _, _ in outgoing),
             "o_recipient": _array(r for _, r, _ in outgoing),
-            "o_payload": _array(json.dumps(p) for _, _, p in outgoing),
+            # UTF-8 as is and no spaces: escaped (\uXXXX), Vietnamese text took ~2x the bytes
+            # in every outbox row and its WAL.
+            "o_payload": _array(
+                json.dumps(p, ensure_ascii=False, separators=(",", ":")) for _, _, p in outgoing
+            ),
         }
     if not parts:  # duplicates only: nothing to write
         return []
