@@ -24,6 +24,15 @@ class Inbound:
     text: str = ""
     choice: str | None = None
 
+    def __post_init__(self) -> None:
+        # NUL cannot be stored in PostgreSQL text (nor in an array literal's parameter, which
+        # libpq ends there); a channel's JSON may still carry it (\u0000). Dropped here, for
+        # every channel and both databases alike.
+        if "\x00" in self.text:
+            object.__setattr__(self, "text", self.text.replace("\x00", ""))
+        if self.choice is not None and "\x00" in self.choice:
+            object.__setattr__(self, "choice", self.choice.replace("\x00", ""))
+
 
 @dataclass(frozen=True)
 class Button:

@@ -485,3 +485,12 @@ def test_batch_statements_prepare_again_when_the_server_forgot_them(postgres_url
     finally:
         db.close()
         engine.dispose()
+
+
+def test_a_nul_character_in_a_message_is_dropped_not_fatal(engine: Engine) -> None:
+    """PostgreSQL text cannot hold NUL; a message carrying one (JSON \\u0000) is stored
+    without it on both databases instead of failing its turn."""
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    say(svc, "u1", "/start HS1", "đồng ý", "3", "Chờ\x00 lâu")
+    assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", "Chờ lâu")
