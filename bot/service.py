@@ -36,8 +36,8 @@ from bot.engine import (
     handle,
 )
 from storage import conversations, surveys
+from storage.conversations import Direct, NeedsSession
 from storage.db import is_disconnect, session_scope
-from storage.pg_turns import Direct, NeedsSession
 from storage.types import utcnow
 from survey.model import Questionnaire
 
@@ -51,6 +51,10 @@ PayloadResolver = Callable[[Session, str], str | None]
 def plain_dossier_code(_session: Session, payload: str) -> str | None:
     """Trusted channels (the console) pass the dossier code itself as the payload."""
     return payload or None
+
+
+def _nothing() -> None:
+    """No hook: `handle_many` called without a batcher waiting for its write to be sent."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class ConversationService:
         return result
 
     def handle_many(
-        self, requests: Sequence[TurnRequest], *, writing: Callable[[], None] = lambda: None
+        self, requests: Sequence[TurnRequest], *, writing: Callable[[], None] = _nothing
     ) -> list[Outcome | Exception]:
         """Process many inbound messages in one transaction (a group commit), in order.
 
@@ -145,7 +149,7 @@ class ConversationService:
         return RuntimeError(f"could not commit a turn for {request.channel}:{request.external_id}")
 
     def _batch(
-        self, requests: Sequence[TurnRequest], writing: Callable[[], None] = lambda: None
+        self, requests: Sequence[TurnRequest], writing: Callable[[], None] = _nothing
     ) -> list[Outcome]:
         """The turns in one transaction; on PostgreSQL in two statements on a pooled
         connection, no Session, unless a turn needs the ORM (then redone with one)."""
@@ -164,7 +168,7 @@ class ConversationService:
         self,
         db: Session | Direct,
         requests: Sequence[TurnRequest],
-        writing: Callable[[], None] = lambda: None,
+        writing: Callable[[], None],
     ) -> list[Outcome]:
         """Run the turns in this transaction: reads and writes batched across them."""
         chats = list(dict.fromkeys((r.channel, r.external_id) for r in requests))

@@ -14,6 +14,11 @@ from sqlmodel import Session
 
 from storage import pg_turns, sqlite_turns, surveys
 from storage.models import ConversationState, InboundMessage, OutboxMessage, table
+
+# The batch's connection without a Session (PostgreSQL) and the signal to redo a batch with
+# one, re-exported: the service takes them from here, not from the dialect's module.
+from storage.pg_turns import Direct as Direct
+from storage.pg_turns import NeedsSession as NeedsSession
 from storage.types import utcnow
 
 
@@ -197,16 +202,16 @@ def forget_chat(session: Session, channel: str, external_id: str) -> None:
     )
 
 
-def direct(engine: Engine) -> pg_turns.Direct | None:
+def direct(engine: Engine) -> Direct | None:
     """A connection for a batch without a Session, where the dialect's fast path has one
     (PostgreSQL); `read_batch` and `write_batch` take it in place of a session."""
     if _FAST.get(engine.dialect.name) is pg_turns:
-        return pg_turns.Direct(engine)
+        return Direct(engine)
     return None
 
 
 def read_batch(
-    session: Session | pg_turns.Direct,
+    session: Session | Direct,
     ids: Sequence[tuple[str, str]],
     chats: Sequence[tuple[str, str]],
 ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, int]]]:
@@ -215,7 +220,7 @@ def read_batch(
     text here: the engine's model parses it directly. On PostgreSQL the ids are only checked
     here and taken by `write_batch` (which fails if another worker took one meanwhile);
     elsewhere they are taken here (`claim_inbound_many`), in the batch's transaction."""
-    if isinstance(session, pg_turns.Direct):
+    if isinstance(session, Direct):
         return pg_turns.read(session, ids, chats)
     fast = _FAST.get(_dialect(session))
     if fast is not None:
@@ -227,7 +232,7 @@ def read_batch(
 
 
 def write_batch(
-    session: Session | pg_turns.Direct,
+    session: Session | Direct,
     claims: Sequence[tuple[str, str]],
     answers: Sequence[Mapping[str, Any]],
     starts: Sequence[surveys.NewResponse],
@@ -239,7 +244,8 @@ def write_batch(
     and completed, answers (`surveys.record_answers`), states as JSON text (`save_states`,
     StaleState included) and replies (`enqueue_many`: their outbox ids, in order), through
     the dialect's fast path."""
-    if isinstance(session, pg_turns.Direct) or _FAST.get(_dialect(session)) is pg_turns:
+    fast = pg_turns if isinstance(session, Direct) else _FAST.get(_dialect(session))
+    if fast is pg_turns:
         try:
             return pg_turns.write(
                 session,
@@ -253,9 +259,10 @@ def write_batch(
             )
         except pg_turns.BatchChanged as exc:
             raise StaleState(str(exc)) from exc
+    assert not isinstance(session, Direct)  # only PostgreSQL batches run without a Session
     surveys.start_responses(session, starts)
     surveys.complete_responses(session, completions)
-    if _FAST.get(_dialect(session)) is None:
+    if fast is None:
         surveys.record_answers(session, answers)
         save_states(
             session, [(c, e, None if s is None else json.loads(s), v) for c, e, s, v in states]
