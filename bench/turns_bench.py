@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import sys
 import tempfile
 import time
@@ -83,6 +84,7 @@ def run(svc: ConversationService, k: int, rounds: int, profile: Path | None, db:
     if rounds * k > CHATS * 20:
         raise SystemExit("--rounds x --batch must stay within 20 answers per chat")
     profiler = cProfile.Profile(time.thread_time) if profile else None
+    server = _postgres_cpu() if db == "postgres" else None
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -93,10 +95,29 @@ def run(svc: ConversationService, k: int, rounds: int, profile: Path | None, db:
         profiler.disable()
         profiler.dump_stats(str(profile))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return (
+    text = (
         f"{db}, batches of {k}: {wall / rounds * 1e3:.2f} ms wall and {cpu / rounds * 1e3:.2f} ms"
         f" CPU a batch, {cpu / rounds / k * 1e6:.0f} µs CPU a turn"
     )
+    if server is not None:
+        server = _postgres_cpu() - server
+        text += f"; PostgreSQL's processes {server / rounds / k * 1e6:.0f} µs CPU a turn"
+    return text
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes (0 if none is local)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                name, _, rest = f.read().partition(") ")
+        except (OSError, ValueError):
+            continue
+        if name.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxMessage, OutboxStatus, table
@@ -155,17 +155,31 @@ def sent_since(session: Session, channel: str, recipient: str, since: datetime) 
 
 def mark_sent(session: Session, message_id: int, platform_id: str | None, now: datetime) -> None:
     """The platform acknowledged the message: it is never sent again."""
-    session.execute(
-        update(_outbox)
-        .where(_outbox.c.id == message_id)
-        .values(
-            status=OutboxStatus.SENT.value,
-            sent_at=now,
-            platform_message_id=platform_id,
-            lease_owner=None,
-            leased_until=None,
+    mark_sent_many(session, [(message_id, platform_id)], now)
+
+
+def mark_sent_many(
+    session: Session, acknowledged: Sequence[tuple[int, str | None]], now: datetime
+) -> None:
+    """`mark_sent` for several messages (id, platform message id), in one executemany."""
+    if acknowledged:
+        session.execute(
+            _MARK_SENT,
+            [{"b_id": i, "b_platform": platform, "b_now": now} for i, platform in acknowledged],
         )
+
+
+_MARK_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("b_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("b_now"),
+        platform_message_id=bindparam("b_platform"),
+        lease_owner=None,
+        leased_until=None,
     )
+)
 
 
 def mark_failed(
