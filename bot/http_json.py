@@ -8,6 +8,7 @@ checks: malformed JSON → 400, a body of the wrong shape → 422, too large →
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
@@ -26,7 +27,7 @@ async def read_json(request: Request, model: type[M], max_bytes: int = MAX_BODY)
         if len(body) > max_bytes:
             raise HTTPException(413, f"request body larger than {max_bytes} bytes")
     try:
-        data = json.loads(body)
+        data = loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -35,6 +36,30 @@ async def read_json(request: Request, model: type[M], max_bytes: int = MAX_BODY)
         return model.model_validate(data)
     except ValidationError as exc:
         raise HTTPException(422, _describe(exc)) from exc
+
+
+def loads(body: bytes | bytearray | str) -> Any:
+    """`json.loads`, with lone surrogates ("\\ud800" escaped alone: valid JSON but no
+    character, which neither database can encode) replaced by U+FFFD in every string, so a
+    forged or broken body cannot fail a write with UnicodeEncodeError."""
+    data = json.loads(body)
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
+    if b"\\ud" in raw or b"\\uD" in raw:  # a surrogate can only arrive escaped
+        return _without_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _describe(exc: ValidationError) -> str:

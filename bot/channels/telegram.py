@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import http_json
 from bot.asgi import header
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
@@ -206,7 +207,7 @@ class TelegramChannel:
         if not self.secret_ok(header(headers, SECRET_HEADER_KEY)):
             return 403, _FORBIDDEN
         try:
-            data = json.loads(body)
+            data = http_json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from bot import http_json
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
@@ -284,7 +284,7 @@ class ZaloChannel:
                 return JSONResponse({"error": "forbidden"}, status_code=403)
             raw = await request.body()
             try:
-                event = json.loads(raw)
+                event = http_json.loads(raw)
                 if not isinstance(event, dict):
                     raise ValueError("not an event")
             except ValueError as exc:

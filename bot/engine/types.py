@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,13 +26,24 @@ class Inbound:
     choice: str | None = None
 
     def __post_init__(self) -> None:
-        # NUL cannot be stored in PostgreSQL text (nor in an array literal's parameter, which
-        # libpq ends there); a channel's JSON may still carry it (\u0000). Dropped here, for
-        # every channel and both databases alike.
-        if "\x00" in self.text:
-            object.__setattr__(self, "text", self.text.replace("\x00", ""))
-        if self.choice is not None and "\x00" in self.choice:
-            object.__setattr__(self, "choice", self.choice.replace("\x00", ""))
+        object.__setattr__(self, "text", _storable(self.text))
+        if self.choice is not None:
+            object.__setattr__(self, "choice", _storable(self.choice))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    """What both databases can store of a channel's text, for every channel alike: NUL cannot
+    be in PostgreSQL text (nor in an array literal's parameter, which libpq ends there), and a
+    lone surrogate (JSON "\\ud800", valid JSON but no character) cannot be encoded as UTF-8
+    for either database; both failed the turn. NUL is dropped, a surrogate becomes U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -494,3 +495,13 @@ def test_a_nul_character_in_a_message_is_dropped_not_fatal(engine: Engine) -> No
     svc = service(engine)
     say(svc, "u1", "/start HS1", "đồng ý", "3", "Chờ\x00 lâu")
     assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", "Chờ lâu")
+
+
+def test_a_lone_surrogate_in_a_message_is_replaced_not_fatal(engine: Engine) -> None:
+    """JSON may escape half a surrogate pair ("\\ud83d" alone): valid JSON, no character, and
+    not encodable for either database. It is stored as U+FFFD instead of failing its turn."""
+    add_dossier(engine, "HS1")
+    svc = service(engine)
+    text = json.loads('"Ch\\u1edd l\\u00e2u \\ud83d"')
+    say(svc, "u1", "/start HS1", "đồng ý", "3", text)
+    assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", "Chờ lâu \ufffd")

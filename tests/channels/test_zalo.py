@@ -300,3 +300,28 @@ def test_zalo_errors_are_retried_or_dead_lettered_with_the_reason(running: Runni
             sa.select(t.c.status, t.c.attempts, t.c.last_error)
         ).one()
     assert (status, attempts) == ("dead", 2) and "-201" in error
+
+
+def test_lone_surrogates_in_a_signed_event_are_stored_as_replacement_characters(
+    running: Running,
+) -> None:
+    """JSON may escape half a surrogate pair: valid JSON, no character, which neither
+    database can encode. Such an event is taken like any other, with U+FFFD in its place."""
+    citizen = running.user("u-\ud83d")
+
+    def post(event: dict[str, Any]) -> None:
+        raw = json.dumps(event).encode()  # ASCII: the surrogates travel as "\\ud83d"
+        assert b"\\ud83d" in raw
+        headers = {"X-ZEvent-Signature": sign(raw, event["timestamp"])}
+        reply = httpx.post(f"{running.url}/webhooks/zalo", content=raw, headers=headers)
+        assert reply.status_code == 200
+
+    post(citizen.text_event("xin chào"))
+    post(citizen.text_event("1"))  # consent
+    post(citizen.event("user_submit_info", info={"name": "Lan \udc00", "phone": "0901"}))
+    settle(running.engine)
+    t = table(Citizen)
+    with running.engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.external_id, t.c.display_name)).one()
+    assert tuple(row) == ("u-\ufffd", "Lan \ufffd")
+    assert count(running.engine, InboundMessage) == 3
