@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     zalo_api_base_url: str = Field(default="https://openapi.zalo.me")
     zalo_oauth_base_url: str = Field(default="https://oauth.zaloapp.com")
     outbox_max_attempts: int = Field(default=5, ge=1)
+    turn_writers: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Writer threads a server process runs turn batches on; 0: 2 on PostgreSQL, "
+        "1 on SQLite (which writes one transaction at a time)",
+    )
     zalo_link_template: str = Field(
         default="https://zalo.me/{oa_id}?d={token}",
         description="Zalo link handed out with a dossier token; {oa_id} and {token} are filled in",

@@ -57,7 +57,8 @@ class AppContext:
         # PostgreSQL: a second writer computes the next batch while a write is in the
         # database (bot.batcher); SQLite writes one transaction at a time.
         postgres = self.engine.dialect.name == "postgresql"
-        self.turns = TurnBatcher(self.service, writers=2 if postgres else 1)
+        writers = self.settings.turn_writers or (2 if postgres else 1)
+        self.turns = TurnBatcher(self.service, writers=writers)
 
 
 class ChannelPlugin(Protocol):
