@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage.db import make_engine
-from storage.pg_turns import _array
+from storage.pg_turns import _array, _docs
 from tests.conftest import PG_ADMIN_URL, POSTGRES_SKIP
 
 # Text as citizens type it and JSON as states are stored, with the characters that matter to
@@ -26,6 +27,24 @@ def test_literals_quote_every_element_and_spell_null() -> None:
     assert _array([]) == "{}"
     assert _array([None]) == "{NULL}"
     assert _array(["NULL", None, 'x"y', "a\\b", "{,}"]) == '{"NULL",NULL,"x\\"y","a\\\\b","{,}"}'
+
+
+def test_json_documents_travel_joined_by_a_control_character_json_never_holds_raw() -> None:
+    docs = ['{"text":"Chờ \\"lâu\\" \\u001e"}', "[]"]
+    assert _docs(docs).split("\x1e") == docs
+    with pytest.raises(ValueError, match="U\\+001E"):
+        _docs(['"raw \x1e"'])
+
+
+@pytest.mark.postgres
+@given(st.lists(st.none() | _TEXT, max_size=4), st.lists(_TEXT, max_size=4))
+@settings(max_examples=100, deadline=None)
+def test_postgresql_splits_the_documents_back(
+    pg: psycopg.Connection, texts: list[str | None], keys: list[str]
+) -> None:
+    docs = [json.dumps({"text": t, "keys": keys}, ensure_ascii=False) for t in texts]
+    got = pg.execute("SELECT string_to_array(%s::text, chr(30))::json[]", [_docs(docs)]).fetchone()
+    assert got is not None and got[0] == [json.loads(d) for d in docs]
 
 
 @pytest.fixture(scope="module")
