@@ -77,6 +77,7 @@ def run(svc: ConversationService, k: int, rounds: int, profile: Path | None, db:
         if failed:
             raise RuntimeError(f"turns failed: {failed[:3]}")
 
+    svc.keep_connections()  # as the webhook's writer threads do
     for text in ("/start", "1", "1"):  # start, consent, first question: not timed
         for first in range(0, CHATS, 16):
             batch([(chat, text) for chat in range(first, first + 16)])
@@ -95,6 +96,7 @@ def run(svc: ConversationService, k: int, rounds: int, profile: Path | None, db:
         profiler.disable()
         profiler.dump_stats(str(profile))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    svc.release_connections()
     text = (
         f"{db}, batches of {k}: {wall / rounds * 1e3:.2f} ms wall and {cpu / rounds * 1e3:.2f} ms"
         f" CPU a batch, {cpu / rounds / k * 1e6:.0f} µs CPU a turn"

@@ -124,6 +124,13 @@ class TurnBatcher:
             await asyncio.to_thread(thread.join)
 
     def _run(self) -> None:
+        self.service.keep_connections()  # batch after batch on this thread
+        try:
+            self._take_batches()
+        finally:
+            self.service.release_connections()
+
+    def _take_batches(self) -> None:
         while True:
             forming = _Once(self._forming.release)
             self._forming.acquire()

@@ -132,6 +132,14 @@ class ConversationService:
                 log.info("batch of %s turns redone one by one: %s", len(requests), exc)
         return [self._one(request) for request in requests]
 
+    def keep_connections(self) -> None:
+        """The calling thread runs batch after batch (a writer): it keeps its database
+        connection between them, until `release_connections`."""
+        conversations.keep_connections()
+
+    def release_connections(self) -> None:
+        conversations.release_connections()
+
     def _one(self, request: TurnRequest) -> Outcome | Exception:
         for attempt in range(1, self.attempts + 1):
             try:

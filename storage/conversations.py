@@ -206,8 +206,18 @@ def direct(engine: Engine) -> Direct | None:
     """A connection for a batch without a Session, where the dialect's fast path has one
     (PostgreSQL); `read_batch` and `write_batch` take it in place of a session."""
     if _FAST.get(engine.dialect.name) is pg_turns:
-        return Direct(engine)
+        return pg_turns.direct(engine)
     return None
+
+
+def keep_connections() -> None:
+    """This thread runs batch after batch: it keeps its PostgreSQL batch connection between
+    them (`pg_turns.Direct`) until `release_connections`."""
+    pg_turns.keep_connections()
+
+
+def release_connections() -> None:
+    pg_turns.release_connections()
 
 
 def read_batch(

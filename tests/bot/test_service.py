@@ -318,6 +318,41 @@ def test_a_turn_survives_database_connections_dropped_under_it(postgres_url: str
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_writer_thread_keeps_one_connection_and_replaces_it_when_dead(postgres_url: str) -> None:
+    """A thread that keeps its batch connection (a webhook writer) uses one backend for batch
+    after batch; one found dead is dropped, the turn redone on a new one; released at the end
+    it goes back to the pool."""
+    from storage import pg_turns
+
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    svc = service(engine)
+
+    def backend() -> int:
+        return int(pg_turns.direct(engine).conn.info.backend_pid)
+
+    svc.keep_connections()
+    try:
+        pids = set()
+        for n, text in enumerate(["/start", "đồng ý", "1", "4", "4"]):
+            svc.handle("telegram", "9", Inbound(text=text), message_id=str(n))
+            pids.add(backend())
+        assert len(pids) == 1
+        killed = pids.pop()
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": killed})
+        outcome = svc.handle("telegram", "9", Inbound(text="4"), message_id="5")
+        assert not outcome.duplicate and outcome.outbox_ids
+        assert backend() != killed
+    finally:
+        svc.release_connections()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM inbound_message")).scalar_one() == 6
+    engine.dispose()
+
+
 def test_the_fast_and_the_portable_statements_store_the_same(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
