@@ -7,6 +7,7 @@ year to year. Each file carries a `code` and a `version`; answers are stored aga
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -156,10 +157,23 @@ class Questionnaire(BaseModel):
 
     def question(self, code: str) -> Question:
         """The question with this code (KeyError if absent)."""
-        for q in self.questions:
-            if q.code == code:
-                return q
-        raise KeyError(code)
+        return self.questions[self.positions[code]]
+
+    # Looked up on every turn (the engine's hot path), so computed once per questionnaire.
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each question's index in `questions`, by code."""
+        return {q.code: i for i, q in enumerate(self.questions)}
+
+    @cached_property
+    def unconditional(self) -> frozenset[str]:
+        """Codes of the questions asked whatever the answers."""
+        return frozenset(q.code for q in self.questions if q.when is None)
+
+    @cached_property
+    def conditional(self) -> tuple[Question, ...]:
+        """The questions asked only after some answers."""
+        return tuple(q for q in self.questions if q.when is not None)
 
     def element_name(self, code: str | None) -> str | None:
         return next((e.name for e in self.elements if e.code == code), None)
