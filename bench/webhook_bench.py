@@ -9,7 +9,14 @@ on CPU 1), all on loopback:
   hailong  `hailong serve`'s app: secret check, de-dup, state, answer and outbox committed;
            the outbox worker sends to the fake Bot API in the same process
 
-Usage: .venv/bin/python bench/webhook_bench.py [--requests 3000] [--concurrency 32]
+All servers are started (and warmed up) first, then measured in turn, one wrk run each per
+round, for --rounds rounds; a server not being measured is stopped (SIGSTOP), so it costs
+nothing meanwhile. On a shared machine whose speed drifts by ±20% from minute to minute, a
+slow stretch then slows one round of every target instead of one target's whole run: the
+ratios are taken round by round (`ratios_by_round`: median, mean, min, max, and how many
+rounds reached the PTB bot). Each target's reported figures are its median round.
+
+Usage: .venv/bin/python bench/webhook_bench.py [--rounds 9] [--seconds 10] [--concurrency 32]
        [--postgres postgresql+psycopg://postgres@127.0.0.1/postgres]
 Prints one JSON object (also written to bench/results/webhook.json).
 """
@@ -18,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -251,9 +260,18 @@ WRK_SCRIPT = """
 -- of 23 requests answer a question however long the run, instead of chats finishing their
 -- survey and every later "4" re-showing the menu.
 local counter = 0
+local threads = {}
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
+  table.insert(threads, thread)
+end
+-- How many requests were sent (answered or not): the next run goes on from there, so that
+-- every chat's messages stay in order.
+function done(summary, latency, requests)
+  local sent = 0
+  for _, thread in ipairs(threads) do sent = sent + thread:get("n") end
+  io.write(string.format("sent: %d\\n", sent))
 end
 function init(args)
   base = tonumber(args[1]); chats = tonumber(args[2]); nthreads = tonumber(args[3]); n = 0
@@ -303,9 +321,11 @@ def _drive_wrk(url: str, base: int, chats: int, concurrency: int, seconds: int) 
         raise RuntimeError(f"no {p} latency in wrk output:\n{text}")
 
     requests = int(next(ln.split()[0] for ln in text.splitlines() if "requests in" in ln))
+    sent = int(next(ln.split()[1] for ln in text.splitlines() if ln.startswith("sent:")))
     rate = float(next(ln.split()[1] for ln in text.splitlines() if ln.startswith("Requests/sec")))
     return {
         "requests": requests,
+        "sent": sent,
         "req_per_s": rate,
         "p50_ms": percentile("50%"),
         "p99_ms": percentile("99%"),
@@ -361,6 +381,112 @@ def run_target(
     }
 
 
+class Running:
+    """A server started, warmed up and stopped (SIGSTOP) until its turn to be measured."""
+
+    def __init__(
+        self, name: str, factory: str, env: dict[str, str], workers: int, concurrency: int
+    ) -> None:
+        self.name, self.env, self.workers = name, env, workers
+        self.port = _free_port()
+        self.proc = _spawn(factory, self.port, env, "0", workers)
+        self.url = f"http://127.0.0.1:{self.port}/webhooks/telegram"
+        self.chats = 512
+        # Warm-up (not measured): start, consent, first single-choice question.
+        warm = _rounds(self.chats, 3, 0, ["/start", "1", "1"])
+        asyncio.run(_drive(self.url, warm, concurrency))
+        self.next_id = len(warm) + 1
+        db = env.get("DATABASE_URL", "")
+        self.db = db or None
+        if db.startswith("postgresql"):
+            _pin_backends(db, "1")
+        self._signal(signal.SIGSTOP)
+
+    def _signal(self, sig: int) -> None:
+        import psutil
+
+        for p in [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.send_signal(sig)
+
+    def measure(self, concurrency: int, seconds: int, profile: Path | None) -> dict[str, Any]:
+        """One wrk run against this server, the others stopped meanwhile."""
+        before = _count_answers(self.db) if self.db else 0
+        self._signal(signal.SIGCONT)
+        try:
+            time.sleep(0.5)  # let the processes settle after waking up
+            spy = None
+            if profile is not None:
+                spy = _py_spy(self.proc.pid, profile / f"{self.name}.txt", seconds)
+            measured = _drive_wrk(self.url, self.next_id, self.chats, concurrency, seconds)
+            if spy is not None:
+                spy.wait(60)
+        finally:
+            self._signal(signal.SIGSTOP)
+        self.next_id += int(measured.pop("sent"))  # those unanswered at the end included
+        if self.db:  # what was measured really were survey answers, committed
+            measured["answers_stored"] = _count_answers(self.db) - before
+        return measured
+
+    def stop(self) -> None:
+        self._signal(signal.SIGCONT)
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def interleaved(
+    targets: list[tuple[str, str, dict[str, str], int]],
+    concurrency: int,
+    seconds: int,
+    rounds: int,
+    profile: Path | None,
+) -> list[dict[str, Any]]:
+    """Every target measured once a round, in turn, for `rounds` rounds, all servers kept
+    running (stopped while not measured): a slow stretch of a shared machine then slows every
+    target's run of that round, not one target's whole measurement. Each target's figures
+    are its median round; `by_round` keeps every round's req/s."""
+    running: list[Running] = []
+    try:
+        for name, factory, env, workers in targets:
+            running.append(Running(name, factory, env, workers, concurrency))
+        runs: dict[str, list[dict[str, Any]]] = {r.name: [] for r in running}
+        for n in range(rounds):
+            for r in running:
+                first = profile if n == 0 and r.name.startswith("hailong") else None
+                runs[r.name].append(r.measure(concurrency, seconds, first))
+            print(
+                f"round {n + 1}/{rounds}: "
+                + ", ".join(f"{k} {v[-1]['req_per_s']:.0f}" for k, v in runs.items()),
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        for r in running:
+            r.stop()
+    results = []
+    for r in running:
+        rates = [m["req_per_s"] for m in runs[r.name]]
+        median = sorted(runs[r.name], key=lambda m: m["req_per_s"])[len(rates) // 2]
+        result = {"target": r.name, "workers": r.workers, "load": "wrk", **median}
+        result["by_round"] = rates
+        if r.db:
+            result["answers_stored"] = sum(m["answers_stored"] for m in runs[r.name])
+            result["requests_all_rounds"] = sum(m["requests"] for m in runs[r.name])
+        results.append(result)
+    return results
+
+
+def _round_ratios(mine: list[float], ptb: list[float]) -> dict[str, Any]:
+    ratios = [a / b for a, b in zip(mine, ptb, strict=True)]
+    return {
+        "median": round(statistics.median(ratios), 2),
+        "mean": round(statistics.mean(ratios), 2),
+        "min": round(min(ratios), 2),
+        "max": round(max(ratios), 2),
+        "rounds_at_least_1": f"{sum(x >= 1 for x in ratios)}/{len(ratios)}",
+    }
+
+
 def _count_answers(url: str) -> int:
     import sqlalchemy as sa
 
@@ -407,6 +533,12 @@ def main() -> None:
         "--seconds", type=int, default=10, help="wrk run length (0: the Python client instead)"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=9,
+        help="wrk runs per target, interleaved (each target once a round)",
+    )
+    parser.add_argument(
         "--targets",
         default="bare,ptb,sqlite,postgres",
         help="comma-separated subset of bare, ptb, sqlite, postgres (postgres needs --postgres)",
@@ -420,6 +552,8 @@ def main() -> None:
         parser.error(f"unknown target in --targets {args.targets!r}")
     if args.profile and shutil.which("py-spy") is None:
         parser.error("py-spy is not installed (pip install py-spy)")
+    if args.rounds < 1 or args.seconds < 0:
+        parser.error("--rounds must be at least 1 and --seconds not negative")
     if args.seconds and shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk), or pass --seconds 0")
     answers_cap = 15  # likert questions in a row in the SIPAS questionnaire
@@ -436,39 +570,43 @@ def main() -> None:
         "TELEGRAM_BASE_URL": bot_api + "/bot",
         "LINK_SECRET": "bench",
     }
-    results = []
-    run = {"requests": requests, "concurrency": args.concurrency, "seconds": args.seconds}
+    chosen: list[tuple[str, str, dict[str, str], int]] = []
+    if "bare" in targets:
+        chosen.append(("bare", "bench.webhook_bench:bare_app", {}, 1))
+    if "ptb" in targets:
+        ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
+        chosen.append(("ptb", "bench.webhook_bench:ptb_app", ptb_env, 1))
+    if "sqlite" in targets:
+        sqlite_url = f"sqlite:///{tmp}/bench.db"
+        _migrate(sqlite_url)
+        chosen.append(("hailong-sqlite", HAILONG, {**common, "DATABASE_URL": sqlite_url}, 1))
+    pg = ""
+    results: list[dict[str, Any]] = []
     try:
-        if "bare" in targets:
-            results.append(run_target("bare", "bench.webhook_bench:bare_app", {}, **run))
-        if "ptb" in targets:
-            ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
-            results.append(run_target("ptb", "bench.webhook_bench:ptb_app", ptb_env, **run))
-        if "sqlite" in targets:
-            sqlite_url = f"sqlite:///{tmp}/bench.db"
-            _migrate(sqlite_url)
-            env = {**common, "DATABASE_URL": sqlite_url}
-            results.append(run_target("hailong-sqlite", HAILONG, env, **run, profile=args.profile))
         if "postgres" in targets and args.postgres:
             pg = _create_pg(args.postgres)
-            try:
-                _migrate(pg)
-                env = {**common, "DATABASE_URL": pg}
+            _migrate(pg)
+            chosen.append(("hailong-postgres", HAILONG, {**common, "DATABASE_URL": pg}, 2))
+        if args.seconds:
+            results = interleaved(chosen, args.concurrency, args.seconds, args.rounds, args.profile)
+        else:
+            for name, factory, env, workers in chosen:
                 results.append(
                     run_target(
-                        "hailong-postgres",
-                        HAILONG,
+                        name,
+                        factory,
                         env,
-                        **run,
-                        workers=2,
+                        requests,
+                        args.concurrency,
+                        workers=workers,
                         profile=args.profile,
                     )
                 )
-            finally:
-                _drop_pg(args.postgres, pg)
     finally:
         api.terminate()
         api.wait(20)
+        if pg:
+            _drop_pg(args.postgres, pg)
     by = {r["target"]: r for r in results}
     ratios = {
         f"{k}_vs_ptb": round(r["req_per_s"] / by["ptb"]["req_per_s"], 2)
@@ -477,7 +615,19 @@ def main() -> None:
     }
     if "ptb" in by and "bare" in by:
         ratios["ptb_vs_bare"] = round(by["ptb"]["req_per_s"] / by["bare"]["req_per_s"], 2)
-    out = {"concurrency": args.concurrency, "results": results, "ratios": ratios}
+    rounds = {
+        f"{k}_vs_ptb": _round_ratios(r["by_round"], by["ptb"]["by_round"])
+        for k, r in by.items()
+        if k != "ptb" and "ptb" in by and "by_round" in r
+    }
+    out = {
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "rounds": args.rounds if args.seconds else 1,
+        "results": results,
+        "ratios": ratios,
+        "ratios_by_round": rounds,
+    }
     text = json.dumps(out, indent=2)
     print(text)
     if targets != {"bare", "ptb", "sqlite", "postgres"}:
