@@ -71,9 +71,15 @@ def bare_app() -> Any:
 
 
 def fake_bot_api() -> Any:
-    """Answers getMe and sendMessage, nothing else."""
+    """Answers getMe and sendMessage, nothing else; GET /sent: how many messages so far (the
+    bench checks that each bot really sends what it should)."""
     app = FastAPI()
     counter = iter(range(1, 10**9))
+    sent = [0]
+
+    @app.get("/sent")
+    async def count() -> JSONResponse:
+        return JSONResponse({"sent": sent[0]})
 
     @app.post("/bot{token}/{method}")
     async def call(token: str, method: str, request: Request) -> JSONResponse:
@@ -85,6 +91,7 @@ def fake_bot_api() -> Any:
                     "result": {"id": 1, "is_bot": True, "first_name": "b", "username": "b"},
                 }
             )
+        sent[0] += 1
         return JSONResponse(
             {
                 "ok": True,
@@ -101,7 +108,10 @@ def fake_bot_api() -> Any:
 
 
 def ptb_app() -> Any:
-    """What a developer would otherwise write: ConversationHandler + PicklePersistence."""
+    """What a developer would otherwise write: ConversationHandler + PicklePersistence, the
+    next question sent with sendMessage. With BENCH_PTB_SEND=0 the reply is only kept (a
+    stricter reference: the framework's conversation step without its HTTP call). GET
+    /handled counts the answers the handlers took, which the bench checks."""
     from contextlib import asynccontextmanager
 
     from telegram.ext import (
@@ -115,16 +125,25 @@ def ptb_app() -> Any:
     )
 
     asking = 0
+    send = os.environ.get("BENCH_PTB_SEND", "1") == "1"
+    handled = [0]
+
+    async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+        if send:
+            await context.bot.send_message(update.effective_chat.id, text)  # type: ignore[union-attr]
+        else:
+            context.user_data["reply"] = text  # type: ignore[index]
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         context.user_data["answers"] = []  # type: ignore[index]
-        await context.bot.send_message(update.effective_chat.id, "Câu 1")  # type: ignore[union-attr]
+        await reply(update, context, "Câu 1")
         return asking
 
     async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         answers = context.user_data.setdefault("answers", [])  # type: ignore[union-attr]
         answers.append(update.message.text)  # type: ignore[union-attr]
-        await context.bot.send_message(update.effective_chat.id, f"Câu {len(answers) + 1}")  # type: ignore[union-attr]
+        handled[0] += 1
+        await reply(update, context, f"Câu {len(answers) + 1}")
         return asking
 
     persistence = PicklePersistence(os.environ["BENCH_PICKLE"], update_interval=60)
@@ -154,6 +173,10 @@ def ptb_app() -> Any:
             await application.stop()
 
     app = FastAPI(lifespan=lifespan)
+
+    @app.get("/handled")
+    async def count() -> JSONResponse:
+        return JSONResponse({"handled": handled[0]})
 
     @app.post("/webhooks/telegram")
     async def hook(request: Request) -> JSONResponse:
@@ -204,18 +227,17 @@ def _spawn(factory: str, port: int, env: dict[str, str], cpu: str, workers: int 
 
 
 def _update(n: int, chat: int, text: str) -> bytes:
-    return json.dumps(
-        {
-            "update_id": n,
-            "message": {
-                "message_id": n,
-                "date": int(time.time()),
-                "chat": {"id": chat, "type": "private"},
-                "from": {"id": chat, "is_bot": False, "first_name": "B"},
-                "text": text,
-            },
-        }
-    ).encode()
+    message: dict[str, Any] = {
+        "message_id": n,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "from": {"id": chat, "is_bot": False, "first_name": "B"},
+        "text": text,
+    }
+    if text.startswith("/"):  # as Telegram sends a command: PTB's CommandHandler needs it
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return json.dumps({"update_id": n, "message": message}).encode()
 
 
 async def _drive(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
@@ -291,9 +313,13 @@ function request()
     local pos = (step - 2) % 23
     if pos == 0 or pos == 22 then text = "1" end
   end
+  local entities = ""  -- a command carries its entity, as Telegram sends it
+  if text == "/start" then
+    entities = ',"entities":[{"type":"bot_command","offset":0,"length":6}]'
+  end
   local body = string.format('{"update_id":%d,"message":{"message_id":%d,"date":%d,' ..
     '"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"B"},' ..
-    '"text":"%s"}}', id, id, os.time(), chat, chat, text)
+    '"text":"%s"%s}}', id, id, os.time(), chat, chat, text, entities)
   return wrk.format("POST", nil, headers, body)
 end
 """.replace("HEADER_NAME", HEADER).replace("SECRET_VALUE", SECRET)
@@ -409,9 +435,13 @@ class Running:
             with contextlib.suppress(psutil.NoSuchProcess):
                 p.send_signal(sig)
 
-    def measure(self, concurrency: int, seconds: int, profile: Path | None) -> dict[str, Any]:
+    def measure(
+        self, concurrency: int, seconds: int, profile: Path | None, bot_api: str
+    ) -> dict[str, Any]:
         """One wrk run against this server, the others stopped meanwhile."""
         before = _count_answers(self.db) if self.db else 0
+        messages = _messages_sent(bot_api)
+        handled = self._handled()
         self._signal(signal.SIGCONT)
         try:
             time.sleep(0.5)  # let the processes settle after waking up
@@ -426,7 +456,25 @@ class Running:
         self.next_id += int(measured.pop("sent"))  # those unanswered at the end included
         if self.db:  # what was measured really were survey answers, committed
             measured["answers_stored"] = _count_answers(self.db) - before
+        measured["messages_sent"] = _messages_sent(bot_api) - messages
+        if self.name.startswith("ptb"):  # its handlers ran, or it is not the reference meant
+            measured["answers_handled"] = self._handled() - handled
+            if measured["answers_handled"] < 0.9 * measured["requests"]:
+                raise RuntimeError(
+                    f"{self.name} handled {measured['answers_handled']} answers of"
+                    f" {measured['requests']} updates"
+                )
         return measured
+
+    def _handled(self) -> int:
+        if not self.name.startswith("ptb"):
+            return 0
+        self._signal(signal.SIGCONT)
+        try:
+            url = f"http://127.0.0.1:{self.port}/handled"
+            return int(httpx.get(url, timeout=10).json()["handled"])
+        finally:
+            self._signal(signal.SIGSTOP)
 
     def stop(self) -> None:
         self._signal(signal.SIGCONT)
@@ -440,6 +488,7 @@ def interleaved(
     seconds: int,
     rounds: int,
     profile: Path | None,
+    bot_api: str,
 ) -> list[dict[str, Any]]:
     """Every target measured once a round, in turn, for `rounds` rounds, all servers kept
     running (stopped while not measured): a slow stretch of a shared machine then slows every
@@ -453,7 +502,7 @@ def interleaved(
         for n in range(rounds):
             for r in running:
                 first = profile if n == 0 and r.name.startswith("hailong") else None
-                runs[r.name].append(r.measure(concurrency, seconds, first))
+                runs[r.name].append(r.measure(concurrency, seconds, first, bot_api))
             print(
                 f"round {n + 1}/{rounds}: "
                 + ", ".join(f"{k} {v[-1]['req_per_s']:.0f}" for k, v in runs.items()),
@@ -471,7 +520,8 @@ def interleaved(
         result["by_round"] = rates
         if r.db:
             result["answers_stored"] = sum(m["answers_stored"] for m in runs[r.name])
-            result["requests_all_rounds"] = sum(m["requests"] for m in runs[r.name])
+        result["requests_all_rounds"] = sum(m["requests"] for m in runs[r.name])
+        result["messages_sent_all_rounds"] = sum(m["messages_sent"] for m in runs[r.name])
         results.append(result)
     return results
 
@@ -485,6 +535,10 @@ def _round_ratios(mine: list[float], ptb: list[float]) -> dict[str, Any]:
         "max": round(max(ratios), 2),
         "rounds_at_least_1": f"{sum(x >= 1 for x in ratios)}/{len(ratios)}",
     }
+
+
+def _messages_sent(bot_api: str) -> int:
+    return int(httpx.get(f"{bot_api}/sent", timeout=10).json()["sent"])
 
 
 def _count_answers(url: str) -> int:
@@ -524,6 +578,9 @@ def _py_spy(pid: int, out: Path, seconds: int) -> Any:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+ALL_TARGETS = {"bare", "ptb", "ptb-nosend", "sqlite", "postgres"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -540,15 +597,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--targets",
-        default="bare,ptb,sqlite,postgres",
-        help="comma-separated subset of bare, ptb, sqlite, postgres (postgres needs --postgres)",
+        default="bare,ptb,ptb-nosend,sqlite,postgres",
+        help="comma-separated subset of bare, ptb, ptb-nosend, sqlite, postgres (postgres needs"
+        " --postgres)",
     )
     parser.add_argument(
         "--profile", type=Path, help="py-spy the hailong servers into DIR (collapsed stacks)"
     )
     args = parser.parse_args()
     targets = set(args.targets.split(","))
-    if not targets <= {"bare", "ptb", "sqlite", "postgres"}:
+    if not targets <= ALL_TARGETS:
         parser.error(f"unknown target in --targets {args.targets!r}")
     if args.profile and shutil.which("py-spy") is None:
         parser.error("py-spy is not installed (pip install py-spy)")
@@ -576,6 +634,11 @@ def main() -> None:
     if "ptb" in targets:
         ptb_env = {"BENCH_PICKLE": str(tmp / "ptb.pickle"), "BENCH_BOT_API": bot_api}
         chosen.append(("ptb", "bench.webhook_bench:ptb_app", ptb_env, 1))
+    if "ptb-nosend" in targets:
+        quiet = {"BENCH_PICKLE": str(tmp / "ptb-nosend.pickle"), "BENCH_BOT_API": bot_api}
+        chosen.append(
+            ("ptb-nosend", "bench.webhook_bench:ptb_app", {**quiet, "BENCH_PTB_SEND": "0"}, 1)
+        )
     if "sqlite" in targets:
         sqlite_url = f"sqlite:///{tmp}/bench.db"
         _migrate(sqlite_url)
@@ -588,7 +651,9 @@ def main() -> None:
             _migrate(pg)
             chosen.append(("hailong-postgres", HAILONG, {**common, "DATABASE_URL": pg}, 2))
         if args.seconds:
-            results = interleaved(chosen, args.concurrency, args.seconds, args.rounds, args.profile)
+            results = interleaved(
+                chosen, args.concurrency, args.seconds, args.rounds, args.profile, bot_api
+            )
         else:
             for name, factory, env, workers in chosen:
                 results.append(
@@ -608,18 +673,16 @@ def main() -> None:
         if pg:
             _drop_pg(args.postgres, pg)
     by = {r["target"]: r for r in results}
-    ratios = {
-        f"{k}_vs_ptb": round(r["req_per_s"] / by["ptb"]["req_per_s"], 2)
-        for k, r in by.items()
-        if k.startswith("hailong") and "ptb" in by
-    }
-    if "ptb" in by and "bare" in by:
-        ratios["ptb_vs_bare"] = round(by["ptb"]["req_per_s"] / by["bare"]["req_per_s"], 2)
-    rounds = {
-        f"{k}_vs_ptb": _round_ratios(r["by_round"], by["ptb"]["by_round"])
-        for k, r in by.items()
-        if k != "ptb" and "ptb" in by and "by_round" in r
-    }
+    ratios: dict[str, float] = {}
+    rounds: dict[str, dict[str, Any]] = {}
+    for ref in ("ptb", "ptb-nosend"):
+        if ref not in by:
+            continue
+        for k, r in by.items():
+            if k.startswith("hailong") or (k == "bare" and ref == "ptb"):
+                ratios[f"{k}_vs_{ref}"] = round(r["req_per_s"] / by[ref]["req_per_s"], 2)
+                if "by_round" in r:
+                    rounds[f"{k}_vs_{ref}"] = _round_ratios(r["by_round"], by[ref]["by_round"])
     out = {
         "concurrency": args.concurrency,
         "seconds": args.seconds,
@@ -630,7 +693,7 @@ def main() -> None:
     }
     text = json.dumps(out, indent=2)
     print(text)
-    if targets != {"bare", "ptb", "sqlite", "postgres"}:
+    if targets != ALL_TARGETS:
         return  # a partial run does not replace the recorded results
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "webhook.json").write_text(text + "\n", encoding="utf-8")
