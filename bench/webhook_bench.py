@@ -107,6 +107,9 @@ def fake_bot_api() -> Any:
     return app
 
 
+SURVEY_QUESTIONS = 22  # as wrk's script walks the SIPAS survey: a chat's answers stay bounded
+
+
 def ptb_app() -> Any:
     """What a developer would otherwise write: ConversationHandler + PicklePersistence, the
     next question sent with sendMessage. With BENCH_PTB_SEND=0 the reply is only kept (a
@@ -143,7 +146,9 @@ def ptb_app() -> Any:
         answers = context.user_data.setdefault("answers", [])  # type: ignore[union-attr]
         answers.append(update.message.text)  # type: ignore[union-attr]
         handled[0] += 1
-        await reply(update, context, f"Câu {len(answers) + 1}")
+        if len(answers) == SURVEY_QUESTIONS:  # the survey is over: the next one starts afresh
+            context.user_data["answers"] = []  # type: ignore[index]
+        await reply(update, context, f"Câu {len(answers) % SURVEY_QUESTIONS + 1}")
         return asking
 
     persistence = PicklePersistence(os.environ["BENCH_PICKLE"], update_interval=60)
@@ -477,7 +482,11 @@ class Running:
     def stop(self) -> None:
         self._signal(signal.SIGCONT)
         self.proc.terminate()
-        self.proc.wait(20)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # a slow shutdown must not lose the results
+            self._signal(signal.SIGKILL)
+            self.proc.wait(30)
 
 
 def interleaved(
