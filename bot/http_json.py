@@ -8,11 +8,12 @@ checks: malformed JSON → 400, a body of the wrong shape → 422, too large →
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
+
+from bot.engine.types import SURROGATES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,12 +50,9 @@ def loads(body: bytes | bytearray | str) -> Any:
     return data
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _without_surrogates(value: Any) -> Any:
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return SURROGATES.sub("\ufffd", value)
     if isinstance(value, list):
         return [_without_surrogates(v) for v in value]
     if isinstance(value, dict):

@@ -31,7 +31,8 @@ class Inbound:
             object.__setattr__(self, "choice", _storable(self.choice))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Half a UTF-16 surrogate pair: valid in JSON ("\\ud83d" alone) but no character.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _storable(value: str) -> str:
@@ -42,7 +43,7 @@ def _storable(value: str) -> str:
     if "\x00" in value:
         value = value.replace("\x00", "")
     if not value.isascii():
-        value = _SURROGATE.sub("\ufffd", value)
+        value = SURROGATES.sub("\ufffd", value)
     return value
 
 
