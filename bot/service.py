@@ -14,13 +14,16 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.desk import CitizenLookups, ComplaintDesk, Outgoing
 from bot.engine import (
+    Button,
     CompleteResponse,
     Context,
     ConversationState,
@@ -35,6 +38,14 @@ from bot.engine import (
     StartResponse,
     handle,
 )
+from bot.engine.types import (
+    CitizenAction,
+    CitizenPending,
+    ComplaintFacts,
+    SaveContact,
+    SubmitComplaint,
+)
+from storage import complaints as complaint_store
 from storage import conversations, surveys
 from storage.conversations import Direct, NeedsSession
 from storage.db import is_disconnect, session_scope
@@ -90,6 +101,7 @@ class ConversationService:
         clock: Callable[[], datetime] = utcnow,
         new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
         attempts: int = 5,
+        desk: ComplaintDesk | None = None,
     ) -> None:
         self.engine = engine
         self.questionnaires = questionnaires
@@ -98,6 +110,7 @@ class ConversationService:
         self.clock = clock
         self.new_key = new_key
         self.attempts = attempts
+        self.desk = desk or ComplaintDesk(_default_router)
 
     def handle(
         self,
@@ -192,6 +205,7 @@ class ConversationService:
         completions: list[tuple[str, datetime]] = []
         outgoing: list[tuple[str, str, dict[str, object]]] = []
         done: list[tuple[list[Reply], int] | None] = []  # replies and their first outbox row
+        later: list[Outgoing] = []  # messages for other chats (a unit's group, its leads)
         for r in requests:
             if r.message_id is not None:
                 if (r.channel, r.message_id) not in claimed:
@@ -212,9 +226,11 @@ class ConversationService:
                 general_questionnaire=self.general_questionnaire,
                 new_key=self.new_key,
                 find_dossier=self._dossier_lookup(db, state, r.inbound, r.resolve),
+                complaints=_Lookups(db, self.desk, r.channel, r.external_id),
             )
             turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
             forgotten = False
+            extra: list[Outgoing] = []
             # The usual effects are written with the batch in one go; the rare ones go
             # through the ORM at once, in the batch's transaction.
             for effect in turn.effects:
@@ -234,11 +250,18 @@ class ConversationService:
                 elif isinstance(effect, CompleteResponse):
                     completions.append((effect.key, effect.at))
                 else:  # (its statement begins the batch's transaction, if not yet begun)
-                    self._apply(_session(db), r.channel, r.external_id, effect)
+                    extra += self._apply(_session(db), r.channel, r.external_id, effect)
                     forgotten = forgotten or isinstance(effect, ForgetCitizen)
             latest[chat] = None if forgotten else turn.state
-            done.append((turn.replies, len(outgoing)))
+            # What the complaint desk says to this chat is part of the turn's replies (the web
+            # chat answers with them); cards for staff groups are queued after them.
+            mine = [o for o in extra if (o[0], o[1]) == chat]
+            replies = turn.replies + [_reply_of(o[2]) for o in mine]
+            done.append((replies, len(outgoing)))
             outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
+            outgoing += [o for o in mine]
+            later += [o for o in extra if (o[0], o[1]) != chat]
+        outgoing += later
         writing()
         ids = conversations.write_batch(
             db,
@@ -300,16 +323,38 @@ class ConversationService:
             rated=info.rated,
         )
 
-    def _apply(self, session: Session, channel: str, external_id: str, effect: Effect) -> None:
-        """Record a rare effect (consent, forgetting) through the ORM; answers and responses
-        opened or completed are written with the batch (`conversations.write_batch`)."""
+    def _apply(
+        self, session: Session, channel: str, external_id: str, effect: Effect
+    ) -> list[Outgoing]:
+        """Record a rare effect (consent, forgetting, complaints) through the ORM; answers and
+        responses opened or completed are written with the batch (`conversations.write_batch`).
+        Returns the messages the complaint desk queues with the turn."""
         if isinstance(effect, GiveConsent):
             surveys.give_consent(session, channel, external_id, effect.text_shown, effect.at)
         elif isinstance(effect, ForgetCitizen):
+            self.desk.forget(session, channel, external_id, effect.at)
             surveys.forget_citizen(session, channel, external_id, effect.at)
             conversations.forget_chat(session, channel, external_id)
+        elif isinstance(effect, SaveContact):
+            complaint_store.save_contact(
+                session,
+                channel,
+                external_id,
+                effect.name,
+                effect.phone,
+                effect.text_shown,
+                effect.at,
+            )
+        elif isinstance(effect, SubmitComplaint):
+            return self._desk().submit(session, channel, external_id, effect)
+        elif isinstance(effect, CitizenAction):
+            return self._desk().citizen_action(session, channel, external_id, effect)
         else:
             raise TypeError(f"unknown effect {effect!r}")
+        return []
+
+    def _desk(self) -> ComplaintDesk:
+        return self.desk
 
 
 _ANSWER_FIELDS = tuple(f.name for f in fields(RecordAnswer))
@@ -321,6 +366,40 @@ def reply_payload(reply: Reply) -> dict[str, object]:
         "text": reply.text,
         "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
     }
+
+
+def _default_router() -> Any:
+    from nlp.router import load_router
+
+    return load_router()
+
+
+def _reply_of(payload: dict[str, Any]) -> Reply:
+    buttons = tuple(Button(b["label"], b["payload"]) for b in payload.get("buttons", []))
+    return Reply(str(payload.get("text", "")), buttons)
+
+
+class _Lookups:
+    """This chat's complaints for the engine, read only if a turn asks (rare turns: a free
+    text, a code typed, /tracuu); on the PostgreSQL fast path that redoes the batch with a
+    Session (`NeedsSession`), as a dossier lookup does."""
+
+    def __init__(
+        self, db: Session | Direct, desk: ComplaintDesk, channel: str, external_id: str
+    ) -> None:
+        self.db, self.desk, self.channel, self.external_id = db, desk, channel, external_id
+
+    def _inner(self) -> CitizenLookups:
+        return self.desk.lookups(_session(self.db), self.channel, self.external_id)
+
+    def find(self, code: str) -> ComplaintFacts | None:
+        return self._inner().find(code)
+
+    def mine(self) -> list[ComplaintFacts]:
+        return self._inner().mine()
+
+    def pending(self) -> CitizenPending:
+        return self._inner().pending()
 
 
 def _session(db: Session | Direct) -> Session:

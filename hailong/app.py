@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from bot.desk import ComplaintDesk
 from bot.service import ConversationService
+from complaints.holidays import load_holidays
+from complaints.lifecycle import Policy
 from hailong.config import Settings
+from hailong.errors import UserError
 from storage import migrate
 from storage.db import DatabaseError, make_engine
 from survey.loader import QuestionnaireError, load_questionnaires
@@ -37,10 +43,43 @@ def questionnaires(settings: Settings) -> dict[str, Questionnaire]:
     return found
 
 
+def complaint_policy(settings: Settings) -> Policy:
+    """Deadlines and windows of the complaint lifecycle, from the settings."""
+    holidays: frozenset[date] = frozenset()
+    if settings.complaint_working_days:
+        try:
+            holidays = load_holidays(settings.complaint_holidays_file)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"COMPLAINT_HOLIDAYS_FILE: {exc}") from exc
+    return Policy(
+        due_days=settings.complaint_due_days,
+        due_days_multi=settings.complaint_due_days_multi,
+        working_days=settings.complaint_working_days,
+        holidays=holidays,
+        reopen_days=settings.complaint_reopen_days,
+        remind_before=timedelta(days=settings.complaint_remind_days),
+        triage_alarm_after=timedelta(minutes=settings.complaint_triage_alarm_minutes),
+    )
+
+
+def complaint_desk(settings: Settings) -> ComplaintDesk:
+    """The desk, with the router loaded on first use, once per process."""
+
+    def router() -> object:
+        from nlp.router import load_router
+
+        return load_router(settings.nlp_model_dir, threshold=settings.nlp_confidence_threshold)
+
+    return ComplaintDesk(
+        router, complaint_policy(settings), monitor_chat=settings.complaint_monitor_chat_id
+    )
+
+
 def conversation_service(settings: Settings, engine: Engine) -> ConversationService:
     return ConversationService(
         engine,
         questionnaires(settings),
         dossier_questionnaire=settings.dossier_questionnaire,
         general_questionnaire=settings.general_questionnaire,
+        desk=complaint_desk(settings),
     )

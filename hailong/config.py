@@ -90,7 +90,33 @@ class Settings(BaseSettings):
     )
     nlp_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
-    @field_validator("nlp_model_dir", "questionnaire_dir")
+    # --- complaints (phản ánh, kiến nghị): deadlines, escalation, staff groups ---
+    complaint_due_days: int = Field(default=10, ge=1, le=90, description="Days to answer")
+    complaint_due_days_multi: int = Field(
+        default=15, ge=1, le=90, description="Days to answer once transferred between units"
+    )
+    complaint_working_days: bool = Field(
+        default=False, description="Count deadlines in working days (skips weekends, holidays)"
+    )
+    complaint_holidays_file: Path | None = Field(
+        default=None, description="YAML of public holidays; default: the shipped Vietnam list"
+    )
+    complaint_reopen_days: int = Field(default=7, ge=0, le=90)
+    complaint_remind_days: float = Field(
+        default=2, ge=0, description="Remind the unit's group this many days before the due date"
+    )
+    complaint_triage_alarm_minutes: float = Field(
+        default=60, gt=0, description="Alarm when the triage desk holds a complaint this long"
+    )
+    complaint_monitor_chat_id: int | None = Field(
+        default=None, description="Telegram chat of the city's monitoring group (escalations)"
+    )
+    scheduler_interval_seconds: float = Field(
+        default=30, gt=0, description="How often the scheduler looks for due reminders"
+    )
+    link_code_ttl_hours: float = Field(default=24, gt=0, description="Lifetime of /lienket codes")
+
+    @field_validator("nlp_model_dir", "questionnaire_dir", "complaint_holidays_file")
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from hailong.errors import UserError
+from nlp.gazetteer import load_wards
 from storage.models import Procedure, QuestionnaireVersion, Unit
 from survey.model import Questionnaire
 
@@ -108,6 +109,19 @@ def upsert_catalogue(
         else:
             row.name, row.kind, row.description = cu.name, cu.kind, cu.description
         session.add(row)
+    # Each ward, commune and the special zone is a unit of its own under UBND_XA: the router's
+    # commune-level matters go to the ward the text names (codes of nlp/data/wards.csv).
+    if "UBND_XA" in units:
+        for ward in load_wards():
+            row = units.get(ward.code)
+            name = f"UBND {ward.full_name}"
+            if row is None:
+                row = Unit(code=ward.code, name=name, kind="phuong_xa", parent_code="UBND_XA")
+                units[ward.code] = row
+            else:
+                row.name, row.kind, row.parent_code = name, "phuong_xa", "UBND_XA"
+            row.description = ward.former_area
+            session.add(row)
     procedures = {p.code: p for p in session.exec(select(Procedure))}
     for cp in catalogue.procedures:
         prow = procedures.get(cp.code)

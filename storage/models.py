@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -49,6 +49,8 @@ class Unit(SQLModel, table=True):
     kind: str = Field(default="so", max_length=16)  # so | xa | dich_vu | khac
     description: str = Field(default="", max_length=1000)
     active: bool = True
+    # A ward's people's committee sits under UBND_XA: its code is the ward's gazetteer code.
+    parent_code: str | None = Field(default=None, max_length=32)
 
 
 class Procedure(SQLModel, table=True):
@@ -270,3 +272,189 @@ class ChatAttachment(SQLModel, table=True):
 def table(model: type[SQLModel]) -> Table:
     """The Core table of a model: typed columns for SQL built by hand (reports, upserts)."""
     return model.__table__  # type: ignore[attr-defined]
+
+
+# --- complaints (phản ánh, kiến nghị) -------------------------------------------------------
+# The rules are in complaints/lifecycle.py; these tables keep a complaint, its history (every
+# change is a row: who, when, from and to), the unit staff, the Telegram groups linked to
+# units, and the examples the router learns from.
+
+
+class Complaint(SQLModel, table=True):
+    """One citizen complaint (or, when `anonymous`, feedback kept and counted, not handled).
+
+    `text` is what the citizen wrote (personal data included, for the handling unit); the
+    cards and every report show `masked_text`. The chat (`channel`, `external_id`), contact
+    details, photos and location are erased when the citizen asks (`/xoa`); the complaint
+    itself stays for the unit's record, its text masked.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("year", "seq"),
+        # The scheduler reads only what is due (`next_check_at` is NULL once closed).
+        Index("ix_complaint_next_check", "next_check_at"),
+        Index("ix_complaint_unit_status", "unit_id", "status"),
+        Index("ix_complaint_chat", "channel", "external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # the conversation's draft key: idempotent
+    code: str | None = Field(default=None, max_length=20, unique=True)  # PA-YYYY-NNNNNN
+    year: int | None = None
+    seq: int | None = None
+    status: str = Field(max_length=20, index=True)
+    track: str = Field(default="pakn", max_length=16)
+    anonymous: bool = False
+    origin: str = Field(default="chat", max_length=20)  # chat | dossier_reason | demo
+    unit_id: int = Field(foreign_key="unit.id")
+    units_involved: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    predicted_unit: str | None = Field(default=None, max_length=32)
+    confidence: float | None = None
+    candidates: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    routed_automatically: bool = True
+    ward_code: str | None = Field(default=None, max_length=64, index=True)
+    ward_name: str | None = Field(default=None, max_length=120)
+    dossier_id: int | None = Field(default=None, foreign_key="dossier.id")
+    text: str = Field(sa_type=Text)
+    masked_text: str = Field(sa_type=Text)
+    answer_text: str | None = Field(default=None, sa_type=Text)
+    # Personal data: erased on a deletion request.
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True)
+    channel: str | None = Field(default=None, max_length=16)
+    external_id: str | None = Field(default=None, max_length=64)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    latitude: float | None = None
+    longitude: float | None = None
+    photos: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Times and flags of the lifecycle.
+    received_at: datetime = _ts(index=True)
+    due_at: datetime = _ts()
+    accepted_at: datetime | None = _ts(nullable=True)
+    answered_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    rated_at: datetime | None = _ts(nullable=True)
+    satisfied: bool | None = None
+    reopened: int = 0
+    transfers: int = 0
+    reminded: bool = False
+    escalated: bool = False
+    triage_alarmed: bool = False
+    next_check_at: datetime | None = _ts(nullable=True)
+    card_outbox_id: int | None = None  # the unit's card, once queued (edited in place after)
+    version: int = 0
+    updated_at: datetime = _ts()
+
+
+class ComplaintEvent(SQLModel, table=True):
+    """One change of a complaint: who, when, the old and new state and unit, the text shown."""
+
+    __tablename__ = "complaint_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    at: datetime = _ts()
+    action: str = Field(max_length=20)
+    actor_kind: str = Field(max_length=10)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    actor_name: str = Field(default="", max_length=200)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    from_unit: str | None = Field(default=None, max_length=32)
+    to_unit: str = Field(max_length=32)
+    note: str = Field(default="", sa_type=Text)
+
+
+class ComplaintSequence(SQLModel, table=True):
+    """The last tracking number of each year: a row lock makes numbers gapless."""
+
+    __tablename__ = "complaint_sequence"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class Staff(SQLModel, table=True):
+    """A unit's staff member (Telegram user; the web console's accounts share this table)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    role: str = Field(default="staff", max_length=16)  # staff | lead | analyst | admin
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    email: str | None = Field(default=None, max_length=200, unique=True)
+    password_hash: str | None = Field(default=None, max_length=400)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class UnitGroup(SQLModel, table=True):
+    """A Telegram group linked to a unit (`/lienket CODE`): the unit's cards go there."""
+
+    __tablename__ = "unit_group"
+
+    chat_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    title: str = Field(default="", max_length=200)
+    linked_by: int | None = Field(default=None, sa_type=BigInteger)
+    linked_at: datetime = _ts()
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code that links a Telegram group to a unit; only its hash is kept."""
+
+    __tablename__ = "link_code"
+
+    code_hash: str = Field(max_length=64, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+    used_by_chat: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _ts()
+
+
+class StaffPrompt(SQLModel, table=True):
+    """A staff member's pending text input (an answer, a reason, a question) in a group."""
+
+    __tablename__ = "staff_prompt"
+
+    chat_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    user_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    complaint_id: int = Field(foreign_key="complaint.id")
+    action: str = Field(max_length=20)
+    argument: str = Field(default="", max_length=64)  # e.g. the unit of a transfer
+    created_at: datetime = _ts()
+
+
+class RoutingExample(SQLModel, table=True):
+    """A labelled example for the router: a complaint's masked text, the unit the router
+    predicted and the unit that took it (on each transfer and on the answer)."""
+
+    __tablename__ = "routing_example"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    at: datetime = _ts(index=True)
+    masked_text: str = Field(sa_type=Text)
+    predicted_unit: str | None = Field(default=None, max_length=32)
+    final_unit: str = Field(max_length=32)
+    reason: str = Field(max_length=16)  # transfer | answered
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Consent per purpose (e.g. contact details shown to the handling unit), with proof."""
+
+    __tablename__ = "consent_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    purpose: str = Field(max_length=32)
+    text_shown: str = Field(sa_type=Text)
+    given: bool = True
+    at: datetime = _ts()

@@ -7,6 +7,9 @@ Channels translate platform events into `Inbound`; storage records the effects. 
                    │no                │dừng ▲any            │no
                    ▼                  ▼     │               ▼
                   NEW (forgotten)    PAUSED                IDLE ──/start, khảo sát──▶ SURVEY
+                                                            │ «Gửi phản ánh», /phananh, free text
+                                                            ▼
+                                     COMPLAINT (bot/engine/complaint.py, its own diagram)
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import re
 
 from bot import messages as msg
-from bot.engine.state import ConversationState, Phase, SurveyProgress
+from bot.engine import complaint
+from bot.engine.state import ComplaintDraft, ConversationState, Phase, SurveyProgress
 from bot.engine.text import command_of, fold
 from bot.engine.types import (
     MAX_TEXT,
@@ -29,6 +33,7 @@ from bot.engine.types import (
     RecordAnswer,
     Reply,
     StartResponse,
+    SubmitComplaint,
     Turn,
 )
 from survey.model import Choice, Question, Questionnaire, QuestionType
@@ -46,8 +51,12 @@ _MENU_NUMBERS = {
     Phase.CONSENT: ("yes", "no"),
     Phase.OFFER: ("yes", "no"),
     Phase.FORGET: ("yes", "no"),
-    Phase.IDLE: ("survey", "help"),
+    Phase.COMPLAINT_OFFER: ("yes", "no"),
+    Phase.IDLE: ("survey", "complaint", "help"),
 }
+# Typed free text this long (in words) from someone not yet asked for consent is held, and
+# offered as a complaint once they agree; shorter is a greeting.
+_HOLD_WORDS = 4
 
 
 def handle(
@@ -67,16 +76,36 @@ def handle(
         _on_start(turn, ctx)
         return turn
     if inbound.choice is not None:
+        if complaint.on_rating_payload(turn, inbound.choice, ctx):
+            return turn
         command = _command_of_payload(inbound.choice)
     else:
         command = command_of(text) if text else None
-        if command is None and text in ("1", "2") and turn.state.phase in _MENU_NUMBERS:
-            command = _MENU_NUMBERS[turn.state.phase][int(text) - 1]
+        if command is None and text.lower().startswith("/tracuu "):
+            command = "track"
+        if command is None and text in ("1", "2", "3"):
+            command = _typed_number(turn, text, ctx)
+            if command == "":
+                return turn
     if command == "forget" and turn.state.phase is not Phase.FORGET:
         _ask_forget(turn)
         return turn
     phase = turn.state.phase
+    if command == "track" and phase not in (Phase.NEW, Phase.CONSENT):
+        complaint.track(turn, ctx, text)
+        return turn
+    if command == "complaint" and phase in (Phase.SURVEY, Phase.PAUSED, Phase.OFFER):
+        turn.state.pending_dossier = None
+        complaint.start(turn, ctx)
+        return turn
     if phase is Phase.NEW:
+        if command == "complaint":
+            turn.state.intent = "complaint"
+        elif command is None and len(text.split()) >= _HOLD_WORDS and inbound.choice is None:
+            turn.state.intent = "offer"
+            turn.state.draft = ComplaintDraft(
+                key=ctx.new_key(), parts=[text[: complaint.COMPLAINT_MAX]]
+            )
         _ask_consent(turn)
     elif phase is Phase.CONSENT:
         _on_consent(turn, command, ctx)
@@ -88,9 +117,57 @@ def handle(
         _on_offer(turn, command, ctx)
     elif phase is Phase.FORGET:
         _on_forget(turn, command, ctx)
+    elif phase is Phase.COMPLAINT:
+        complaint.on_draft(turn, inbound, command, ctx)
+    elif phase is Phase.COMPLAINT_OFFER:
+        draft = turn.state.draft
+        dossier = draft.dossier if draft is not None and draft.origin == "dossier_reason" else None
+        if command in ("no", "cancel") and dossier is not None:
+            # Declined to send the dossier's reason as a complaint: the SIPAS offer as before.
+            turn.state.draft = None
+            turn.state.pending_dossier = dossier
+            turn.state.phase = Phase.OFFER
+            turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+        elif not complaint.on_offer(turn, command, ctx):
+            turn.replies.append(complaint.menu(msg.COMPLAINT_OFFER, _offer_buttons()))
+    elif phase is Phase.RATE_REASON:
+        complaint.on_rate_reason(turn, inbound, command, ctx)
+        if turn.state.phase is Phase.SURVEY:
+            _resume(turn, ctx, greet=False)
+        elif turn.state.phase is Phase.COMPLAINT:
+            complaint.resume(turn)
     else:
-        _on_idle(turn, command, ctx)
+        _on_idle(turn, inbound, command, ctx)
     return turn
+
+
+def _typed_number(turn: Turn, text: str, ctx: Context) -> str | None:
+    """What a typed 1, 2 or 3 means here: a menu's button, the step of a complaint draft,
+    or (in IDLE, when a unit's answer waits for its rating) the rating. "" when handled."""
+    st = turn.state
+    if st.phase is Phase.IDLE and ctx.complaints is not None:
+        waiting = ctx.complaints.pending().rating
+        if waiting is not None:
+            complaint.rate_typed(turn, waiting, text, ctx)
+            return ""
+    if st.phase is Phase.COMPLAINT and st.draft is not None and text in ("1", "2"):
+        step = st.draft.step.value
+        if step == "consent":
+            return ("yes", "no")[int(text) - 1]
+        if step == "why_contact":
+            return ("yes", "anonymous")[int(text) - 1]
+        return None
+    numbers = _MENU_NUMBERS.get(st.phase)
+    if numbers is not None and int(text) <= len(numbers):
+        return numbers[int(text) - 1]
+    return None
+
+
+def _offer_buttons() -> tuple[Button, ...]:
+    return (
+        Button(msg.COMPLAINT_OFFER_YES, YES_PAYLOAD),
+        Button(msg.COMPLAINT_OFFER_NO, NO_PAYLOAD),
+    )
 
 
 # --- phases -----------------------------------------------------------------------------
@@ -132,6 +209,16 @@ def _on_consent(turn: Turn, command: str | None, ctx: Context) -> None:
     elif command == "yes":
         st.consented = True
         turn.effects.append(GiveConsent(text_shown=msg.CONSENT_REQUEST, at=ctx.now))
+        intent, st.intent = st.intent, None
+        if intent == "complaint":
+            st.pending_dossier = None
+            complaint.start(turn, ctx)
+            return
+        if intent == "offer" and st.draft is not None:
+            st.pending_dossier = None
+            st.phase = Phase.COMPLAINT_OFFER
+            turn.replies.append(complaint.menu(msg.COMPLAINT_OFFER, _offer_buttons()))
+            return
         facts = ctx.dossier_facts
         facts = facts if facts and facts.code == st.pending_dossier else None
         st.pending_dossier = None
@@ -155,7 +242,7 @@ def _on_survey(turn: Turn, inbound: Inbound, command: str | None, ctx: Context) 
     if progress is None or q is None:
         # The questionnaire file was removed while this chat was in it: start afresh.
         turn.state.survey = None
-        _on_idle(turn, None, ctx)
+        _on_idle(turn, None, None, ctx)
         return
     question = q.question(progress.current)
     if command == "help":
@@ -184,6 +271,9 @@ def _on_paused(turn: Turn, command: str | None, ctx: Context) -> None:
         return
     if command == "help":
         turn.replies.append(Reply(msg.HELP))
+    if turn.state.draft is not None:  # a complaint being written was paused
+        complaint.resume(turn)
+        return
     _resume(turn, ctx)
 
 
@@ -208,15 +298,47 @@ def _on_offer(turn: Turn, command: str | None, ctx: Context) -> None:
         turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
 
 
-def _on_idle(turn: Turn, command: str | None, ctx: Context) -> None:
+def _on_idle(turn: Turn, inbound: Inbound | None, command: str | None, ctx: Context) -> None:
     turn.state.phase = Phase.IDLE
+    text = inbound.text.strip() if inbound is not None and inbound.choice is None else ""
     if command in ("survey", "yes"):
         _begin(turn, ctx.general_questionnaire, None, ctx)
     elif command == "help":
         turn.replies.append(Reply(msg.HELP))
+    elif command == "complaint":
+        complaint.start(turn, ctx)
+    elif command is None and text and complaint.normalise_code(text) and len(text) <= 40:
+        complaint.track(turn, ctx, text)
+    elif command is None and (text or (inbound is not None and inbound.attachments)):
+        _free_text(turn, inbound, text, ctx)
     else:
-        buttons = (Button(msg.MENU_SURVEY, SURVEY_PAYLOAD), Button(msg.MENU_HELP, HELP_PAYLOAD))
-        turn.replies.append(_menu(msg.IDLE_MENU, buttons))
+        turn.replies.append(_idle_menu())
+
+
+def _idle_menu() -> Reply:
+    buttons = (
+        Button(msg.MENU_SURVEY, SURVEY_PAYLOAD),
+        Button(msg.MENU_COMPLAINT, complaint.COMPLAINT_PAYLOAD),
+        Button(msg.MENU_HELP, HELP_PAYLOAD),
+    )
+    return _menu(msg.IDLE_MENU, buttons)
+
+
+def _free_text(turn: Turn, inbound: Inbound | None, text: str, ctx: Context) -> None:
+    """Typed text outside any flow: the answer a unit asked for, small talk, or (offered)
+    a complaint: never silently dropped."""
+    pending = ctx.complaints.pending() if ctx.complaints is not None else None
+    if pending is not None and pending.info_request is not None and text:
+        complaint.provide_info(turn, pending.info_request, text, ctx)
+        return
+    if fold(text) in msg.SMALL_TALK:
+        turn.replies.append(Reply(msg.SMALL_TALK_REPLY))
+        turn.replies.append(_idle_menu())
+        return
+    complaint.offer(turn, ctx, text)
+    if inbound is not None and turn.state.draft is not None:
+        turn.state.draft.photos = list(inbound.attachments)[: complaint.PHOTOS_MAX]
+        turn.state.draft.location = inbound.location
 
 
 def _ask_forget(turn: Turn) -> None:
@@ -243,6 +365,8 @@ def _on_forget(turn: Turn, command: str | None, ctx: Context) -> None:
         _ask_consent(turn)
     elif st.phase is Phase.OFFER:
         turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+    elif st.phase is Phase.COMPLAINT:
+        complaint.resume(turn)
 
 
 def _forget(turn: Turn, ctx: Context, goodbye: str) -> None:
@@ -294,7 +418,7 @@ def _resume(turn: Turn, ctx: Context, *, greet: bool = True) -> None:
     q = _questionnaire(progress, ctx)
     if progress is None or q is None:
         turn.state.survey = None
-        _on_idle(turn, None, ctx)
+        _on_idle(turn, None, None, ctx)
         return
     turn.state.phase = Phase.SURVEY
     if greet:
@@ -421,6 +545,31 @@ def _finish(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context
     st.survey = None
     facts = ctx.dossier_facts
     facts = facts if facts and facts.code == progress.dossier else None
+    reason = _unsatisfied_reason(q, progress)
+    if reason is not None:
+        # The reason for «Không hài lòng» is kept as feedback on the dossier's unit at once,
+        # and offered as a complaint (the same key: sending it turns that feedback into it).
+        key = ctx.new_key()
+        turn.effects.append(
+            SubmitComplaint(
+                key=key,
+                text=reason,
+                at=ctx.now,
+                dossier=progress.dossier,
+                anonymous=True,
+                origin="dossier_reason",
+            )
+        )
+        complaint.offer(
+            turn,
+            ctx,
+            reason,
+            dossier=progress.dossier,
+            origin="dossier_reason",
+            key=key,
+            head=msg.DOSSIER_REASON_OFFER,
+        )
+        return
     offer = (
         q.kind == "dossier"
         and ctx.general_questionnaire in ctx.questionnaires
@@ -432,6 +581,27 @@ def _finish(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context
         turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
     else:
         st.phase = Phase.IDLE
+        turn.replies[-1] = Reply(
+            msg.THANKS_DONE, (Button(msg.MENU_COMPLAINT, complaint.COMPLAINT_PAYLOAD),)
+        )
+
+
+def _unsatisfied_reason(q: Questionnaire, progress: SurveyProgress) -> str | None:
+    """The free-text reason of a dossier rating «Không hài lòng», if one was given."""
+    if q.kind != "dossier":
+        return None
+    unhappy = False
+    reason = None
+    for question in q.questions:
+        given = progress.answers.get(question.code)
+        if given is None:
+            continue
+        if question.type is QuestionType.TEXT:
+            reason = reason or given
+        elif question.type is not QuestionType.MULTI:
+            choice = question.option(given)
+            unhappy = unhappy or (choice is not None and choice.satisfied is False)
+    return reason if unhappy and reason else None
 
 
 def _record(
@@ -472,12 +642,20 @@ def _record(
 
 
 def _command_of_payload(payload: str) -> str | None:
-    return {
-        YES_PAYLOAD: "yes",
-        NO_PAYLOAD: "no",
-        SURVEY_PAYLOAD: "survey",
-        HELP_PAYLOAD: "help",
-    }.get(payload)
+    return _PAYLOAD_COMMANDS.get(payload)
+
+
+_PAYLOAD_COMMANDS = {
+    YES_PAYLOAD: "yes",
+    NO_PAYLOAD: "no",
+    SURVEY_PAYLOAD: "survey",
+    HELP_PAYLOAD: "help",
+    complaint.COMPLAINT_PAYLOAD: "complaint",
+    complaint.SEND_PAYLOAD: "send",
+    complaint.CANCEL_PAYLOAD: "cancel",
+    complaint.ANONYMOUS_PAYLOAD: "anonymous",
+    "skip": "skip",
+}
 
 
 def _numbers(question: Question) -> dict[str, Choice]:

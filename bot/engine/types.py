@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import Protocol
 
 from survey.model import Questionnaire
 
@@ -24,11 +25,20 @@ class Inbound:
 
     text: str = ""
     choice: str | None = None
+    # What else a message can carry (complaints): photos as (kind, reference) pairs (a
+    # Telegram file id, a Zalo image URL, a web upload's key), a location, and contact
+    # details the platform vouches for (Telegram's own-contact share, Zalo's submitted info).
+    attachments: tuple[tuple[str, str], ...] = ()
+    location: tuple[float, float] | None = None
+    contact: tuple[str, str] | None = None  # (name, phone)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _storable(self.text))
         if self.choice is not None:
             object.__setattr__(self, "choice", _storable(self.choice))
+        if self.contact is not None:
+            name, phone = self.contact
+            object.__setattr__(self, "contact", (_storable(name)[:200], _storable(phone)[:32]))
 
 
 # Half a UTF-16 surrogate pair: valid in JSON ("\\ud83d" alone) but no character.
@@ -81,6 +91,39 @@ class DossierFacts:
 
 
 @dataclass(frozen=True)
+class ComplaintFacts:
+    """What a citizen may see of one of their complaints (`/tracuu`)."""
+
+    code: str
+    status: str  # complaints.lifecycle.Status values
+    unit_name: str
+    received_at: datetime
+    due_at: datetime
+    history: tuple[tuple[datetime, str, str], ...] = ()  # (at, action, note shown)
+
+
+@dataclass(frozen=True)
+class CitizenPending:
+    """What a citizen's complaints wait for from them: an answer to a unit's question, or a
+    rating of an answer (the newest of each)."""
+
+    info_request: str | None = None  # code
+    rating: str | None = None  # code
+
+
+class ComplaintLookups(Protocol):
+    """Read-only lookups of this chat's complaints, made only when a turn needs them."""
+
+    def find(self, code: str) -> ComplaintFacts | None:
+        """The complaint with this code if this chat sent it (else None: never another's)."""
+
+    def mine(self) -> list[ComplaintFacts]:
+        """This chat's latest complaints, newest first."""
+
+    def pending(self) -> CitizenPending: ...
+
+
+@dataclass(frozen=True)
 class Context:
     """Facts and services the engine may use; everything else it must be told."""
 
@@ -93,6 +136,7 @@ class Context:
     # Or a lookup of those facts, made only if the turn reads them: most answers do not, and
     # a dossier survey's turns would otherwise each query the dossier (the service's way).
     find_dossier: Callable[[], DossierFacts | None] | None = None
+    complaints: ComplaintLookups | None = None
 
     @cached_property
     def dossier_facts(self) -> DossierFacts | None:
@@ -147,7 +191,54 @@ class CompleteResponse:
     at: datetime
 
 
-Effect = GiveConsent | ForgetCitizen | StartResponse | RecordAnswer | CompleteResponse
+@dataclass(frozen=True)
+class SubmitComplaint:
+    """A complaint the citizen sent (or, `anonymous`, feedback to keep and count). The
+    service routes it, numbers it and tells the citizen and the unit. `key` makes it
+    idempotent, and turns feedback kept earlier under the same key into the complaint."""
+
+    key: str
+    text: str
+    at: datetime
+    photos: tuple[tuple[str, str], ...] = ()
+    location: tuple[float, float] | None = None
+    ward: str | None = None
+    dossier: str | None = None
+    anonymous: bool = False
+    origin: str = "chat"
+
+
+@dataclass(frozen=True)
+class SaveContact:
+    """Contact details for the handling unit, with the consent text shown for that purpose."""
+
+    name: str
+    phone: str
+    text_shown: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CitizenAction:
+    """The citizen acts on one of their complaints: provide_info, rate or reopen."""
+
+    code: str
+    action: str
+    at: datetime
+    text: str = ""
+    satisfied: bool | None = None
+
+
+Effect = (
+    GiveConsent
+    | ForgetCitizen
+    | StartResponse
+    | RecordAnswer
+    | CompleteResponse
+    | SubmitComplaint
+    | SaveContact
+    | CitizenAction
+)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import messages as msg
+from bot.engine.types import SubmitComplaint
 from bot.engine import (
     CompleteResponse,
     ConversationState,
@@ -96,7 +97,13 @@ def test_not_satisfied_requires_a_reason() -> None:
     answers = chat.answers()
     assert answers["DG"].satisfied is False and answers["DG"].score == 1
     assert answers["LYDO"].text == "Chờ quá lâu, hẹn 3 lần vẫn chưa có kết quả"
-    assert chat.state.phase is Phase.OFFER
+    # The reason is kept as feedback on the dossier at once, and offered as a complaint.
+    kept = [e for e in chat.last_effects if isinstance(e, SubmitComplaint)]
+    assert len(kept) == 1 and kept[0].anonymous and kept[0].dossier == "HS1"
+    assert kept[0].origin == "dossier_reason" and "3 lần" in kept[0].text
+    assert chat.state.phase is Phase.COMPLAINT_OFFER
+    chat.send("không")  # declined: the SIPAS questionnaire is offered, as before
+    assert chat.state.phase is Phase.OFFER and msg.OFFER_SIPAS in chat.text
 
 
 def test_changing_the_rating_back_to_satisfied_drops_the_reason() -> None:
@@ -275,7 +282,7 @@ def test_idle_menu_starts_a_general_survey() -> None:
     chat.state.phase = Phase.IDLE
     chat.state.survey = None
     chat.send("hello")
-    assert chat.last[0].buttons
+    assert chat.last[-1].buttons  # a greeting, then the menu
     chat.send("1")
     assert chat.state.phase is Phase.SURVEY
     assert chat.state.survey and chat.state.survey.questionnaire == "sipas"
