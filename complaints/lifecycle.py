@@ -10,7 +10,7 @@ with a reason code, and nothing changes.
        ▼         │  └─transfer─┐         │  └──┼─────────────────────┘
     TRIAGE ──transfer──▶ ROUTED (another unit, due date → 15 days)   │
                                          ▼     ▼
-              REJECTED ◀──reject──  (any open state)   ──answer──▶ ANSWERED ──rate──▶ RATED
+              REJECTED ◀──reject── (open, at a unit) ──answer──▶ ANSWERED ──rate──▶ RATED
                                                                    │  ▲
                                                    reopen (≤7 days)▼  │answer
                                                                   REOPENED
@@ -378,6 +378,8 @@ def check(complaint: Complaint, action: str, actor: Actor) -> None:
         raise Refused(Refusal.NOT_STAFF)
     if actor.kind is not ActorKind.CITIZEN and action in _CITIZEN_ACTIONS:
         raise Refused(Refusal.NOT_OWNER, "only the citizen who sent it")
+    if actor.kind is not ActorKind.SYSTEM and action in _SYSTEM_ACTIONS:
+        raise Refused(Refusal.NOT_STAFF, "the scheduler's own events")
     if complaint.status not in _ALLOWED[action]:
         raise Refused(Refusal.STATE, f"{action} in {complaint.status.value}")
 
@@ -400,7 +402,9 @@ _ALLOWED: dict[str, frozenset[Status]] = {
     "request_info": frozenset({Status.ACCEPTED, Status.REOPENED}),
     "provide_info": frozenset({Status.INFO_REQUESTED}),
     "answer": frozenset({Status.ROUTED, Status.ACCEPTED, Status.INFO_REQUESTED, Status.REOPENED}),
-    "reject": frozenset({Status.TRIAGE, Status.ROUTED, Status.ACCEPTED, Status.INFO_REQUESTED}),
+    "reject": frozenset(
+        {Status.TRIAGE, Status.ROUTED, Status.ACCEPTED, Status.INFO_REQUESTED, Status.REOPENED}
+    ),
     "rate": frozenset({Status.ANSWERED}),
     "reopen": frozenset({Status.ANSWERED, Status.RATED}),
     "remind": OPEN - {Status.TRIAGE},
@@ -462,10 +466,12 @@ def _transfer(c: Complaint, e: Event, actor: Actor, now: datetime, policy: Polic
         unit=e.to_unit,
         units_involved=involved,
         transfers=c.transfers + (0 if from_triage else 1),
-        due_at=policy.due(c.received_at, multi=multi) if multi else c.due_at,
+        # Never earlier than the due date in force (a reopened complaint restarted it).
+        due_at=max(c.due_at, policy.due(c.received_at, multi=True)) if multi else c.due_at,
         accepted_at=None,
-        reminded=False,
-        escalated=False,
+        # The reminder and escalation belong to a due date: a new one gets its own.
+        reminded=c.reminded and not multi,
+        escalated=c.escalated and not multi,
     )
     notices = [
         Notice(Audience.CITIZEN, "transferred", {"reason": reason, "from_triage": from_triage}),
@@ -540,7 +546,7 @@ def _reopen(c: Complaint, e: Event, actor: Actor, now: datetime, policy: Policy)
         reopened=c.reopened + 1,
         closed_at=None,
         satisfied=None,
-        due_at=policy.due(now, multi=len(c.units_involved) > 1),
+        due_at=policy.due(now, multi=c.transfers > 0),
         reminded=False,
         escalated=False,
     )

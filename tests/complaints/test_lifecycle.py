@@ -143,7 +143,7 @@ ALLOWED: dict[str, set[Status]] = {
     "request_info": {S.ACCEPTED, S.REOPENED},
     "provide_info": {S.INFO_REQUESTED},
     "answer": {S.ROUTED, S.ACCEPTED, S.INFO_REQUESTED, S.REOPENED},
-    "reject": {S.TRIAGE, S.ROUTED, S.ACCEPTED, S.INFO_REQUESTED},
+    "reject": {S.TRIAGE, S.ROUTED, S.ACCEPTED, S.INFO_REQUESTED, S.REOPENED},
     "rate": {S.ANSWERED},
     "reopen": {S.ANSWERED, S.RATED},
     "remind": {S.ROUTED, S.ACCEPTED, S.INFO_REQUESTED, S.REOPENED},
@@ -337,12 +337,6 @@ def test_staff_actions_are_refused_to_the_system(action: str) -> None:
     assert err.value.reason is Refusal.NOT_STAFF
 
 
-@pytest.mark.xfail(
-    reason="apply() restricts the system events to SYSTEM only for SYSTEM actors: staff of "
-    "the holding unit can apply Remind/Escalate/TriageAlarm (e.g. set reminded=True to "
-    "silence the reminder, or page leads and the monitor group with 'overdue' early)",
-    strict=True,
-)
 @pytest.mark.parametrize("action", ["remind", "escalate", "triage_alarm"])
 def test_system_actions_are_refused_to_staff(action: str) -> None:
     event, _ = EVENTS[action]
@@ -450,12 +444,6 @@ def test_transfer_to_the_holding_unit_is_refused() -> None:
     assert err.value.reason is Refusal.SAME_UNIT
 
 
-@pytest.mark.xfail(
-    reason="_transfer recomputes due_at from received_at (15 days from receipt) even for a "
-    "REOPENED complaint whose due date was restarted at the reopen: the transfer shortens "
-    "the period and can leave the complaint overdue at once",
-    strict=True,
-)
 def test_transfer_of_a_reopened_complaint_does_not_shorten_its_due_date() -> None:
     answered = T0 + timedelta(days=14)
     c = replace(in_state(Status.ANSWERED), answered_at=answered, closed_at=answered, accepted_at=T0)
@@ -618,13 +606,6 @@ def test_reopen_of_a_transferred_complaint_gets_fifteen_days() -> None:
     assert change.complaint.due_at == POLICY.due(NOW, multi=True)
 
 
-@pytest.mark.xfail(
-    reason="_reopen takes multi=len(units_involved) > 1, so a complaint routed by the triage "
-    "desk (units_involved=(VPUBND, unit), transfers=0) gets 15 days on reopening, while "
-    "_transfer treats leaving triage as routing that keeps the 10-day period; "
-    "multi should follow c.transfers > 0",
-    strict=True,
-)
 def test_reopen_of_a_complaint_routed_by_triage_gets_ten_days() -> None:
     c = new(triage=True)
     routed = apply(c, Transfer(UNIT, "đường"), staff(TRIAGE_DESK), T0, POLICY).complaint
@@ -752,13 +733,6 @@ def test_a_new_due_date_rearms_reminder_and_escalation() -> None:
     assert fired == ["remind"]
 
 
-@pytest.mark.xfail(
-    reason="_transfer clears escalated (and reminded) even when leaving the triage desk, "
-    "where the due date stays the same: an overdue complaint escalated at the triage desk "
-    "is escalated a second time for the same due date (to leads and the monitor group "
-    "again), against 'each at most once per due date'",
-    strict=True,
-)
 def test_transfer_from_triage_does_not_escalate_twice_for_the_same_due_date() -> None:
     c = new(triage=True)
     late = c.due_at + timedelta(hours=1)
