@@ -3,6 +3,10 @@
 A name counts only after an administrative prefix ("phường", "P.", "xã", "đặc khu", with or
 without diacritics): bare names such as "Bến Thành" or "Sài Gòn" usually mean a market, a
 river or the city, not the ward. Côn Đảo is the exception, being unambiguous on its own.
+
+Pre-July-2025 addresses ("P.5 Q.3", "xã Tân Kiên, huyện Bình Chánh", "phường Bến Nghé") are
+mapped to the unit that absorbed them through ``nlp.oldaddress``; an old ward split across
+several new units gives None unless the text also names one of them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from nlp.oldaddress import OldAddressResolver, OldWard, load_old_wards
 from nlp.text import clean, strip_diacritics
 
 
@@ -32,6 +37,9 @@ class Ward:
 _HINT = re.compile(
     r"(?<!\w)(?:phường|phuong|p|f|xã|xa|x|đặc|dac|đk|dk|huyện|huyen|côn|con)(?!\w)"
 )
+# Old addresses may also start with a town ("thị trấn", "TT."), "Ph." or an English "Ward",
+# or glue prefix and number together ("p5q3", "F7").
+_OLD_HINT = re.compile(r"(?<!\w)(?:(?:tt|ph|ward)(?!\w)|thị\s+trấn|thi\s+tran|[pf]\d)")
 
 _PREFIX = {
     "phuong": r"phường|phuong|p\s*\.|p|f\s*\.|f",
@@ -62,10 +70,18 @@ def load_wards(path: Path | None = None) -> list[Ward]:
 
 
 class WardDetector:
-    """Finds ward names in text; accented matches win over unaccented ones."""
+    """Finds ward names in text; accented matches win over unaccented ones. Old (pre-2025)
+    ward + district mentions resolve through ``old_wards`` (default: the shipped table
+    ``nlp/data/old_wards.csv``; pass ``[]`` to turn that off)."""
 
-    def __init__(self, wards: list[Ward]) -> None:
+    def __init__(self, wards: list[Ward], old_wards: list[OldWard] | None = None) -> None:
         self.wards = wards
+        if old_wards is None:
+            old_wards = load_old_wards()
+        codes = {w.code: w for w in wards}
+        self._by_code = codes
+        known = [row for row in old_wards if row.new_code in codes]
+        self._old = OldAddressResolver(known, [w.name for w in wards]) if known else None
         self._accented = self._compile(wards, lambda s: s.lower())
         self._bare = self._compile(wards, lambda s: strip_diacritics(s).lower())
         bare_names: dict[str, list[Ward]] = {}
@@ -93,12 +109,31 @@ class WardDetector:
 
     def detect(self, text: str) -> Ward | None:
         """The first ward the text names, or None (also None when an unaccented name is
-        ambiguous, e.g. "xa thanh an" could be Thạnh An or Thanh An)."""
+        ambiguous, e.g. "xa thanh an" could be Thạnh An or Thanh An, and when an old ward
+        that was split is named without saying which part)."""
         text = clean(text).lower()
-        if not text or not _HINT.search(text):
+        if not text or not (_HINT.search(text) or _OLD_HINT.search(text)):
             return None
-        hits: list[tuple[int, Ward]] = []
         bare_text = strip_diacritics(text)
+        hits = self._current_hits(text, bare_text)
+        old = self._old.find(bare_text, text) if self._old is not None else None
+        if old is None:
+            return min(hits, key=lambda h: h[0])[1] if hits else None
+        # A current name inside the old mention ("phường Tân Phú, quận 7") is the old ward.
+        outside = [h for h in hits if not old.start <= h[0] < old.end]
+        first = min(outside, key=lambda h: h[0]) if outside else None
+        if first is not None and first[0] < old.start:
+            return first[1]
+        if len(old.codes) == 1:
+            return self._by_code[old.codes[0]]
+        # Split ward: only the text can say which part ("P.4 Q.3, nay là phường Xuân Hòa").
+        named = {ward.code for _, ward in outside} & set(old.codes)
+        return self._by_code[named.pop()] if len(named) == 1 else None
+
+    def _current_hits(self, text: str, bare_text: str) -> list[tuple[int, Ward]]:
+        """(position, ward) for every current name after a prefix; accented matches only, or,
+        when there are none, unaccented matches that name one ward."""
+        hits: list[tuple[int, Ward]] = []
         # A text typed without any diacritics gives no evidence for "Thanh An" over "Thạnh An".
         accented_patterns = self._accented.values() if bare_text != text else ()
         for pattern in accented_patterns:
@@ -107,13 +142,13 @@ class WardDetector:
                 if name in self._by_name:
                     hits.append((match.start(), self._by_name[name]))
         if hits:
-            return min(hits, key=lambda h: h[0])[1]
+            return hits
         for pattern in self._bare.values():
             for match in pattern.finditer(bare_text):
                 candidates = self._by_bare.get(re.sub(r"\s+", " ", match.group(1)), [])
                 if len(candidates) == 1:
                     hits.append((match.start(), candidates[0]))
-        return min(hits, key=lambda h: h[0])[1] if hits else None
+        return hits
 
 
 @lru_cache(maxsize=1)
