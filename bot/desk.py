@@ -126,6 +126,8 @@ class ComplaintDesk:
         session.add(row)
         session.flush()
         store.add_history(session, row, entry)
+        if effect.origin == "dossier_reason" and effect.anonymous:
+            notices = []  # the engine's offer already says the reason was kept
         # Anonymous feedback keeps no chat: the thanks go to the chat that sent it.
         return self._render(session, row, new, notices, chat=(channel, external_id))
 

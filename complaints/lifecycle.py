@@ -373,7 +373,7 @@ def check(complaint: Complaint, action: str, actor: Actor) -> None:
     if complaint.status is Status.FEEDBACK:
         raise Refused(Refusal.STATE, "anonymous feedback is not handled")
     if actor.kind is ActorKind.STAFF:
-        _check_staff(complaint, actor)
+        check_staff(complaint, actor)
     elif action not in _OWN_ACTIONS[actor.kind]:
         raise Refused(Refusal.NOT_STAFF)
     if actor.kind is not ActorKind.CITIZEN and action in _CITIZEN_ACTIONS:
@@ -418,7 +418,9 @@ def allowed_actions(status: Status) -> frozenset[str]:
     return frozenset(a for a, states in _ALLOWED.items() if status in states)
 
 
-def _check_staff(complaint: Complaint, actor: Actor) -> None:
+def check_staff(complaint: Complaint, actor: Actor) -> None:
+    """Raise `Refused` unless `actor` is active staff of the holding unit, acting from its
+    group (when from a group)."""
     if not actor.active or actor.unit is None:
         raise Refused(Refusal.INACTIVE if actor.unit else Refusal.NOT_STAFF)
     if actor.role not in (Role.STAFF, Role.LEAD, Role.ADMIN):

@@ -29,6 +29,8 @@ def _register() -> None:
     app.add_typer(commands.db_app, name="db")
     app.add_typer(commands.outbox_app, name="outbox")
     app.add_typer(commands.catalogue_app, name="catalogue")
+    app.add_typer(commands.staff_app, name="staff")
+    app.command("worker")(commands.worker)
     app.command("chat")(commands.chat)
     app.command("serve")(commands.serve)
     app.command("report")(reports.cli.report)

@@ -130,3 +130,95 @@ def outbox_status() -> None:
             channel, *(str(counts.get((channel, s), 0)) for s in ("pending", "sent", "dead"))
         )
     Console().print(table)
+
+
+staff_app = typer.Typer(
+    help="Unit staff who handle complaints in Telegram groups.", no_args_is_help=True
+)
+
+
+@staff_app.command("add")
+def staff_add(
+    name: Annotated[str, typer.Option("--name", help="Full name shown on cards")],
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Unit code (required for staff and lead)")
+    ] = None,
+    telegram_id: Annotated[
+        int | None, typer.Option("--telegram-id", help="The staff member's Telegram user id")
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="staff, lead, analyst or admin")] = "staff",
+) -> None:
+    """Register a staff member (again with the same Telegram id: update them)."""
+    from storage.complaints import add_staff
+
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 200:
+        raise UserError("--name must be 1 to 200 characters")
+    if role not in ("staff", "lead", "analyst", "admin"):
+        raise UserError(f"unknown role {role!r}: staff, lead, analyst or admin")
+    if role in ("staff", "lead") and unit is None:
+        raise UserError(f"--unit is required for role {role}")
+    if telegram_id is not None and telegram_id <= 0:
+        raise UserError("--telegram-id must be a positive Telegram user id")
+    engine = open_database(get_settings())
+    with session_scope(engine) as session:
+        try:
+            staff = add_staff(
+                session, name=name, unit_code=unit, role=role, telegram_id=telegram_id
+            )
+        except LookupError as exc:
+            raise UserError(f"{exc.args[0]} (see `hailong catalogue load`)") from exc
+        typer.echo(f"staff {staff.id}: {staff.name}, {role}" + (f" of {unit}" if unit else ""))
+
+
+@staff_app.command("remove")
+def staff_remove(
+    telegram_id: Annotated[int, typer.Option("--telegram-id", help="Telegram user id")],
+) -> None:
+    """Deactivate a staff member: their buttons are refused from now on."""
+    from storage.complaints import remove_staff
+
+    engine = open_database(get_settings())
+    with session_scope(engine) as session:
+        if not remove_staff(session, telegram_id):
+            raise UserError(f"no staff member with Telegram id {telegram_id}")
+    typer.echo(f"staff with Telegram id {telegram_id} deactivated")
+
+
+@staff_app.command("link-code")
+def staff_link_code(
+    unit: Annotated[str, typer.Option("--unit", help="Unit code whose group is to be linked")],
+) -> None:
+    """Print a one-time code; `/lienket CODE` in a Telegram group links it to the unit."""
+    from datetime import timedelta
+
+    from storage.complaints import new_link_code, unit_by_code
+    from storage.types import utcnow
+
+    settings = get_settings()
+    engine = open_database(settings)
+    with session_scope(engine) as session:
+        row = unit_by_code(session, unit)
+        if row is None or row.id is None:
+            raise UserError(f"unknown unit {unit!r} (see `hailong catalogue load`)")
+        ttl = timedelta(hours=settings.link_code_ttl_hours)
+        code = new_link_code(session, row.id, utcnow(), ttl)
+    typer.echo(f"/lienket {code}")
+    typer.echo(f"(type it in the unit's Telegram group within {settings.link_code_ttl_hours:g} h)")
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+) -> None:
+    """The complaint scheduler alone: reminders, escalations, triage alarms (also runs inside
+    `hailong serve`). Several may run: each complaint is acted on once."""
+    from bot.scheduler import Scheduler
+    from hailong.app import complaint_desk
+
+    settings = get_settings()
+    engine = open_database(settings)
+    scheduler = Scheduler(engine, complaint_desk(settings), settings.scheduler_interval_seconds)
+    if once:
+        typer.echo(f"{scheduler.run_once()} reminders, escalations and alarms")
+        return
+    scheduler.run_forever()

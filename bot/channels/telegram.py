@@ -29,7 +29,10 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
@@ -42,6 +45,7 @@ from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
+from bot.staff import GroupUpdate, StaffOutcome, StaffService, is_staff_callback
 
 if TYPE_CHECKING:
     from hailong.config import Settings
@@ -56,7 +60,8 @@ _OK = b'{"ok":true}'
 _FORBIDDEN = b'{"ok":false,"error":"forbidden"}'
 CALLBACK_DATA_MAX = 64  # bytes, Bot API limit
 ALLOWED_UPDATES = ("message", "callback_query")
-COMMANDS = ("/start", "/help", "/stop")
+COMMANDS = ("/start", "/help", "/stop", "/phananh", "/tracuu", "/xoa", "/huy", "/lienket")
+GROUP_TYPES = ("group", "supergroup")
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -73,10 +78,19 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     )
 
 
-def keyboard(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
-    """Inline keyboard of a reply: short labels (numbers) share a row, others one per row."""
+def keyboard(
+    buttons: list[dict[str, str]],
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Inline keyboard of a reply: short labels (numbers) share a row, others one per row. A
+    request for the user's own contact is a reply keyboard (inline buttons cannot ask it)."""
+    share = [b for b in buttons if b["payload"] == "@contact"]
+    if share:
+        button = KeyboardButton(share[0]["label"], request_contact=True)
+        return ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
     usable = []
     for b in buttons:
+        if b["payload"].startswith("@"):
+            continue
         if len(b["payload"].encode()) > CALLBACK_DATA_MAX:
             log.error("button payload over 64 bytes dropped: %r", b["payload"][:80])
             continue
@@ -104,12 +118,33 @@ class TelegramTransport:
         self.bot = bot
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
-        """Send one reply; the platform's message id on success."""
+        """Send one reply (a text, a photo, or an edit of a card); the platform's id."""
+        markup = keyboard(payload.get("buttons", []))
         try:
+            if payload.get("edit_message_id"):
+                inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
+                try:
+                    await self.bot.edit_message_text(
+                        payload["text"],
+                        chat_id=int(recipient),
+                        message_id=int(payload["edit_message_id"]),
+                        reply_markup=inline,
+                    )
+                except BadRequest as exc:
+                    if "not modified" not in str(exc).lower():
+                        raise
+                return str(payload["edit_message_id"])
+            if payload.get("photo"):
+                message = await self.bot.send_photo(
+                    chat_id=int(recipient), photo=payload["photo"], caption=payload.get("text")
+                )
+                return str(message.message_id)
+            if markup is None and payload.get("close_keyboard"):
+                markup = ReplyKeyboardRemove()  # type: ignore[assignment]
             message = await self.bot.send_message(
                 chat_id=int(recipient),
                 text=payload["text"],
-                reply_markup=keyboard(payload.get("buttons", [])),
+                reply_markup=markup,
             )
         except RetryAfter as exc:
             raise DeliveryError(f"429: {exc}", retry_after=_retry_seconds(exc)) from exc
@@ -136,20 +171,103 @@ def translate(update: Mapping[str, Any]) -> tuple[str, Inbound] | None:
         chat = _field(query.get("message"), "chat", "id")
         if chat is None:  # the message is too old to be sent along: answer the user instead
             chat = _field(query, "from", "id")
-        return (str(chat), Inbound(choice=data)) if isinstance(chat, int) else None
+        return (str(chat), Inbound(choice=data)) if type(chat) is int else None
     message = update.get("message")
-    text = message.get("text") if isinstance(message, dict) else None
     chat = _field(message, "chat", "id")
-    if not isinstance(text, str) or not isinstance(chat, int):
-        return None  # edits, stickers, photos, channel posts: not part of a survey
+    if not isinstance(message, dict) or type(chat) is not int:
+        return None  # edits, channel posts, ids that are not integers
     if _field(message, "chat", "type") != "private":
-        return None  # groups
+        return None  # groups: the staff's side (`group_update`)
+    text = message.get("text")
+    if not isinstance(text, str):
+        return _media(message, str(chat))
     text = text.strip()
     if text.startswith("/"):
         command, _, rest = text.partition(" ")
         command = command.split("@", 1)[0].lower()  # "/start@hailong_bot" in some clients
         text = f"{command} {rest.strip()}".strip() if command in COMMANDS else text
     return str(chat), Inbound(text=text)
+
+
+def _media(message: dict[str, Any], chat: str) -> tuple[str, Inbound] | None:
+    """A photo (its largest size's file id, the caption as text), a location, or the user's
+    own contact; None for stickers and the rest."""
+    caption = message.get("caption")
+    text = caption.strip() if isinstance(caption, str) else ""
+    photos = message.get("photo")
+    if isinstance(photos, list) and photos and isinstance(photos[-1], dict):
+        file_id = photos[-1].get("file_id")
+        if isinstance(file_id, str) and 0 < len(file_id) <= 512:
+            return chat, Inbound(text=text, attachments=(("photo", file_id),))
+    location = message.get("location")
+    if isinstance(location, dict):
+        lat, lon = location.get("latitude"), location.get("longitude")
+        numbers = isinstance(lat, int | float) and isinstance(lon, int | float)
+        if numbers and -90 <= lat <= 90 and -180 <= lon <= 180:  # type: ignore[operator]
+            return chat, Inbound(location=(float(lat), float(lon)))  # type: ignore[arg-type]
+    contact = message.get("contact")
+    if isinstance(contact, dict):
+        # Only the sender's own contact counts: anyone can forward someone else's card.
+        if contact.get("user_id") != _field(message, "from", "id"):
+            return None
+        phone = contact.get("phone_number")
+        name = " ".join(
+            str(contact.get(k) or "") for k in ("first_name", "last_name") if contact.get(k)
+        )
+        if isinstance(phone, str):
+            return chat, Inbound(contact=(name, phone))
+    return None
+
+
+def group_update(update: Mapping[str, Any]) -> GroupUpdate | None:
+    """A staff group's message or a card's button press; None for what staff flow ignores."""
+    update_id = update.get("update_id")
+    query = update.get("callback_query")
+    if isinstance(query, dict):
+        data = query.get("data")
+        user = _field(query, "from", "id")
+        chat = _field(query, "message", "chat", "id")
+        if not isinstance(data, str) or not is_staff_callback(data):
+            return None
+        if type(user) is not int or type(chat) is not int or type(update_id) is not int:
+            return None
+        message_id = _field(query, "message", "message_id")
+        return GroupUpdate(
+            update_id=update_id,
+            chat_id=chat,
+            user_id=user,
+            user_name=_name(query.get("from")),
+            chat_title=str(_field(query, "message", "chat", "title") or ""),
+            data=data[:64],
+            message_id=message_id if type(message_id) is int else None,
+        )
+    message = update.get("message")
+    if not isinstance(message, dict) or _field(message, "chat", "type") not in GROUP_TYPES:
+        return None
+    chat, user, text = (
+        _field(message, "chat", "id"),
+        _field(message, "from", "id"),
+        message.get("text"),
+    )
+    if type(chat) is not int or type(user) is not int or type(update_id) is not int:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return GroupUpdate(
+        update_id=update_id,
+        chat_id=chat,
+        user_id=user,
+        user_name=_name(message.get("from")),
+        chat_title=str(_field(message, "chat", "title") or ""),
+        text=text[:4000],
+    )
+
+
+def _name(user: object) -> str:
+    if not isinstance(user, dict):
+        return ""
+    parts = [str(user.get(k) or "") for k in ("first_name", "last_name") if user.get(k)]
+    return " ".join(parts)[:200]
 
 
 def _field(obj: object, *path: str) -> object:
@@ -175,6 +293,11 @@ class TelegramChannel:
         self.turns: TurnBatcher = ctx.turns
         self.fast_routes = ctx.fast_routes
         self.resolve: PayloadResolver = make_resolver(ctx.settings)
+        self.staff = StaffService(
+            ctx.engine,
+            ctx.service.desk,
+            link_ttl=timedelta(hours=ctx.settings.link_code_ttl_hours),
+        )
         self.application = build_application(ctx.settings)
         self.worker = OutboxWorker(
             ctx.engine,
@@ -223,6 +346,10 @@ class TelegramChannel:
 
     async def process(self, update: Mapping[str, Any]) -> Outcome | None:
         """Run one update (its JSON) through the service; webhook and polling share this."""
+        staff = group_update(update)
+        if staff is not None:
+            await self._staff(staff, update)
+            return None
         translated = translate(update)
         if translated is None:
             return None
@@ -241,6 +368,23 @@ class TelegramChannel:
             else:
                 self._background(self._acknowledge(query, edit=not outcome.duplicate))
         return outcome
+
+    async def _staff(self, staff: GroupUpdate, update: Mapping[str, Any]) -> None:
+        """A staff group's update: its action committed, then the presser answered."""
+        outcome = await asyncio.to_thread(self.staff.handle, staff)
+        if outcome.outbox_ids:
+            self.worker.wake()
+        query = update.get("callback_query")
+        if isinstance(query, dict) and isinstance(query.get("id"), str):
+            self._background(self._answer_staff(query["id"], outcome))
+
+    async def _answer_staff(self, query_id: str, outcome: StaffOutcome) -> None:
+        try:
+            await self.bot.answer_callback_query(
+                query_id, text=(outcome.answer or "")[:200] or None, show_alert=outcome.alert
+            )
+        except TelegramError as exc:
+            log.info("answerCallbackQuery (staff) failed: %s", exc)
 
     def _background(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

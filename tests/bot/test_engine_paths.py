@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot import messages as msg
-from bot.engine.types import SubmitComplaint
 from bot.engine import (
     CompleteResponse,
     ConversationState,
@@ -14,6 +13,7 @@ from bot.engine import (
     Phase,
     StartResponse,
 )
+from bot.engine.types import SubmitComplaint
 from tests.bot.chat import QUESTIONNAIRES, Chat, dossier
 
 SIPAS_LIKERT = [

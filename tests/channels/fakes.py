@@ -116,9 +116,10 @@ class FakeTelegram:
         result: Any = True
         if method == "getMe":
             result = {"id": 123456, "is_bot": True, "first_name": "hailong", "username": "hl_bot"}
-        elif method in ("sendMessage", "editMessageText"):
+        elif method in ("sendMessage", "editMessageText", "sendPhoto"):
             chat = int(params["chat_id"])
-            mid = next(self._ids) if method == "sendMessage" else int(params["message_id"])
+            new = method != "editMessageText"
+            mid = next(self._ids) if new else int(params["message_id"])
             params["_message_id"] = mid
             result = {
                 "message_id": mid,
@@ -126,8 +127,10 @@ class FakeTelegram:
                 "chat": {"id": chat, "type": "private"},
                 "text": params.get("text", ""),
             }
-            if params.get("reply_markup"):
-                result["reply_markup"] = params["reply_markup"]
+            markup = params.get("reply_markup")
+            if isinstance(markup, dict) and "inline_keyboard" in markup:
+                # As Telegram does: a sent Message carries inline keyboards only.
+                result["reply_markup"] = markup
         elif method == "getUpdates":
             offset = int(params.get("offset") or 0)
             result = [u for u in self.updates if u["update_id"] >= offset]

@@ -98,6 +98,9 @@ def test_a_citizen_rates_a_dossier_with_the_buttons_the_bot_sent(running: Runnin
     settle(running.engine)
     citizen.say("Phải đi lại ba lần mới xong")
     settle(running.engine)
+    assert msg.DOSSIER_REASON_OFFER in citizen.texts()[-1]
+    citizen.press(msg.COMPLAINT_OFFER_NO)  # the reason stays feedback, not a complaint
+    settle(running.engine)
     citizen.press(msg.NO)  # no detailed survey afterwards
     settle(running.engine)
 
@@ -108,7 +111,7 @@ def test_a_citizen_rates_a_dossier_with_the_buttons_the_bot_sent(running: Runnin
     assert citizen.texts()[-1] == msg.GOODBYE
     methods = running.fake.methods()
     # Every press answered; the question edited to show the choice, keyboard removed.
-    assert methods.count("answerCallbackQuery") == 3
+    assert methods.count("answerCallbackQuery") == 4
     edits = [p for m, p in running.fake.calls if m == "editMessageText"]
     assert any("✅ Không hài lòng" in e["text"] and "reply_markup" not in e for e in edits)
     for sent in running.fake.sent():

@@ -63,7 +63,6 @@ def test_ward_named_in_text_is_detected(text: str, code: str) -> None:
     "text",
     [
         "chợ Bến Thành đông khách",  # the market, not the ward
-        "phường 5 quận 3",  # pre-2025 numbered ward: no longer exists
         "đường bị ngập",
         "",
         "xa thanh an",  # unaccented and ambiguous: Thạnh An or Thanh An
