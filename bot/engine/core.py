@@ -98,6 +98,10 @@ def handle(
         turn.state.pending_dossier = None
         complaint.start(turn, ctx)
         return turn
+    if phase is Phase.CONSENT and command == "complaint":
+        turn.state.intent = "complaint"  # a complaint, once consent is given
+        _ask_consent(turn)
+        return turn
     if phase is Phase.NEW:
         if command == "complaint":
             turn.state.intent = "complaint"
