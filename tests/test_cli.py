@@ -124,10 +124,11 @@ def test_catalogue_load_is_idempotent_and_rejects_a_broken_file(
 ) -> None:
     migrated(sqlite_url)
     first = hailong("catalogue", "load", db=sqlite_url)
-    assert first.returncode == 0 and "18 units" in first.stdout
+    # The 18 units of the catalogue and the 168 wards under UBND_XA.
+    assert first.returncode == 0 and "186 units" in first.stdout
     assert hailong("catalogue", "load", db=sqlite_url).stdout == first.stdout
-    assert count(sqlite_url, "unit") == 18
+    assert count(sqlite_url, "unit") == 186
     broken = tmp_path / "cat.yaml"
     broken.write_text("units: []\nprocedures: []\n", encoding="utf-8")
     one_line_error(hailong("catalogue", "load", "--file", str(broken), db=sqlite_url), "cat.yaml")
-    assert count(sqlite_url, "unit") == 18
+    assert count(sqlite_url, "unit") == 186

@@ -139,7 +139,8 @@ def test_demo_twice_does_not_duplicate_units_procedures_or_questionnaires(db_url
         result = _run_demo("--responses", "50")
         assert result.exit_code == 0, result.output
     engine = make_engine(db_url)
-    assert _rows(engine, "SELECT COUNT(*) FROM unit") == [(len(catalogue.units),)]
+    # The catalogue's units and the 168 wards under UBND_XA.
+    assert _rows(engine, "SELECT COUNT(*) FROM unit") == [(len(catalogue.units) + 168,)]
     assert _rows(engine, "SELECT COUNT(*) FROM procedure") == [(len(catalogue.procedures),)]
     assert _rows(engine, "SELECT COUNT(*) FROM questionnaire") == [(2,)]
     assert _rows(engine, "SELECT COUNT(*) FROM survey_response") == [(100,)]
