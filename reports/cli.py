@@ -12,11 +12,11 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TextIO
 
 import typer
 from sqlalchemy.engine import Engine, make_url
@@ -27,7 +27,9 @@ from storage.db import DatabaseError
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 REPORT_FORMATS = ("table", "csv", "xlsx", "json")
+REPORTS = ("satisfaction", "complaints")
 DEFAULT_REPORT_XLSX = Path("hailong-report.xlsx")
+DEFAULT_COMPLAINTS_XLSX = Path("hailong-complaints.xlsx")
 DEFAULT_EXPORT_XLSX = Path("hailong-export.xlsx")
 
 
@@ -114,19 +116,32 @@ def _settings_engine() -> tuple[Engine, Settings]:
 
 
 def report(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="Which report: satisfaction (the survey report) or complaints (phản ánh, "
+            "kiến nghị).",
+            show_default=True,
+        ),
+    ] = "satisfaction",
     by: Annotated[
         list[str] | None,
         typer.Option(
             "--by",
-            help="Breakdown: unit|procedure|element|channel|day|month|quarter|year; commas "
-            "combine (unit,month); repeat for several breakdowns. Default: unit,month.",
+            help="Breakdown: unit|procedure|element|channel|day|month|quarter|year "
+            "(complaints: unit|ward|channel|day|month|quarter|year); commas combine "
+            "(unit,month); repeat for several breakdowns. Default: unit,month.",
         ),
     ] = None,
     date_from: Annotated[
-        str | None, typer.Option("--from", help="First day included, YYYY-MM-DD (UTC).")
+        str | None,
+        typer.Option(
+            "--from", help="First day included, YYYY-MM-DD (UTC; complaints: Vietnam time)."
+        ),
     ] = None,
     date_to: Annotated[
-        str | None, typer.Option("--to", help="Last day included, YYYY-MM-DD (UTC).")
+        str | None,
+        typer.Option("--to", help="Last day included, YYYY-MM-DD (UTC; complaints: Vietnam time)."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | xlsx | json")] = "table",
     out: Annotated[
@@ -134,14 +149,24 @@ def report(
         typer.Option("--out", "-o", help="Write to this file (default: standard output)."),
     ] = None,
 ) -> None:
-    """Satisfaction report: criterion rates, element and overall indices, the Decision 766
-    ratio and the three-level distribution, with n, Wilson 95% intervals and targets."""
+    """Satisfaction report (default): criterion rates, element and overall indices, the
+    Decision 766 ratio and the three-level distribution, with n, Wilson 95% intervals and
+    targets. `hailong report complaints`: how complaints are handled (received, routed,
+    answered on time, open, overdue, times, transfers, reopened, satisfaction, the Decision
+    766 complaint ratios)."""
     from reports.build import build_report, parse_by
+    from reports.complaints import dossier_complaint_exclusion
     from reports.render import write_csv, write_json, write_table, write_xlsx
 
+    kind = what.strip().lower()
+    if kind not in REPORTS:
+        raise UserError(f"unknown report {what!r}; choose from {', '.join(REPORTS)}")
     fmt = fmt.strip().lower()
     if fmt not in REPORT_FORMATS:
         raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(REPORT_FORMATS)}")
+    if kind == "complaints":
+        _complaints_report(by, date_from, date_to, fmt, out)
+        return
     try:
         specs = parse_by(by)
     except ValueError as exc:
@@ -162,12 +187,26 @@ def report(
             target=settings.satisfaction_target,
             element_weights=settings.element_weights,
             dossier_questionnaire=settings.dossier_questionnaire,
+            # Decision 766: a dossier with a complaint about its handling is not satisfied.
+            extra_766_exclusions=[dossier_complaint_exclusion],
         )
     except DatabaseError as exc:
         raise UserError(str(exc).splitlines()[0]) from exc
     finally:
         engine.dispose()
+    _write(result, fmt, out, write_table, write_json, write_csv, write_xlsx)
 
+
+def _write(
+    result: Any,
+    fmt: str,
+    out: Path | None,
+    write_table: Callable[..., None],
+    write_json: Callable[[Any, TextIO], None],
+    write_csv: Callable[[Any, TextIO], None],
+    write_xlsx: Callable[[Any, Path], None],
+) -> None:
+    """A built report to standard output or, atomically, to `out` in `fmt`."""
     if out is None:
         if fmt == "table":
             width = None if sys.stdout.isatty() else 160
@@ -186,6 +225,51 @@ def report(
             with tmp.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
                 {"table": write_table, "json": write_json, "csv": write_csv}[fmt](result, fh)
     typer.echo(f"{out}", err=True)
+
+
+def _complaints_report(
+    by: list[str] | None,
+    date_from: str | None,
+    date_to: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """`hailong report complaints`: checked like the satisfaction report, same outputs."""
+    from reports import render
+    from reports.complaints import build_complaint_report, parse_by
+
+    try:
+        specs = parse_by(by)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    _check_dates(start, end)
+    if fmt == "xlsx" and out is None:
+        out = DEFAULT_COMPLAINTS_XLSX
+    _check_out(out)
+    engine, settings = _settings_engine()
+    try:
+        result = build_complaint_report(
+            engine,
+            specs,
+            start,
+            end,
+            min_n=settings.report_min_n,
+            satisfaction_target=settings.satisfaction_target,
+        )
+    except DatabaseError as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+    finally:
+        engine.dispose()
+    _write(
+        result,
+        fmt,
+        out,
+        render.write_complaints_table,
+        render.write_complaints_json,
+        render.write_complaints_csv,
+        render.write_complaints_xlsx,
+    )
 
 
 def export(

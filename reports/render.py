@@ -9,11 +9,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from reports import labels as L
 from reports.build import Dim, DimValue, Figure, IndexRow, Report
+from reports.complaints import COUNTS as COMPLAINT_COUNTS
+from reports.complaints import LOCAL_TZ, ComplaintReport, ComplaintRow
+from reports.complaints import PAIR_DIMENSIONS as COMPLAINT_PAIR_DIMENSIONS
 from reports.queries import PAIR_DIMENSIONS, RATING3_LEVELS
 from reports.stats import round4
 
@@ -457,3 +461,424 @@ def write_xlsx(report: Report, path: Path) -> None:
             + [pct_cell(ws, d3.satisfied.value)]
         )
     wb.save(path)
+
+
+# =========================================================================== complaints
+# `hailong report complaints` (reports/complaints.py): the same four formats. Its Vietnamese
+# words are kept here, beside the renderers that print them.
+
+COMPLAINT_HEADERS: dict[str, str] = {**L.DIMENSION_HEADERS, "ward": "Phường/xã"}
+COMPLAINT_COUNT_NAMES: dict[str, str] = {
+    "received": "Tiếp nhận (có mã)",
+    "feedback": "Góp ý ẩn danh",
+    "routed_automatically": "Chuyển tự động",
+    "routed_triage": "Qua bàn phân loại",
+    "accepted": "Đã nhận xử lý",
+    "answered": "Đã trả lời",
+    "answered_on_time": "Trả lời đúng hạn",
+    "answered_late": "Trả lời trễ hạn",
+    "rejected": "Từ chối (ngoài phạm vi)",
+    "open": "Đang xử lý",
+    "overdue": "Quá hạn, chưa trả lời",
+    "transfers": "Lượt chuyển đơn vị",
+    "reopened": "Bị mở lại",
+    "rated": "Được đánh giá",
+    "satisfied": "Đánh giá hài lòng",
+    "competence_766": "PAKN thuộc thẩm quyền (QĐ 766)",
+    "rated_khong_hai_long_766": "Không hài lòng (QĐ 766)",
+    "late_766": "Trễ hạn (QĐ 766)",
+    "excluded_766": "Bị trừ (QĐ 766)",
+}
+COMPLAINT_SHORT: dict[str, str] = {
+    "received": "Tiếp nhận",
+    "feedback": "Ẩn danh",
+    "routed_automatically": "Tự động",
+    "routed_triage": "Phân loại",
+    "answered": "Trả lời",
+    "answered_on_time": "Đúng hạn",
+    "answered_late": "Trễ",
+    "rejected": "Từ chối",
+    "open": "Đang mở",
+    "overdue": "Quá hạn",
+    "transfers": "Chuyển",
+    "reopened": "Mở lại",
+}
+COMPLAINT_FRACTION_NAMES: dict[str, str] = {
+    "on_time_rate": "Tỷ lệ trả lời đúng hạn",
+    "satisfaction_rate": "Tỷ lệ hài lòng với việc xử lý",
+    "ratio_766_on_time": "QĐ 766: tỷ lệ xử lý đúng hạn",
+    "ratio_766_satisfaction": "QĐ 766: tỷ lệ hài lòng",
+}
+COMPLAINT_HOURS_NAMES: dict[str, str] = {
+    "hours_to_accept": "Số giờ đến khi nhận xử lý",
+    "hours_to_answer": "Số giờ đến khi trả lời",
+}
+COMPLAINT_TITLE_OVERALL = "Phản ánh, kiến nghị: tổng hợp"
+COMPLAINT_TITLE_COUNTS = "Phản ánh, kiến nghị theo"
+COMPLAINT_TITLE_RATES = "Thời gian, đúng hạn và hài lòng theo"
+COMPLAINT_PERIOD_NOTE = (
+    "Từ {date_from} đến {date_to} (giờ Việt Nam); đang mở và quá hạn tính đến {now}"
+)
+COMPLAINT_TARGET_NOTE = "Mục tiêu: trả lời đúng hạn {on_time}, hài lòng {satisfaction}."
+COMPLAINT_SHEET_OVERALL = "Tổng hợp PAKN"
+COMPLAINT_MEASURE = "Chỉ tiêu"
+COMPLAINT_VALUE = "Giá trị"
+
+# Long CSV: one line per figure, as the satisfaction report's.
+COMPLAINT_CSV_COLUMNS: tuple[str, ...] = (
+    "section",
+    "by",
+    "unit_code",
+    "unit_name",
+    "ward_code",
+    "ward_name",
+    "channel",
+    "day",
+    "month",
+    "quarter",
+    "year",
+    "measure",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "small_n",
+    "meets_target",
+    "target",
+    "count",
+)
+
+
+def _complaint_fractions(row: ComplaintRow, report: ComplaintReport) -> list[_Fraction]:
+    """A row's four fractions: (measure, figure, meets target, target, numerator)."""
+    c = row.counts
+    return [
+        _Fraction(
+            "on_time_rate",
+            row.on_time,
+            row.meets_on_time_target,
+            report.on_time_target,
+            c["answered_on_time"],
+        ),
+        _Fraction(
+            "satisfaction_rate",
+            row.satisfaction,
+            row.meets_satisfaction_target,
+            report.satisfaction_target,
+            c["satisfied"],
+        ),
+        _Fraction(
+            "ratio_766_on_time",
+            row.on_time_766,
+            row.on_time_766_meets_target,
+            report.on_time_target,
+            c["answered_on_time"],
+        ),
+        _Fraction(
+            "ratio_766_satisfaction",
+            row.satisfaction_766,
+            row.satisfaction_766_meets_target,
+            report.satisfaction_target,
+            c["competence_766"] - c["excluded_766"],
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class _Fraction:
+    measure: str
+    figure: Figure
+    meets: bool
+    target: float
+    count: int
+
+
+def write_complaints_json(report: ComplaintReport, out: TextIO) -> None:
+    """The complaints report as one JSON document (shape in reports/README.md)."""
+    json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _hours_cell(value: float | None) -> Any:
+    return "" if value is None else round(value, 2)
+
+
+def _complaint_row_lines(
+    section: str, by: str, row: ComplaintRow, report: ComplaintReport
+) -> Iterator[dict[str, Any]]:
+    base = {"section": section, "by": by, **_dim_cells(row.keys)}
+    for name in COMPLAINT_COUNTS:
+        yield {**base, "measure": name, "count": row.counts[name]}
+    for name, durations in (
+        ("hours_to_accept", row.hours_to_accept),
+        ("hours_to_answer", row.hours_to_answer),
+    ):
+        yield {
+            **base,
+            "measure": f"{name}_median",
+            "value": _hours_cell(durations.median),
+            "n": durations.n,
+        }
+        yield {
+            **base,
+            "measure": f"{name}_p90",
+            "value": _hours_cell(durations.p90),
+            "n": durations.n,
+        }
+    for f in _complaint_fractions(row, report):
+        yield {
+            **base,
+            "measure": f.measure,
+            **_figure_cells(f.figure),
+            "meets_target": int(f.meets),
+            "target": f.target,
+            "count": f.count,
+        }
+
+
+def complaint_csv_lines(report: ComplaintReport) -> Iterator[dict[str, Any]]:
+    """Every figure of the complaints report as a CSV line (keyed by COMPLAINT_CSV_COLUMNS)."""
+    yield from _complaint_row_lines("overall", "", report.overall, report)
+    for breakdown in report.breakdowns:
+        by = "+".join(breakdown.by)
+        for row in breakdown.rows:
+            yield from _complaint_row_lines("breakdown", by, row, report)
+
+
+def write_complaints_csv(report: ComplaintReport, out: TextIO) -> None:
+    """Long-format CSV. Open `out` with encoding "utf-8-sig" (BOM for Excel)."""
+    writer = csv.DictWriter(
+        out, fieldnames=COMPLAINT_CSV_COLUMNS, restval="", lineterminator="\r\n"
+    )
+    writer.writeheader()
+    for line in complaint_csv_lines(report):
+        writer.writerow(line)
+
+
+def _hours_text(median: float | None, p90: float | None) -> str:
+    if median is None or p90 is None:
+        return "–"
+    return f"{median:.1f} / {p90:.1f}"
+
+
+def _target_text(target: float) -> str:
+    return f"{target * 100:.0f}%"
+
+
+def write_complaints_table(
+    report: ComplaintReport, out: TextIO, *, width: int | None = None
+) -> None:
+    """A readable terminal report: the overall figures, then for each breakdown a table of
+    counts and a table of times, on-time and satisfaction rates (targets marked)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=width or 140, highlight=False, soft_wrap=False)
+    local_now = report.now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    console.print(
+        COMPLAINT_PERIOD_NOTE.format(
+            date_from=report.date_from.isoformat() if report.date_from else L.OPEN_DATE,
+            date_to=report.date_to.isoformat() if report.date_to else L.OPEN_DATE,
+            now=local_now,
+        )
+    )
+    overall = Table(title=COMPLAINT_TITLE_OVERALL, title_justify="left")
+    overall.add_column(COMPLAINT_MEASURE)
+    overall.add_column(COMPLAINT_VALUE, justify="right")
+    overall.add_column(L.HEADER_CI, justify="right")
+    overall.add_column(L.HEADER_TARGET)
+    row = report.overall
+    for name in COMPLAINT_COUNTS:
+        overall.add_row(COMPLAINT_COUNT_NAMES[name], str(row.counts[name]), "", "")
+    for name, durations in (
+        ("hours_to_accept", row.hours_to_accept),
+        ("hours_to_answer", row.hours_to_answer),
+    ):
+        overall.add_row(
+            f"{COMPLAINT_HOURS_NAMES[name]} (trung vị / P90)",
+            _hours_text(durations.median, durations.p90),
+            "",
+            "",
+        )
+    for f in _complaint_fractions(row, report):
+        overall.add_row(
+            f"{COMPLAINT_FRACTION_NAMES[f.measure]} (mục tiêu {_target_text(f.target)})",
+            f"{_pct(f.figure)} (n={f.figure.n})",
+            _ci(f.figure),
+            L.YES if f.meets else L.NO,
+        )
+    console.print(overall)
+
+    for breakdown in report.breakdowns:
+        dims = breakdown.by
+        heads = " × ".join(COMPLAINT_HEADERS[d] for d in dims)
+        if not breakdown.rows:
+            console.print(f"{COMPLAINT_TITLE_COUNTS} {heads}: {L.NO_DATA}")
+            continue
+        counts = Table(title=f"{COMPLAINT_TITLE_COUNTS} {heads}", title_justify="left")
+        for dim in dims:
+            counts.add_column(COMPLAINT_HEADERS[dim])
+        for name in COMPLAINT_SHORT:
+            counts.add_column(COMPLAINT_SHORT[name], justify="right")
+        for r in breakdown.rows:
+            counts.add_row(
+                *[_dim_text(r.keys[d]) for d in dims],
+                *[str(r.counts[name]) for name in COMPLAINT_SHORT],
+            )
+        console.print(counts)
+        rates = Table(title=f"{COMPLAINT_TITLE_RATES} {heads}", title_justify="left")
+        for dim in dims:
+            rates.add_column(COMPLAINT_HEADERS[dim])
+        for head in (
+            "Nhận (giờ) TV / P90",
+            "Trả lời (giờ) TV / P90",
+            "Đúng hạn",
+            L.HEADER_TARGET,
+            "Hài lòng",
+            "n",
+            L.HEADER_TARGET,
+            "766 đúng hạn",
+            "766 hài lòng",
+        ):
+            rates.add_column(head, justify="right" if head != L.HEADER_TARGET else "left")
+        for r in breakdown.rows:
+            rates.add_row(
+                *[_dim_text(r.keys[d]) for d in dims],
+                _hours_text(r.hours_to_accept.median, r.hours_to_accept.p90),
+                _hours_text(r.hours_to_answer.median, r.hours_to_answer.p90),
+                _pct(r.on_time),
+                L.YES if r.meets_on_time_target else L.NO,
+                _pct(r.satisfaction),
+                str(r.satisfaction.n),
+                L.YES if r.meets_satisfaction_target else L.NO,
+                _pct(r.on_time_766),
+                _pct(r.satisfaction_766),
+            )
+        console.print(rates)
+    console.print(
+        COMPLAINT_TARGET_NOTE.format(
+            on_time=_target_text(report.on_time_target),
+            satisfaction=_target_text(report.satisfaction_target),
+        )
+        + " "
+        + L.SMALL_N_NOTE.format(min_n=report.min_n)
+    )
+
+
+def write_complaints_xlsx(report: ComplaintReport, path: Path) -> None:
+    """The complaints report as a workbook: the overall figures, then one wide sheet per
+    breakdown (dimensions, counts, hours, each fraction with its interval and target)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = Workbook(write_only=True)
+    taken: set[str] = set()
+
+    def pct_cell(ws: Any, value: float | None) -> Any:
+        cell = WriteOnlyCell(ws, value=round4(value))
+        cell.number_format = "0.00%"
+        return cell
+
+    ws = wb.create_sheet(_sheet_title(COMPLAINT_SHEET_OVERALL, taken))
+    ws.append(
+        [
+            COMPLAINT_MEASURE,
+            "Mã",
+            COMPLAINT_VALUE,
+            "n",
+            "KTC thấp",
+            "KTC cao",
+            "n nhỏ",
+            L.HEADER_TARGET,
+            L.HEADER_TARGET_LINE,
+        ]
+    )
+    row = report.overall
+    for name in COMPLAINT_COUNTS:
+        ws.append([COMPLAINT_COUNT_NAMES[name], name, row.counts[name]])
+    for name, durations in (
+        ("hours_to_accept", row.hours_to_accept),
+        ("hours_to_answer", row.hours_to_answer),
+    ):
+        ws.append(
+            [
+                f"{COMPLAINT_HOURS_NAMES[name]} (trung vị)",
+                f"{name}_median",
+                _hours(durations.median),
+                durations.n,
+            ]
+        )
+        ws.append(
+            [
+                f"{COMPLAINT_HOURS_NAMES[name]} (P90)",
+                f"{name}_p90",
+                _hours(durations.p90),
+                durations.n,
+            ]
+        )
+    for f in _complaint_fractions(row, report):
+        ws.append(
+            [
+                COMPLAINT_FRACTION_NAMES[f.measure],
+                f.measure,
+                pct_cell(ws, f.figure.value),
+                f.figure.n,
+                pct_cell(ws, f.figure.ci_low),
+                pct_cell(ws, f.figure.ci_high),
+                f.figure.small_n,
+                f.meets,
+                pct_cell(ws, f.target),
+            ]
+        )
+
+    fraction_heads: list[str] = []
+    for name in COMPLAINT_FRACTION_NAMES.values():
+        fraction_heads += [name, "n", "KTC thấp", "KTC cao", "n nhỏ", L.HEADER_TARGET]
+    for breakdown in report.breakdowns:
+        dims = breakdown.by
+        sheet = wb.create_sheet(_sheet_title(" × ".join(COMPLAINT_HEADERS[d] for d in dims), taken))
+        sheet.append(
+            _complaint_dim_headers(dims)
+            + [COMPLAINT_COUNT_NAMES[name] for name in COMPLAINT_COUNTS]
+            + [
+                f"{COMPLAINT_HOURS_NAMES['hours_to_accept']} (trung vị)",
+                f"{COMPLAINT_HOURS_NAMES['hours_to_accept']} (P90)",
+                f"{COMPLAINT_HOURS_NAMES['hours_to_answer']} (trung vị)",
+                f"{COMPLAINT_HOURS_NAMES['hours_to_answer']} (P90)",
+            ]
+            + fraction_heads
+        )
+        for r in breakdown.rows:
+            cells: list[Any] = _dim_values(r.keys, dims)
+            cells += [r.counts[name] for name in COMPLAINT_COUNTS]
+            cells += [
+                _hours(r.hours_to_accept.median),
+                _hours(r.hours_to_accept.p90),
+                _hours(r.hours_to_answer.median),
+                _hours(r.hours_to_answer.p90),
+            ]
+            for f in _complaint_fractions(r, report):
+                cells += [
+                    pct_cell(sheet, f.figure.value),
+                    f.figure.n,
+                    pct_cell(sheet, f.figure.ci_low),
+                    pct_cell(sheet, f.figure.ci_high),
+                    f.figure.small_n,
+                    f.meets,
+                ]
+            sheet.append(cells)
+    wb.save(path)
+
+
+def _complaint_dim_headers(dims: Sequence[str]) -> list[str]:
+    heads: list[str] = []
+    for dim in dims:
+        if dim in COMPLAINT_PAIR_DIMENSIONS:
+            heads += [f"{COMPLAINT_HEADERS[dim]} (mã)", COMPLAINT_HEADERS[dim]]
+        else:
+            heads.append(COMPLAINT_HEADERS[dim])
+    return heads
+
+
+def _hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
