@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -106,3 +107,13 @@ def add_dossier(
                 completed_at=done,
             )
         )
+
+
+@pytest.fixture(scope="session")
+def nlp_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The default routing model, trained once per test session (a few seconds)."""
+    from nlp.router import train_default
+
+    directory = tmp_path_factory.mktemp("nlp-model")
+    train_default(directory)
+    return directory

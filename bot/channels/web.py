@@ -205,5 +205,6 @@ def _message_out(message_id: int, payload: dict[str, Any]) -> MessageOut:
     buttons = [
         ButtonOut(label=str(b["label"]), payload=str(b["payload"]))
         for b in payload.get("buttons", [])
+        if not str(b["payload"]).startswith("@")  # a Telegram-only button (share contact)
     ]
     return MessageOut(id=message_id, text=str(payload.get("text", "")), buttons=buttons)

@@ -98,6 +98,9 @@ def message_body(recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
 def _fit_buttons(buttons: list[dict[str, str]]) -> list[dict[str, str]]:
     """At most 5 buttons: a multiple-choice question's «Xong» (payload "d:…") always stays,
     the first options fill the rest (the others are typed by number)."""
+    # A button only Telegram can show (sharing one's own contact) is no button here: the
+    # citizen types the details, or Zalo's info form answers with `user_submit_info`.
+    buttons = [b for b in buttons if not b["payload"].startswith("@")]
     if len(buttons) <= MAX_BUTTONS:
         return buttons
     done = [b for b in buttons if b["payload"].startswith(DONE_PREFIX)][:1]
@@ -325,13 +328,25 @@ class ZaloChannel:
                 inbound = Inbound(text=text)
             return await self._turn(sender, inbound, msg_id)
         if name == "user_submit_info":
+            # Name and phone go to the conversation: kept only inside a complaint, after the
+            # citizen agreed that the handling unit sees them (consent for that purpose).
             await asyncio.to_thread(self._touch, sender, at, True)
             info = event.get("info") or {}
-            await asyncio.to_thread(self._submit_info, sender, msg_id, info)
-        elif name == "user_send_image":
+            if not isinstance(info, dict):
+                return None
+            contact = (str(info.get("name") or ""), str(info.get("phone") or ""))
+            return await self._turn(sender, Inbound(contact=contact), msg_id)
+        if name == "user_send_image":
             await asyncio.to_thread(self._touch, sender, at, True)
-            attachments = message.get("attachments") or []
-            await asyncio.to_thread(self._keep_images, sender, msg_id, attachments, at)
+            urls = _image_urls(message.get("attachments"))
+            if not urls:
+                return None
+            caption = message.get("text")
+            inbound = Inbound(
+                text=caption if isinstance(caption, str) else "",
+                attachments=tuple(("image", url) for url in urls),
+            )
+            return await self._turn(sender, inbound, msg_id)
         return None
 
     async def _turn(self, user: str, inbound: Inbound, message_id: str) -> Outcome:
@@ -346,45 +361,6 @@ class ZaloChannel:
         with session_scope(self.engine) as session:
             chats.touch_contact(session, CHANNEL, user, at, following=following)
 
-    def _submit_info(self, user: str, msg_id: str, info: dict[str, Any]) -> None:
-        """Name and phone for the complaint flow: kept on the citizen row only with consent."""
-        with session_scope(self.engine) as session:
-            if not conversations.claim_inbound(session, CHANNEL, msg_id[:64]):
-                return
-            name, phone = info.get("name"), info.get("phone")
-            kept = chats.save_contact_details(
-                session,
-                CHANNEL,
-                user,
-                str(name) if name else None,
-                str(phone) if phone else None,
-            )
-        if not kept:
-            log.info("zalo: submitted info from a user without consent not kept")
-
-    def _keep_images(
-        self, user: str, msg_id: str, attachments: list[dict[str, Any]], at: datetime
-    ) -> None:
-        with session_scope(self.engine) as session:
-            if not conversations.claim_inbound(session, CHANNEL, msg_id[:64]):
-                return
-            if not chats.has_consented(session, CHANNEL, user):
-                return  # no consent, nothing personal kept
-            for item in attachments:
-                payload = item.get("payload") or {}
-                url = payload.get("url")
-                if url:
-                    chats.add_attachment(
-                        session,
-                        CHANNEL,
-                        user,
-                        msg_id,
-                        str(item.get("type") or "image"),
-                        str(url),
-                        payload.get("thumbnail"),
-                        at,
-                    )
-
     async def start(self) -> None:
         """Start the sender loop."""
         await self.worker.start()
@@ -393,6 +369,19 @@ class ZaloChannel:
         """Stop the sender loop (unsent messages stay in the outbox)."""
         await self.worker.stop()
         await self.transport.close()
+
+
+def _image_urls(attachments: object) -> list[str]:
+    """The image URLs of a `user_send_image` event (https only, at most 2,000 characters)."""
+    if not isinstance(attachments, list):
+        return []
+    urls = []
+    for item in attachments:
+        payload = item.get("payload") if isinstance(item, dict) else None
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2000:
+            urls.append(url)
+    return urls[:10]
 
 
 def store_tokens(

@@ -98,6 +98,13 @@ def handle(
         turn.state.pending_dossier = None
         complaint.start(turn, ctx)
         return turn
+    if _carries(inbound) and phase in (Phase.SURVEY, Phase.PAUSED, Phase.OFFER):
+        # A photo or a location is no survey answer: it starts a complaint (the survey stays
+        # where it was, to be resumed with /start).
+        turn.state.pending_dossier = None
+        complaint.start(turn, ctx)
+        complaint.on_draft(turn, inbound, None, ctx)
+        return turn
     if phase is Phase.CONSENT and command == "complaint":
         turn.state.intent = "complaint"  # a complaint, once consent is given
         _ask_consent(turn)
@@ -313,10 +320,15 @@ def _on_idle(turn: Turn, inbound: Inbound | None, command: str | None, ctx: Cont
         complaint.start(turn, ctx)
     elif command is None and text and complaint.normalise_code(text) and len(text) <= 40:
         complaint.track(turn, ctx, text)
-    elif command is None and (text or (inbound is not None and inbound.attachments)):
+    elif command is None and (text or (inbound is not None and _carries(inbound))):
         _free_text(turn, inbound, text, ctx)
     else:
         turn.replies.append(_idle_menu())
+
+
+def _carries(inbound: Inbound) -> bool:
+    """A photo or a location: the start of a complaint even without a word."""
+    return bool(inbound.attachments) or inbound.location is not None
 
 
 def _idle_menu() -> Reply:
@@ -338,6 +350,10 @@ def _free_text(turn: Turn, inbound: Inbound | None, text: str, ctx: Context) -> 
     if fold(text) in msg.SMALL_TALK:
         turn.replies.append(Reply(msg.SMALL_TALK_REPLY))
         turn.replies.append(_idle_menu())
+        return
+    if not text and inbound is not None:  # a photo sent on its own: a complaint begins
+        complaint.start(turn, ctx)
+        complaint.on_draft(turn, inbound, None, ctx)
         return
     complaint.offer(turn, ctx, text)
     if inbound is not None and turn.state.draft is not None:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,11 +21,12 @@ from bot.channels.zalo import BUTTON_PREFIX, MAX_BUTTONS, signature_ok, store_to
 from hailong.config import Settings
 from hailong.server import create_app
 from storage import chats, migrate
+from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import make_engine, session_scope
 from storage.models import (
     Answer,
-    ChatAttachment,
     Citizen,
+    Complaint,
     ConversationState,
     InboundMessage,
     OutboxMessage,
@@ -38,8 +40,9 @@ APP_ID = "1234567890"
 OA_SECRET = "oa-secret-key"
 
 
-def zalo_settings(db_url: str, zalo_url: str) -> Settings:
+def zalo_settings(db_url: str, zalo_url: str, **extra: Any) -> Settings:
     return Settings(
+        **extra,
         database_url=db_url,
         zalo_app_id=APP_ID,
         zalo_app_secret="app-secret",
@@ -127,12 +130,14 @@ class Running:
 
 
 @pytest.fixture
-def running(sqlite_url: str) -> Iterator[Running]:
+def running(sqlite_url: str, nlp_model_dir: Path) -> Iterator[Running]:
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        upsert_catalogue(session, load_catalogue())
     fake = FakeZalo()
     with serve(fake.app()) as zalo:
-        settings = zalo_settings(sqlite_url, zalo)
+        settings = zalo_settings(sqlite_url, zalo, nlp_model_dir=nlp_model_dir)
         # The pair from the developer console; the access token has since been replaced.
         store_tokens(engine, settings, "access-stale", fake.refresh_token, 90000)
         with serve(create_app(settings)) as url:
@@ -259,22 +264,39 @@ def test_contact_details_and_images_are_kept_only_with_consent(running: Running)
         ],
     }
     assert stranger.post(stranger.event("user_send_image", message=image)).status_code == 200
-    assert count(running.engine, Citizen) == 0 and count(running.engine, ChatAttachment) == 0
+    settle(running.engine)
+    assert count(running.engine, Citizen) == 0 and count(running.engine, Complaint) == 0
 
+    # A complaint: a photo starts it, the text follows, Zalo's info form gives the contact
+    # details once the citizen agreed that the handling unit sees them.
     citizen = running.user("u-401")
     citizen.say("xin chào")
-    citizen.say("1")  # consent
-    assert citizen.post(citizen.event("user_submit_info", info=info)).status_code == 200
+    citizen.say("1")  # consent to the chat
     image2 = dict(image, msg_id="img-2")
     event = citizen.event("user_send_image", message=image2)
     assert citizen.post(event).status_code == 200
     assert citizen.post(event).status_code == 200  # redelivered: kept once
+    citizen.say("Rác đổ bừa bãi đầu hẻm 25 đường Lê Văn Sỹ phường Tân Định, bốc mùi")
+    citizen.say("gửi")
+    settle(running.engine)
+    assert msg.CONTACT_CONSENT.split("\n")[0] in citizen.texts()[-1]
+    assert citizen.post(citizen.event("user_submit_info", info=info)).status_code == 200
+    settle(running.engine)
+    assert citizen.texts()[-1] == msg.ASK_NAME_TELEGRAM or "PA-" not in citizen.texts()[-1]
+    citizen.say("1")  # agrees
+    assert citizen.post(citizen.event("user_submit_info", info=info)).status_code == 200
+    settle(running.engine)
+    assert "PA-" in citizen.texts()[-1]
+    sent = [m for m in running.fake.sent("u-401") if "attachment" in m["message"]]
+    titles = [b["title"] for m in sent for b in m["message"]["attachment"]["payload"]["buttons"]]
+    assert msg.SHARE_CONTACT not in titles  # a Telegram-only button is not offered on Zalo
     t = table(Citizen)
+    c = table(Complaint)
     with running.engine.connect() as conn:
         row = conn.execute(sa.select(t.c.external_id, t.c.display_name, t.c.phone)).one()
-        urls = conn.execute(sa.text("SELECT url, thumbnail_url FROM chat_attachment")).all()
+        photos, phone = conn.execute(sa.select(c.c.photos, c.c.contact_phone)).one()
     assert tuple(row) == ("u-401", "Nguyễn Văn A", "0901234567")
-    assert [tuple(u) for u in urls] == [("https://x/1.jpg", "https://x/t.jpg")]
+    assert photos == [["image", "https://x/1.jpg"]] and phone == "0901234567"
 
 
 def test_replies_outside_the_free_window_are_recorded_not_sent(running: Running) -> None:
@@ -318,10 +340,14 @@ def test_lone_surrogates_in_a_signed_event_are_stored_as_replacement_characters(
 
     post(citizen.text_event("xin chào"))
     post(citizen.text_event("1"))  # consent
-    post(citizen.event("user_submit_info", info={"name": "Lan \udc00", "phone": "0901"}))
+    post(citizen.text_event("/phananh"))
+    post(citizen.text_event("Đèn đường hẻm 9 phường Bến Thành hư"))
+    post(citizen.text_event("gửi"))
+    post(citizen.text_event("1"))  # the unit may see name and phone
+    post(citizen.event("user_submit_info", info={"name": "Lan \udc00", "phone": "0901234567"}))
     settle(running.engine)
     t = table(Citizen)
     with running.engine.connect() as conn:
         row = conn.execute(sa.select(t.c.external_id, t.c.display_name)).one()
     assert tuple(row) == ("u-\ufffd", "Lan \ufffd")
-    assert count(running.engine, InboundMessage) == 3
+    assert count(running.engine, InboundMessage) == 7
