@@ -1,41 +1,57 @@
 """`hailong demo`: a database full of realistic, simulated survey data to try reports on.
 
 Creates or migrates the schema, upserts the unit and procedure catalogue (idempotent), stores
-the questionnaire versions, then appends N simulated completed surveys spread over the last
-12 months. No personal data: every simulated response has `citizen_id = NULL`.
+the questionnaire versions, then appends N simulated completed surveys and M simulated
+complaints (`storage.demo_complaints`: played through the complaint lifecycle, with their
+history) spread over the last 12 months. No personal data: every simulated response has
+`citizen_id = NULL`; open complaints carry placeholder contacts (0900000xxx).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
 from hailong.errors import UserError
 
 DEFAULT_RESPONSES = 3000
+DEFAULT_COMPLAINTS = 600
+
+
+class DemoResult(NamedTuple):
+    dossiers: int
+    responses: int
+    answers: int
+    complaints: int  # with a tracking code
+    feedback: int  # anonymous feedback
+    example_code: str | None  # an open complaint in the terminal chat `demo`
 
 
 def run_demo(
     database_url: str,
     *,
     responses: int = DEFAULT_RESPONSES,
+    complaints: int = DEFAULT_COMPLAINTS,
     seed: int = 1,
     catalogue_path: Path | None = None,
     progress: bool = True,
-) -> tuple[int, int, int]:
-    """Migrate, upsert the catalogue and seed `responses` surveys; return (dossiers,
-    responses, answers) written."""
+) -> DemoResult:
+    """Migrate, upsert the catalogue, seed `responses` surveys and `complaints` complaints;
+    return what was written."""
     from hailong.config import get_settings
     from storage.bulk import seed_surveys
     from storage.catalogue import load_catalogue
     from storage.db import make_engine
+    from storage.demo_complaints import seed_complaints
     from storage.migrate import upgrade
     from survey.loader import load_questionnaires
 
     if responses < 0:
         raise UserError(f"--responses must be 0 or more, got {responses}")
+    if complaints < 0:
+        raise UserError(f"--complaints must be 0 or more, got {complaints}")
     settings = get_settings()
     questionnaires = load_questionnaires([settings.questionnaire_dir])
     wanted = (settings.dossier_questionnaire, settings.general_questionnaire)
@@ -55,9 +71,17 @@ def run_demo(
             general_questionnaire=questionnaires[wanted[1]],
             progress=progress,
         )
+        made = seed_complaints(engine, complaints=complaints, seed=seed, catalogue=catalogue)
     finally:
         engine.dispose()
-    return result.dossiers, result.responses, result.answers
+    return DemoResult(
+        result.dossiers,
+        result.responses,
+        result.answers,
+        made.complaints,
+        made.feedback,
+        made.example_code,
+    )
 
 
 def demo_command(
@@ -65,6 +89,10 @@ def demo_command(
         int,
         typer.Option("--responses", "-n", min=0, help="Number of simulated survey responses."),
     ] = DEFAULT_RESPONSES,
+    complaints: Annotated[
+        int,
+        typer.Option("--complaints", min=0, help="Number of simulated complaints (phản ánh)."),
+    ] = DEFAULT_COMPLAINTS,
     seed: Annotated[
         int,
         typer.Option(help="Random seed: same seed, same answers (dates are relative to today)."),
@@ -75,23 +103,41 @@ def demo_command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Fill the database (DATABASE_URL) with simulated surveys for trying reports.
+    """Fill the database (DATABASE_URL) with simulated surveys and complaints for trying
+    reports and the staff's tools.
 
-    Running it again adds responses; units and procedures are upserted, never duplicated.
+    Running it again adds responses and complaints (with the next tracking numbers); units
+    and procedures are upserted, never duplicated.
     """
     from rich.console import Console
 
     from hailong.config import get_settings
 
     url = get_settings().database_url
-    dossiers, made, answers = run_demo(
-        url, responses=responses, seed=seed, catalogue_path=catalogue, progress=not quiet
+    made = run_demo(
+        url,
+        responses=responses,
+        complaints=complaints,
+        seed=seed,
+        catalogue_path=catalogue,
+        progress=not quiet,
     )
-    Console(stderr=True).print(
-        f"demo: {dossiers} dossiers, {made} survey responses, {answers} answers added "
+    console = Console(stderr=True)
+    console.print(
+        f"demo: {made.dossiers} dossiers, {made.responses} survey responses, {made.answers} "
+        f"answers, {made.complaints} complaints and {made.feedback} anonymous feedback added "
         f"(seed {seed}) to {_safe_url(url)}",
         soft_wrap=True,
+        markup=False,
     )
+    if made.example_code:
+        console.print(
+            f"demo: follow complaint {made.example_code} from the terminal chat `demo`: "
+            f"printf '1\\n/tracuu {made.example_code}\\n' | hailong chat --user demo "
+            f"(report: hailong report complaints --by unit)",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def _safe_url(url: str) -> str:

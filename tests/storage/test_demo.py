@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -268,3 +271,202 @@ def test_bulk_on_postgres_copies_the_counted_rows_and_moves_sequences(pg_engine:
             {"s": ResponseStatus.IN_PROGRESS.value},
         ).scalar_one()
     assert new_id > result.responses + 10
+
+
+# --------------------------------------------------------------------------- complaints
+
+COMPLAINT_NOW = datetime(2026, 6, 15, 5, 0, tzinfo=UTC)
+
+
+def _complaints(engine: Engine) -> list[Any]:
+    return _rows(
+        engine,
+        "SELECT c.*, u.code AS unit_code FROM complaint c JOIN unit u ON u.id = c.unit_id "
+        "ORDER BY c.id",
+    )
+
+
+def _history(engine: Engine) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = defaultdict(list)
+    for event in _rows(engine, "SELECT * FROM complaint_event ORDER BY complaint_id, at, id"):
+        out[event.complaint_id].append(event)
+    return out
+
+
+def _as_utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _assert_complaints_consistent(engine: Engine, now: datetime) -> list[Any]:
+    """Every demo complaint is a row the application could have written."""
+    from complaints import lifecycle as lc
+    from nlp.pii import mask_pii
+
+    policy = lc.Policy()
+    rows = _complaints(engine)
+    history = _history(engine)
+    codes_by_year: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for row in rows:
+        status = lc.Status(row.status)
+        received = _as_utc(row.received_at)
+        assert now - timedelta(days=366) <= received <= now
+        events = history[row.id]
+        # The history: a submit first, then a chain of changes ending in the row's state.
+        assert events[0].action == "submit" and events[0].from_status is None
+        for before, after in itertools.pairwise(events):
+            assert after.from_status == before.to_status
+            assert after.from_unit == before.to_unit
+            assert _as_utc(after.at) >= _as_utc(before.at)
+        assert events[-1].to_status == row.status and events[-1].to_unit == row.unit_code
+        assert row.version == len(events) - 1
+        assert sum(e.action == "reopen" for e in events) == row.reopened
+        real_transfers = [e for e in events if e.action == "transfer" and e.from_status != "triage"]
+        assert len(real_transfers) == row.transfers
+        if status is not lc.Status.FEEDBACK:
+            assert row.routed_automatically == (events[0].to_status != "triage")
+        # Closed complaints are never looked at again by the scheduler.
+        if status in lc.OPEN:
+            assert row.contact_phone is not None and re.fullmatch(
+                r"0900000\d{3}", row.contact_phone
+            )
+            assert row.contact_name
+        else:
+            assert row.next_check_at is None
+            assert row.contact_name is None and row.contact_phone is None
+        if status in lc.ANSWERED_GROUP:
+            assert row.answered_at is not None and row.answer_text
+        if status is lc.Status.RATED:
+            assert row.satisfied is not None and row.rated_at is not None
+        # Due dates: 10 days, 15 after a transfer, to the end of the local day (a reopening
+        # restarts the period from the reopening).
+        if row.reopened == 0:
+            assert _as_utc(row.due_at) == policy.due(received, multi=row.transfers > 0)
+        assert _as_utc(row.due_at) >= received + timedelta(days=10)
+        # No personal data beyond the placeholders: no citizen, no chat (but the demo chat),
+        # masked texts.
+        assert row.citizen_id is None and row.latitude is None
+        assert row.text == row.masked_text == mask_pii(row.masked_text)
+        assert (row.channel, row.external_id) == ("console", "demo") or row.external_id is None
+        if status is lc.Status.FEEDBACK:
+            assert row.code is None and row.anonymous and row.channel is None
+            assert len(events) == 1
+        else:
+            assert row.code == f"PA-{row.year:04d}-{row.seq:06d}"
+            assert received.astimezone(policy.tz).year == row.year
+            codes_by_year[row.year].append((received, row.seq))
+    # Codes: gapless per year, in order of receipt, and the sequence is at the last one.
+    sequence = dict(_rows(engine, "SELECT year, last FROM complaint_sequence"))
+    for year, items in codes_by_year.items():
+        items.sort()
+        assert [seq for _, seq in items] == list(range(1, len(items) + 1))
+        assert sequence[year] == len(items)
+    return rows
+
+
+def test_demo_seeds_complaints_in_every_state_with_a_consistent_history(
+    db_url: str, tmp_path: Path
+) -> None:
+    started = time.perf_counter()
+    result = _run_demo("--seed", "3")  # the defaults: 3,000 responses, 600 complaints
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < 20, f"hailong demo took {elapsed:.1f} s"
+    engine = make_engine(db_url)
+    rows = _assert_complaints_consistent(engine, datetime.now(UTC))
+    assert len(rows) == 600
+    statuses = {row.status for row in rows}
+    assert statuses == {
+        "triage", "routed", "accepted", "info_requested", "reopened",
+        "answered", "rated", "rejected", "feedback",
+    }  # fmt: skip
+    satisfied = [r.satisfied for r in rows if r.satisfied is not None]
+    assert 1 in satisfied and 0 in satisfied  # SQLite reads booleans as 1/0
+    assert any(r.reopened for r in rows) and any(r.transfers for r in rows)
+    late = [r for r in rows if r.answered_at and _as_utc(r.answered_at) > _as_utc(r.due_at)]
+    assert 0.03 < len(late) / len(rows) < 0.2
+    units = {r.unit_code for r in rows}
+    assert {"SXD", "CATP", "VPUBND"} <= units
+    wards = [r for r in rows if r.unit_code.startswith(("p-", "x-", "dk-"))]
+    assert len({r.unit_code for r in wards}) >= 10
+    assert all(r.ward_code == r.unit_code for r in wards)
+    ((examples,),) = _rows(engine, "SELECT COUNT(*) FROM routing_example")
+    assert examples > 0
+    assert _rows(engine, "SELECT COUNT(*) FROM citizen") == [(0,)]
+    # The command names one complaint to follow, in the terminal chat `demo`.
+    follow = re.search(r"/tracuu (PA-\d{4}-\d{6})", result.output)
+    assert follow is not None and "hailong chat --user demo" in result.output
+    ((status,),) = _rows(
+        engine,
+        f"SELECT status FROM complaint WHERE code = '{follow.group(1)}' "
+        "AND channel = 'console' AND external_id = 'demo'",
+    )
+    assert status in ("accepted", "routed")
+    # The complaints report reads them.
+    from reports.complaints import build_complaint_report
+
+    report = build_complaint_report(engine, [["unit"], ["ward"]]).to_dict()["overall"]
+    assert report["received"] + report["feedback"] == 600
+    assert report["answered_late"] > 0 and report["reopened"] > 0 and report["overdue"] > 0
+    engine.dispose()
+
+
+def test_demo_complaints_again_continue_the_numbers(db_url: str) -> None:
+    assert _run_demo("--responses", "0", "--complaints", "40").exit_code == 0
+    assert _run_demo("--responses", "0", "--complaints", "30", "--seed", "2").exit_code == 0
+    engine = make_engine(db_url)
+    rows = _complaints(engine)
+    assert len(rows) == 70
+    codes = [r.code for r in rows if r.code]
+    assert len(codes) == len(set(codes))
+    sequence = dict(_rows(engine, "SELECT year, last FROM complaint_sequence"))
+    for year, last in sequence.items():
+        seqs = sorted(r.seq for r in rows if r.year == year)
+        assert seqs == list(range(1, last + 1))
+    engine.dispose()
+
+
+def test_demo_without_complaints_and_a_bad_count(db_url: str) -> None:
+    assert _run_demo("--responses", "10", "--complaints", "0").exit_code == 0
+    engine = make_engine(db_url)
+    assert _rows(engine, "SELECT COUNT(*) FROM complaint") == [(0,)]
+    engine.dispose()
+    bad = _run_demo("--complaints", "-3")
+    assert bad.exit_code != 0 and "--complaints" in bad.output
+
+
+def _complaint_figures(engine: Engine) -> dict[str, Any]:
+    from reports.complaints import build_complaint_report
+
+    data = build_complaint_report(
+        engine, [["unit", "month"], ["ward"], ["channel"]], now=COMPLAINT_NOW
+    ).to_dict()
+    data.pop("generated_at")
+    return data
+
+
+@pytest.mark.postgres
+def test_demo_complaints_same_rows_and_figures_on_sqlite_and_postgresql(
+    sqlite_url: str, postgres_url: str
+) -> None:
+    from storage.demo_complaints import seed_complaints
+
+    figures, dumps = [], []
+    for url in (sqlite_url, postgres_url):
+        engine = make_engine(url)
+        upgrade(engine)
+        made = seed_complaints(engine, complaints=300, seed=5, now=COMPLAINT_NOW)
+        assert made.complaints + made.feedback == 300
+        _assert_complaints_consistent(engine, COMPLAINT_NOW)
+        figures.append(_complaint_figures(engine))
+        dumps.append(
+            [
+                (r.code, r.status, r.unit_code, r.ward_code, _as_utc(r.due_at), r.transfers)
+                for r in _complaints(engine)
+            ]
+        )
+        engine.dispose()
+    assert dumps[0] == dumps[1]
+    assert figures[0] == figures[1]
+    assert figures[0]["overall"]["received"] > 250
