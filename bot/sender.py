@@ -92,8 +92,11 @@ class Sender:
                 continue
             # Recorded at once, one message per transaction, so an acknowledged message is
             # never sent again even if the process dies in the middle of a batch.
+            erase = [message.id] if message.payload.get("erase") else []
             with session_scope(self.engine) as session:
-                outbox.mark_sent(session, message.id, platform_id, self.clock())
+                outbox.mark_sent_many(
+                    session, [(message.id, platform_id)], self.clock(), erase=erase
+                )
             stats.sent += 1
         return stats
 
@@ -287,6 +290,7 @@ class OutboxWorker:
         # cheaper (~30 stayed open after a burst).
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._acks: list[tuple[int, str | None, asyncio.Future[None]]] = []
+        self._erase: set[int] = set()  # sent messages to delete once acknowledged (/xoa)
         self._recording: asyncio.Task[None] | None = None
         self.standby_interval = standby_interval
         self._lead = _Leadership(engine, transport.channel, check_every=standby_interval)
@@ -400,8 +404,10 @@ class OutboxWorker:
                         future.set_result(None)
 
     def _mark_sent(self, acknowledged: list[tuple[int, str | None]]) -> None:
+        erase = [i for i, _ in acknowledged if i in self._erase]
         with session_scope(self.engine) as session:
-            outbox.mark_sent_many(session, acknowledged, self.clock())
+            outbox.mark_sent_many(session, acknowledged, self.clock(), erase=erase)
+        self._erase.difference_update(erase)
 
     async def _deliver_chat(self, messages: list[outbox.Pending], stats: DeliveryStats) -> None:
         chat = self._chats.get(messages[0].recipient)
@@ -426,6 +432,8 @@ class OutboxWorker:
                 return  # nothing overtakes a failed message; the rest is released
             # Sent: the acknowledgement is recorded even if the loop is being stopped, or the
             # message would be given back and a standby would send it again.
+            if message.payload.get("erase"):
+                self._erase.add(message.id)
             ack = self._acknowledge(message.id, platform_id)
             try:
                 await asyncio.shield(ack)

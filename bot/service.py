@@ -258,8 +258,11 @@ class ConversationService:
             mine = [o for o in extra if (o[0], o[1]) == chat]
             replies = turn.replies + [_reply_of(o[2]) for o in mine]
             done.append((replies, len(outgoing)))
-            outgoing += [(r.channel, r.external_id, reply_payload(x)) for x in turn.replies]
-            outgoing += [o for o in mine]
+            payloads = [reply_payload(x) for x in turn.replies] + [o[2] for o in mine]
+            if forgotten:
+                # The goodbye after /xoa is the last trace of the chat: erased once delivered.
+                payloads = [{**p, "erase": True} for p in payloads]
+            outgoing += [(r.channel, r.external_id, p) for p in payloads]
             later += [o for o in extra if (o[0], o[1]) != chat]
         outgoing += later
         writing()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxMessage, OutboxStatus, table
@@ -159,14 +159,21 @@ def mark_sent(session: Session, message_id: int, platform_id: str | None, now: d
 
 
 def mark_sent_many(
-    session: Session, acknowledged: Sequence[tuple[int, str | None]], now: datetime
+    session: Session,
+    acknowledged: Sequence[tuple[int, str | None]],
+    now: datetime,
+    *,
+    erase: Sequence[int] = (),
 ) -> None:
-    """`mark_sent` for several messages (id, platform message id), in one executemany."""
+    """`mark_sent` for several messages (id, platform message id), in one executemany. The
+    `erase` ones (a goodbye after `/xoa`: the chat's last trace) are deleted instead."""
     if acknowledged:
         session.execute(
             _MARK_SENT,
             [{"b_id": i, "b_platform": platform, "b_now": now} for i, platform in acknowledged],
         )
+    if erase:
+        session.execute(delete(_outbox).where(_outbox.c.id.in_(list(erase))))
 
 
 _MARK_SENT = (

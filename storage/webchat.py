@@ -8,11 +8,12 @@ fetched again, and the page drops ids it already has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxMessage, OutboxStatus, table
@@ -47,7 +48,9 @@ def messages_after(
     return [WebMessage(r.id, dict(r.payload), r.status == OutboxStatus.PENDING.value) for r in rows]
 
 
-def mark_handed_out(session: Session, ids: list[int], now: datetime) -> None:
+def mark_handed_out(
+    session: Session, ids: list[int], now: datetime, erase: Sequence[int] = ()
+) -> None:
     """Mark replies as sent: they are in an HTTP response on its way to the browser."""
     if not ids:
         return
@@ -56,3 +59,5 @@ def mark_handed_out(session: Session, ids: list[int], now: datetime) -> None:
         .where(_outbox.c.id.in_(ids), _outbox.c.status == OutboxStatus.PENDING.value)
         .values(status=OutboxStatus.SENT.value, sent_at=now, attempts=_outbox.c.attempts + 1)
     )
+    if erase:  # a goodbye after /xoa, in the response on its way: the chat's last trace
+        session.execute(delete(_outbox).where(_outbox.c.id.in_(list(erase))))

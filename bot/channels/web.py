@@ -162,7 +162,9 @@ class WebChannel:
     def hand_out(self, session_id: str, after: int) -> list[MessageOut]:
         with session_scope(self.ctx.engine) as session:
             found = webchat.messages_after(session, CHANNEL, session_id, after, MAX_HISTORY)
-            webchat.mark_handed_out(session, [m.id for m in found if m.pending], utcnow())
+            pending = [m.id for m in found if m.pending]
+            erase = [m.id for m in found if m.pending and m.payload.get("erase")]
+            webchat.mark_handed_out(session, pending, utcnow(), erase)
         return [_message_out(m.id, m.payload) for m in found]
 
     def _router(self) -> APIRouter:
