@@ -34,7 +34,7 @@ from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
-from storage import chats, conversations, outbox
+from storage import chats, outbox
 from storage.db import session_scope
 from storage.types import utcnow
 
