@@ -1,5 +1,5 @@
-"""What the chat channels keep besides conversations: contact windows, OAuth tokens,
-attachment references and contact details the citizen submitted.
+"""What the chat channels keep besides conversations: contact windows and OAuth tokens.
+(Photos and contact details a citizen sends belong to a complaint: storage/complaints.py.)
 
 Channels call these functions; they never touch the tables themselves.
 """
@@ -65,70 +65,6 @@ def contact(session: Session, channel: str, external_id: str) -> Contact | None:
         )
     ).first()
     return None if row is None else Contact(row[0], bool(row[1]))
-
-
-# --- contact details and attachments (only for citizens who consented) -------------------------
-
-
-def save_contact_details(
-    session: Session, channel: str, external_id: str, name: str | None, phone: str | None
-) -> bool:
-    """Put a submitted name/phone on the citizen row; False (nothing kept) without consent."""
-    values = {k: v[:n] for k, v, n in (("display_name", name, 200), ("phone", phone, 32)) if v}
-    if not values:
-        return False
-    result = session.execute(
-        update(_citizen)
-        .where(
-            _citizen.c.channel == channel,
-            _citizen.c.external_id == external_id,
-            _citizen.c.consent_given_at.is_not(None),
-        )
-        .values(**values)
-        .returning(_citizen.c.id)
-    )
-    return result.first() is not None
-
-
-def has_consented(session: Session, channel: str, external_id: str) -> bool:
-    """True when the chat's citizen gave consent (and has not been forgotten since)."""
-    return (
-        session.execute(
-            select(_citizen.c.id).where(
-                _citizen.c.channel == channel,
-                _citizen.c.external_id == external_id,
-                _citizen.c.consent_given_at.is_not(None),
-            )
-        ).first()
-        is not None
-    )
-
-
-def add_attachment(
-    session: Session,
-    channel: str,
-    external_id: str,
-    message_id: str,
-    kind: str,
-    url: str,
-    thumbnail_url: str | None,
-    at: datetime,
-) -> int:
-    """Keep a reference to a file the citizen sent (the file stays on the platform)."""
-    result = session.execute(
-        insert(_attachment)
-        .values(
-            channel=channel,
-            external_id=external_id,
-            message_id=message_id[:64],
-            kind=kind[:16],
-            url=url[:2000],
-            thumbnail_url=thumbnail_url[:2000] if thumbnail_url else None,
-            received_at=at,
-        )
-        .returning(_attachment.c.id)
-    )
-    return int(result.scalar_one())
 
 
 # --- OAuth token pairs --------------------------------------------------------------------------
