@@ -13,8 +13,9 @@ $(BIN)/hailong: pyproject.toml
 
 install: $(BIN)/hailong
 
-# hailong on SQLite with demo data, no token needed: seed ./hailong.db once, print the monthly
-# report, register one demo dossier and print its rating link, then serve the web chat at
+# hailong on SQLite with demo data, no token needed: seed ./hailong.db once (surveys and
+# complaints), print both reports, register one demo dossier and print its rating link and how
+# to follow a demo complaint, then serve the web chat at
 # http://127.0.0.1:8000 (Ctrl-C stops). The link secret is made up per run unless you set one.
 LINK_SECRET ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')
 DEMO_DOSSIER := DEMO-$(shell date +%Y%m%d%H%M%S)
@@ -24,8 +25,11 @@ start: install
 	$(BIN)/hailong db upgrade
 	[ -f .demo-seeded ] && [ -f hailong.db ] || ($(BIN)/hailong demo && touch .demo-seeded)
 	$(BIN)/hailong report --by unit
+	$(BIN)/hailong report complaints --by unit
 	$(BIN)/hailong invite --dossier $(DEMO_DOSSIER) --unit STP --procedure CC_HOP_DONG
-	@echo "Open http://127.0.0.1:8000 (or the web link above) to take the survey."
+	@echo "Open http://127.0.0.1:8000 (or the web link above) to take the survey, or type"
+	@echo "/phananh there to send a complaint and follow it with /tracuu PA-YYYY-NNNNNN."
+	@echo "Demo complaints to follow in the terminal: .venv/bin/hailong chat --user demo, then /tracuu"
 	$(BIN)/hailong serve
 
 lint: install

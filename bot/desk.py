@@ -343,7 +343,11 @@ class ComplaintDesk:
         for kind, ref in row.photos:
             if kind == "photo":  # a Telegram file id: the group can be sent the photo itself
                 payload = {"text": row.code or "", "photo": ref, "buttons": []}
-                out += [(STAFF_CHANNEL, str(g), dict(payload)) for g in groups]
+            elif kind == "upload":  # a web chat upload, read from the database when sent
+                payload = {"text": row.code or "", "photo_upload": ref, "buttons": []}
+            else:
+                continue  # URLs (Zalo) are listed on the card
+            out += [(STAFF_CHANNEL, str(g), dict(payload)) for g in groups]
         return out
 
     def forget(self, session: Session, channel: str, external_id: str, at: datetime) -> None:
@@ -449,7 +453,7 @@ def card_payload(
         )
     if row.photos:
         lines.append(msg.CARD_PHOTOS.format(n=len(row.photos)))
-        lines += [ref for kind, ref in row.photos if kind != "photo"][:5]
+        lines += [ref for kind, ref in row.photos if kind == "image"][:5]
     if row.latitude is not None and row.longitude is not None:
         lines.append(f"📍 {row.latitude:.5f}, {row.longitude:.5f}")
     text = (

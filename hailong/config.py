@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=30, gt=0, description="How often the scheduler looks for due reminders"
     )
+    web_photo_max_bytes: int = Field(
+        default=5_000_000, ge=10_000, le=20_000_000, description="Largest photo the web chat takes"
+    )
     link_code_ttl_hours: float = Field(default=24, gt=0, description="Lifetime of /lienket codes")
 
     @field_validator("nlp_model_dir", "questionnaire_dir", "complaint_holidays_file")

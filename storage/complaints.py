@@ -32,6 +32,7 @@ from storage.models import (
     StaffPrompt,
     Unit,
     UnitGroup,
+    Upload,
     table,
 )
 from storage.types import utcnow
@@ -40,6 +41,7 @@ _seq = table(ComplaintSequence)
 _complaint = table(Complaint)
 _outbox = table(OutboxMessage)
 _unit = table(Unit)
+_upload = table(Upload)
 
 
 class StaleComplaint(Exception):
@@ -438,6 +440,9 @@ def forget(session: Session, channel: str, external_id: str, mask: Any, at: date
     session.execute(
         delete(_outbox).where(_outbox.c.channel == channel, _outbox.c.recipient == external_id)
     )
+    session.execute(
+        delete(_upload).where(_upload.c.channel == channel, _upload.c.external_id == external_id)
+    )
     cid = session.execute(
         select(Citizen.id).where(Citizen.channel == channel, Citizen.external_id == external_id)
     ).scalar_one_or_none()
@@ -476,3 +481,28 @@ def open_counts(session: Session, now: datetime) -> Counts:
         select(func.count()).where(_complaint.c.status.in_(open_), _complaint.c.due_at < now)
     ).scalar_one()
     return Counts(int(total), int(late))
+
+
+# --- photos uploaded in the web chat -------------------------------------------------------------
+
+
+def save_upload(
+    session: Session, key: str, channel: str, external_id: str, content_type: str, data: bytes
+) -> None:
+    """Keep an uploaded photo under `key` (a retried request stores it once)."""
+    if session.get(Upload, key) is None:
+        session.add(
+            Upload(
+                key=key,
+                channel=channel,
+                external_id=external_id,
+                content_type=content_type,
+                size=len(data),
+                data=data,
+            )
+        )
+
+
+def load_upload(session: Session, key: str) -> tuple[str, bytes] | None:
+    row = session.get(Upload, key)
+    return (row.content_type, row.data) if row is not None else None

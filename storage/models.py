@@ -11,7 +11,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -458,3 +468,17 @@ class ConsentRecord(SQLModel, table=True):
     text_shown: str = Field(sa_type=Text)
     given: bool = True
     at: datetime = _ts()
+
+
+class Upload(SQLModel, table=True):
+    """A photo a citizen uploaded in the web chat for a complaint. Kept in the database, so
+    any worker can hand it to a unit; a complaint refers to it as ("upload", key); erased with
+    the citizen's other data on `/xoa`."""
+
+    key: str = Field(max_length=64, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    content_type: str = Field(max_length=32)
+    size: int
+    data: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _ts()

@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,8 @@ from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
 from bot.staff import GroupUpdate, StaffOutcome, StaffService, is_staff_callback
+from storage.complaints import load_upload
+from storage.db import session_scope
 
 if TYPE_CHECKING:
     from hailong.config import Settings
@@ -114,8 +116,11 @@ class TelegramTransport:
 
     channel = CHANNEL
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(
+        self, bot: Bot, load_upload: Callable[[str], tuple[str, bytes] | None] | None = None
+    ) -> None:
         self.bot = bot
+        self.load_upload = load_upload  # a web chat photo's bytes, by key
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
         """Send one reply (a text, a photo, or an edit of a card); the platform's id."""
@@ -134,9 +139,17 @@ class TelegramTransport:
                     if "not modified" not in str(exc).lower():
                         raise
                 return str(payload["edit_message_id"])
-            if payload.get("photo"):
+            photo: str | bytes | None = payload.get("photo")
+            if payload.get("photo_upload") and self.load_upload is not None:
+                found = await asyncio.to_thread(self.load_upload, str(payload["photo_upload"]))
+                if found is None:
+                    raise DeliveryError(
+                        "photo erased (the citizen deleted their data)", permanent=True
+                    )
+                photo = found[1]
+            if photo:
                 message = await self.bot.send_photo(
-                    chat_id=int(recipient), photo=payload["photo"], caption=payload.get("text")
+                    chat_id=int(recipient), photo=photo, caption=payload.get("text")
                 )
                 return str(message.message_id)
             if markup is None and payload.get("close_keyboard"):
@@ -293,6 +306,7 @@ class TelegramChannel:
         self.turns: TurnBatcher = ctx.turns
         self.fast_routes = ctx.fast_routes
         self.resolve: PayloadResolver = make_resolver(ctx.settings)
+        self.engine = ctx.engine
         self.staff = StaffService(
             ctx.engine,
             ctx.service.desk,
@@ -301,7 +315,7 @@ class TelegramChannel:
         self.application = build_application(ctx.settings)
         self.worker = OutboxWorker(
             ctx.engine,
-            TelegramTransport(self.application.bot),
+            TelegramTransport(self.application.bot, self._load_upload),
             max_attempts=ctx.settings.outbox_max_attempts,
             base_delay=ctx.settings.outbox_retry_base_seconds,
             lease_seconds=ctx.settings.outbox_lease_seconds,
@@ -310,6 +324,10 @@ class TelegramChannel:
         self._secret = ctx.settings.telegram_webhook_secret.encode()
         self._tasks: set[asyncio.Task[None]] = set()
         self._init_task: asyncio.Task[None] | None = None
+
+    def _load_upload(self, key: str) -> tuple[str, bytes] | None:
+        with session_scope(self.engine) as session:
+            return load_upload(session, key)
 
     @property
     def bot(self) -> Bot:

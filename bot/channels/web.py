@@ -6,20 +6,25 @@ external id, so it is a bearer secret (128 random bits) and validated strictly.
 
 Delivery. The service writes replies to the outbox like any channel. The web has nothing
 to push to, so replies travel back in the HTTP response of the request that caused them
-(no polling loop, no sender task, nothing in process memory, so any worker can answer).
+(no sender task, nothing in process memory, so any worker can answer). What comes later (a
+unit's answer to a complaint) waits in the outbox: the page asks for it every 15 s.
 The page sends the id of the last reply it shows (`after`) and gets every reply after it,
 pending or already handed out; pending ones are then marked sent. A response lost on the
 way is fetched again by the retried request, and the page drops ids it already has. Each
 message carries a client-made `message_id`, so a retried POST is processed once.
 
 Routes: GET / (the page), GET /static/web/* (script, style), POST /api/v1/chat (one
-message in, replies out), GET /api/v1/chat/messages (the chat so far, after a reload).
+message in, replies out), POST /api/v1/chat/photo (a photo for a complaint, as a data URL:
+JPEG, PNG or WebP by their first bytes, at most WEB_PHOTO_MAX_BYTES, kept in the database),
+GET /api/v1/chat/messages (the chat so far, after a reload, and the page's polling).
 The web channel also installs the dossier API (bot/dossier_api.py): it is the plugin that
 is always on.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import html
 import json
@@ -37,6 +42,7 @@ from bot import messages as msg
 from bot.engine import Inbound
 from bot.http_json import body_schema, read_json
 from bot.links import make_resolver
+from storage import complaints as complaint_store
 from storage import webchat
 from storage.db import session_scope
 from storage.types import utcnow
@@ -80,6 +86,52 @@ class ChatIn(BaseModel):
         if (self.text is None) == (self.choice is None):
             raise ValueError("give exactly one of text or choice")
         return self
+
+
+class PhotoIn(BaseModel):
+    """A photo for a complaint, as a data URL (JPEG, PNG or WebP), with an optional caption."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(min_length=16, max_length=64, pattern=ID_PATTERN)
+    message_id: str = Field(min_length=8, max_length=64, pattern=ID_PATTERN)
+    image: str = Field(min_length=16, description="data:image/jpeg;base64,... (size-limited)")
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    after: int = Field(default=0, ge=0)
+
+
+# The first bytes of each image type accepted: what the file is, not what it claims to be.
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def image_type(data: bytes) -> str | None:
+    """The content type of JPEG, PNG or WebP bytes; None for anything else."""
+    for magic, kind in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def decode_photo(image: str, max_bytes: int) -> tuple[str, bytes]:
+    """The type and bytes of a data-URL photo; HTTPException saying what is wrong."""
+    head, sep, encoded = image.partition(",")
+    if not sep or not head.startswith("data:") or not head.endswith(";base64"):
+        raise HTTPException(422, "image must be a base64 data URL (data:image/...;base64,...)")
+    if len(encoded) > (max_bytes * 4) // 3 + 4:
+        raise HTTPException(413, f"photo larger than {max_bytes} bytes")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise HTTPException(422, "image is not valid base64") from exc
+    kind = image_type(data)
+    if kind is None:
+        raise HTTPException(415, "only JPEG, PNG or WebP photos are accepted")
+    return kind, data
 
 
 class ButtonOut(BaseModel):
@@ -159,6 +211,26 @@ class WebChannel:
         messages = await run_in_threadpool(self.hand_out, body.session_id, body.after)
         return ChatOut(duplicate=outcome.duplicate, messages=messages)
 
+    async def take_photo(self, body: PhotoIn) -> ChatOut:
+        """A photo: kept in the database under a key of its message, then a turn with it."""
+        kind, data = decode_photo(body.image, self.ctx.settings.web_photo_max_bytes)
+        key = dedup_key(body.session_id, "photo:" + body.message_id)[:32]
+        await run_in_threadpool(self._keep_photo, key, body.session_id, kind, data)
+        inbound = Inbound(text=body.text or "", attachments=(("upload", key),))
+        outcome = await self.ctx.turns.handle(
+            CHANNEL,
+            body.session_id,
+            inbound,
+            message_id=dedup_key(body.session_id, body.message_id),
+            resolve=self.resolve,
+        )
+        messages = await run_in_threadpool(self.hand_out, body.session_id, body.after)
+        return ChatOut(duplicate=outcome.duplicate, messages=messages)
+
+    def _keep_photo(self, key: str, session_id: str, kind: str, data: bytes) -> None:
+        with session_scope(self.ctx.engine) as session:
+            complaint_store.save_upload(session, key, CHANNEL, session_id, kind, data)
+
     def hand_out(self, session_id: str, after: int) -> list[MessageOut]:
         with session_scope(self.ctx.engine) as session:
             found = webchat.messages_after(session, CHANNEL, session_id, after, MAX_HISTORY)
@@ -190,6 +262,17 @@ class WebChannel:
             try:
                 return await self.take_turn(body)
             except RuntimeError as exc:  # the service gave up after repeated conflicts
+                raise HTTPException(503, "busy, please retry") from exc
+
+        @api.post("/api/v1/chat/photo", response_model=ChatOut, tags=["web chat"])
+        async def photo(request: Request) -> ChatOut:
+            """Send a photo for a complaint (JPEG, PNG or WebP as a data URL, at most
+            WEB_PHOTO_MAX_BYTES), optionally with a caption; get the replies back."""
+            limit = (self.ctx.settings.web_photo_max_bytes * 4) // 3 + 16_384
+            body = await read_json(request, PhotoIn, max_bytes=limit)
+            try:
+                return await self.take_photo(body)
+            except RuntimeError as exc:
                 raise HTTPException(503, "busy, please retry") from exc
 
         @api.get("/api/v1/chat/messages", response_model=ChatOut, tags=["web chat"])

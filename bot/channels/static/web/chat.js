@@ -12,6 +12,8 @@
   const statusBox = document.getElementById("status");
   const statusText = document.getElementById("status-text");
   const retryButton = document.getElementById("retry");
+  const photoInput = document.getElementById("photo");
+  const attachButton = document.getElementById("attach");
 
   // localStorage can be unavailable (private mode, disabled storage): fall back to memory.
   const store = (function () {
@@ -117,11 +119,11 @@
   }
 
   // Retries keep the same message_id, so the server processes the message once.
-  async function deliver(body) {
+  async function deliver(body, path) {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         body.after = after;
-        const response = await fetch("/api/v1/chat", {
+        const response = await fetch(path || "/api/v1/chat", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(body),
@@ -131,6 +133,13 @@
           statusBox.hidden = true;
           setBusy(false);
           show(data.messages);
+          return;
+        }
+        if (response.status === 413 || response.status === 415) {
+          setBusy(false);
+          statusText.textContent = ui.WEB_PHOTO_REFUSED;
+          retryButton.hidden = true;
+          statusBox.hidden = false;
           return;
         }
         if (response.status < 500 && response.status !== 429) break; // retrying will not help
@@ -143,7 +152,7 @@
     retryButton.hidden = false;
     retryButton.onclick = () => {
       retryButton.hidden = true;
-      deliver(body);
+      deliver(body, path);
     };
     statusBox.hidden = false;
   }
@@ -163,6 +172,37 @@
     clicked = false;
     send({ text: text }, text);
   });
+
+  // A photo for a complaint: read as a data URL, checked again by the server.
+  attachButton.addEventListener("click", () => {
+    if (!busy) photoInput.click();
+  });
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (!file || busy) return;
+    const reader = new FileReader();
+    reader.onload = () => {
+      setBusy(true);
+      addMine(ui.WEB_PHOTO_SENT);
+      const body = { session_id: sessionId, message_id: randomId(), image: String(reader.result) };
+      deliver(body, "/api/v1/chat/photo");
+    };
+    reader.readAsDataURL(file);
+  });
+
+  // A unit's answer or question arrives later: look for new messages now and then.
+  async function poll() {
+    if (busy || document.visibilityState !== "visible") return;
+    try {
+      const url = "/api/v1/chat/messages?session_id=" + encodeURIComponent(sessionId) + "&after=" + after;
+      const response = await fetch(url);
+      if (response.ok && !busy) show((await response.json()).messages);
+    } catch (e) {
+      // offline for now: the next poll tries again
+    }
+  }
+  setInterval(poll, 15000);
 
   async function boot() {
     const token = new URLSearchParams(location.search).get("d");
