@@ -29,6 +29,17 @@ JsonOption = typer.Option(False, "--json", help="In một đối tượng JSON")
 CatalogueOption = typer.Option(
     None, "--catalogue", help="Danh mục đơn vị YAML (mặc định: kèm theo)"
 )
+# --from-db reads the handled complaints' examples from DATABASE_URL (hailong/nlp_db.py; the
+# library itself never touches a database). Its errors are `hailong: error: ...` lines.
+FromDbOption = typer.Option(
+    False, "--from-db", help="Dùng các phản ánh đã xử lý trong cơ sở dữ liệu (DATABASE_URL)"
+)
+DayFromOption = typer.Option(
+    None, "--from", help="Từ ngày YYYY-MM-DD (giờ Việt Nam), với --from-db"
+)
+DayToOption = typer.Option(
+    None, "--to", help="Đến hết ngày YYYY-MM-DD (giờ Việt Nam), với --from-db"
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -138,16 +149,32 @@ def _confusion_png(result: dict[str, Any], path: Path) -> None:
 
 @app.command("eval")
 def eval_(
-    data: Path = DataOption,
+    data: Path | None = typer.Option(None, "--data", help="Tệp CSV có cột text,label"),
     model: Path | None = ModelOption,
     as_json: bool = JsonOption,
     png: Path | None = typer.Option(
         None, "--png", help="Ảnh ma trận nhầm lẫn (mặc định: confusion_matrix.png trong --model)"
     ),
+    from_db: bool = FromDbOption,
+    date_from: str | None = DayFromOption,
+    date_to: str | None = DayToOption,
 ) -> None:
-    """Đánh giá mô hình trên CSV: accuracy, macro/weighted-F1, từng lớp, ma trận nhầm lẫn."""
+    """Đánh giá mô hình trên CSV (accuracy, macro/weighted-F1, từng lớp, ma trận nhầm lẫn), hoặc
+    độ chính xác định tuyến thực tế theo tháng với --from-db."""
     from nlp.model import evaluate, load_corpus
 
+    if from_db or date_from is not None or date_to is not None:
+        from hailong.errors import UserError
+        from hailong.nlp_db import eval_from_db, period
+
+        days = period(from_db, date_from, date_to)
+        if data is not None or model is not None or png is not None:
+            raise UserError("--from-db measures the predictions stored in the database: "
+                            "--data, --model and --png do not apply")
+        eval_from_db(days, as_json=as_json)
+        return
+    if data is None:
+        _fail("cần --data CSV (hoặc --from-db)")
     with _clean_errors():
         texts, labels = load_corpus(data)
         trained = _load_model(model)
@@ -274,26 +301,48 @@ def bench(
 
 @app.command()
 def retrain(
-    corrections: Path = typer.Option(..., "--corrections",
-                                     help="CSV hiệu chỉnh: text,wrong_unit,right_unit"),
+    corrections: Path | None = typer.Option(None, "--corrections",
+                                            help="CSV hiệu chỉnh: text,wrong_unit,right_unit"),
     data: Path | None = typer.Option(None, "--data",
                                      help="Dữ liệu gốc (mặc định: dữ liệu của mô hình hiện tại)"),
     model: Path | None = ModelOption,
     catalogue: Path | None = CatalogueOption,
     as_json: bool = JsonOption,
+    from_db: bool = FromDbOption,
+    date_from: str | None = DayFromOption,
+    date_to: str | None = DayToOption,
 ) -> None:
-    """Gộp hiệu chỉnh của cán bộ, so sánh mô hình cũ/mới, chỉ thay khi mô hình mới không kém hơn."""
+    """Gộp hiệu chỉnh của cán bộ (CSV và/hoặc --from-db: các phản ánh đã xử lý), so sánh mô hình
+    cũ/mới, chỉ thay khi mô hình mới không kém hơn."""
     from dataclasses import asdict
 
     from nlp.catalogue import load_catalogue
     from nlp.model import MODEL_FILE
-    from nlp.retrain import load_corrections
+    from nlp.retrain import Correction, load_corrections
     from nlp.retrain import retrain as run_retrain
 
+    learned: Any = None
+    days: Any = None
+    if from_db or date_from is not None or date_to is not None:
+        from hailong.nlp_db import period
+
+        days = period(from_db, date_from, date_to)
+    elif corrections is None:
+        _fail("cần --corrections CSV (hoặc --from-db)")
     directory = _model_dir(model)
     with _clean_errors():
         units = load_catalogue(catalogue)
-        items = load_corrections(corrections, known_labels=list(units))
+        items: list[Correction] = []
+        if corrections is not None:
+            items = load_corrections(corrections, known_labels=list(units))
+        if from_db:
+            from hailong.nlp_db import corrections_from_db
+
+            learned = corrections_from_db(days, known_labels=list(units))
+            items += learned.corrections
+            if not items:
+                _nothing_learned(learned, as_json)
+                return
         if data is not None and not data.is_file():
             _fail(f"không tìm thấy tệp dữ liệu: {data}")
         if not (directory / MODEL_FILE).exists():
@@ -302,9 +351,34 @@ def retrain(
             progress.add_task(msg.STEP_RETRAIN, total=None)
             report = run_retrain(directory, items, base_data=data)
     if as_json:
-        typer.echo(json.dumps(asdict(report)))
-    elif report.replaced:
+        typer.echo(json.dumps({**asdict(report), **_learned_fields(learned)}))
+        return
+    if learned is not None:
+        typer.echo(_msg_from_db(learned))
+    if report.replaced:
         typer.echo(msg.RETRAIN_REPLACED.format(
             old=report.old_macro_f1, new=report.new_macro_f1, n=report.n_holdout))
     else:
         typer.echo(msg.RETRAIN_KEPT.format(old=report.old_macro_f1, new=report.new_macro_f1))
+
+
+def _learned_fields(learned: Any) -> dict[str, Any]:
+    if learned is None:
+        return {}
+    return {"from_db": {"n_examples": learned.n_examples, "n_used": len(learned.corrections),
+                        "n_router_wrong": learned.n_router_wrong,
+                        "n_skipped": learned.n_skipped}}
+
+
+def _msg_from_db(learned: Any) -> str:
+    return (f"Từ cơ sở dữ liệu: {len(learned.corrections)} phản ánh đã xử lý làm ví dụ "
+            f"(bộ định tuyến sai {learned.n_router_wrong}), bỏ qua {learned.n_skipped}.")
+
+
+def _nothing_learned(learned: Any, as_json: bool) -> None:
+    """No handled complaint to learn from: the model stays as it is."""
+    if as_json:
+        typer.echo(json.dumps({"replaced": False, "n_corrections": 0, **_learned_fields(learned)}))
+    else:
+        typer.echo(_msg_from_db(learned))
+        typer.echo("Không có ví dụ nào để học: giữ nguyên mô hình.")
