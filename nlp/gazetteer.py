@@ -132,17 +132,28 @@ class WardDetector:
 
     def _current_hits(self, text: str, bare_text: str) -> list[tuple[int, Ward]]:
         """(position, ward) for every current name after a prefix; accented matches only, or,
-        when there are none, unaccented matches that name one ward."""
-        hits: list[tuple[int, Ward]] = []
+        when there are none, unaccented matches that name one ward. Where two names start at
+        the same place ("xã An Nhơn Tây": phường An Nhơn, written with "xã", or xã An Nhơn
+        Tây), the longer one wins, whatever order the patterns ran in."""
+        found: list[tuple[int, int, Ward]] = []
         # A text typed without any diacritics gives no evidence for "Thanh An" over "Thạnh An".
         accented_patterns = self._accented.values() if bare_text != text else ()
         for pattern in accented_patterns:
             for match in pattern.finditer(text):
                 name = re.sub(r"\s+", " ", match.group(1))
                 if name in self._by_name:
-                    hits.append((match.start(), self._by_name[name]))
-        if hits:
-            return hits
+                    found.append((match.start(), match.end(), self._by_name[name]))
+        if not found:
+            for pattern in self._bare.values():
+                for match in pattern.finditer(bare_text):
+                    candidates = self._by_bare.get(re.sub(r"\s+", " ", match.group(1)), [])
+                    if len(candidates) == 1:
+                        found.append((match.start(), match.end(), candidates[0]))
+        longest: dict[int, tuple[int, Ward]] = {}
+        for start, end, ward in found:
+            if start not in longest or end > longest[start][0]:
+                longest[start] = (end, ward)
+        return [(start, ward) for start, (_, ward) in sorted(longest.items())]
         for pattern in self._bare.values():
             for match in pattern.finditer(bare_text):
                 candidates = self._by_bare.get(re.sub(r"\s+", " ", match.group(1)), [])
