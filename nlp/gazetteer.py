@@ -154,12 +154,6 @@ class WardDetector:
             if start not in longest or end > longest[start][0]:
                 longest[start] = (end, ward)
         return [(start, ward) for start, (_, ward) in sorted(longest.items())]
-        for pattern in self._bare.values():
-            for match in pattern.finditer(bare_text):
-                candidates = self._by_bare.get(re.sub(r"\s+", " ", match.group(1)), [])
-                if len(candidates) == 1:
-                    hits.append((match.start(), candidates[0]))
-        return hits
 
 
 @lru_cache(maxsize=1)
