@@ -207,7 +207,7 @@ class ComplaintDesk:
             change.notices,
             card_at=card_at,
             last=change.history,
-            refresh=change.card_changed and card_at is not None,
+            refresh=change.card_changed,
         )
         return DeskResult(outgoing=out, complaint=row)
 
@@ -274,6 +274,7 @@ class ComplaintDesk:
         out: list[Outgoing] = []
         unit = store.unit_by_code(session, c.unit)
         groups = store.groups_of_unit(session, unit.id) if unit and unit.id else []
+        cards = store.cards_of(session, row.id) if row.id is not None else {}
         common = {
             "code": row.code or "",
             "unit": unit_name,
@@ -288,12 +289,18 @@ class ComplaintDesk:
                     out.append((str(to[0]), str(to[1]), self._citizen_payload(notice.kind, params)))
             elif notice.audience is lc.Audience.UNIT:
                 if notice.kind == "card":
+                    # A group that holds a card already has it edited below; others get it.
+                    fresh = [g for g in groups if g not in cards]
                     card = card_payload(row, c, names, last)
-                    out += [(STAFF_CHANNEL, str(g), dict(card)) for g in groups]
-                    out += self._photos(row, groups)
+                    out += [(STAFF_CHANNEL, str(g), dict(card)) for g in fresh]
+                    out += self._photos(row, fresh)
                 else:
                     text = _staff_text(notice.kind, params, row)
-                    out += [(STAFF_CHANNEL, str(g), _payload(text)) for g in groups]
+                    for g in groups:
+                        payload = _payload(text)
+                        if g in cards:  # the answer goes under the card
+                            payload["reply_to"] = cards[g]
+                        out.append((STAFF_CHANNEL, str(g), payload))
             elif notice.audience is lc.Audience.LEADS and unit is not None and unit.id is not None:
                 text = _staff_text(notice.kind, params, row)
                 for lead in store.leads_of_unit(session, unit.id):
@@ -302,10 +309,15 @@ class ComplaintDesk:
             elif notice.audience is lc.Audience.MONITOR and self.monitor_chat:
                 text = _staff_text(notice.kind, params, row)
                 out.append((STAFF_CHANNEL, str(self.monitor_chat), _payload(text)))
-        if refresh and card_at is not None:
-            card = card_payload(row, c, names, last)
-            card["edit_message_id"] = card_at[1]
-            out.append((STAFF_CHANNEL, str(card_at[0]), card))
+        if refresh:
+            # Every known card shows the current state; only the holding unit's keep buttons.
+            known = dict(cards)
+            if card_at is not None:
+                known[card_at[0]] = card_at[1]
+            for chat_id, message_id in known.items():
+                card = card_payload(row, c, names, last, buttons=chat_id in groups)
+                card["edit_message_id"] = message_id
+                out.append((STAFF_CHANNEL, str(chat_id), card))
         return out
 
     def _citizen_payload(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -430,7 +442,12 @@ _BUTTON_ACTIONS = {
 
 
 def card_payload(
-    row: Complaint, c: lc.Complaint, names: dict[str, str], last: lc.HistoryEntry | None
+    row: Complaint,
+    c: lc.Complaint,
+    names: dict[str, str],
+    last: lc.HistoryEntry | None,
+    *,
+    buttons: bool = True,
 ) -> dict[str, Any]:
     """The card a unit's group sees: masked text, ward, due date, router confidence, and the
     buttons the complaint's state allows."""
@@ -466,15 +483,15 @@ def card_payload(
         label = msg.ACTION_LABELS.get(last.action, last.action)
         at = local_day(last.at, with_time=True)
         lines.append(msg.CARD_UPDATED.format(action=label, who=last.actor.label, at=at))
-    buttons = []
-    for key, label in STAFF_BUTTONS.items():
+    pressable = []
+    for key, label in STAFF_BUTTONS.items() if buttons else ():
         action = _BUTTON_ACTIONS.get(key)
         if action is not None and action not in lc.allowed_actions(c.status):
             continue
         if key == "ct" and c.status not in lc.OPEN:
             continue
-        buttons.append({"label": label, "payload": f"k:{key}:{row.id}"})
-    return {"text": "\n".join(lines), "buttons": buttons, "complaint": row.id}
+        pressable.append({"label": label, "payload": f"k:{key}:{row.id}"})
+    return {"text": "\n".join(lines), "buttons": pressable, "complaint": row.id}
 
 
 def _staff_text(kind: str, p: dict[str, Any], row: Complaint) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import messages as msg
@@ -90,7 +91,8 @@ class StaffService:
                     outcome, outgoing = self._handle(session, update, self.clock())
                     outcome.outbox_ids = store_outbox(session, outgoing)
                     return outcome
-            except store.StaleComplaint as exc:
+            except (store.StaleComplaint, IntegrityError) as exc:
+                # Another action on the same complaint (or the same update) committed first.
                 log.info("staff action redone: %s", exc)
         return StaffOutcome(answer=msg.STAFF_REFUSED["state"].format(status="?"), alert=True)
 
@@ -151,6 +153,10 @@ class StaffService:
         actor, staff = self._actor(session, u)
         facts = store.facts(row, store.unit_code_of(session, row))
         group = str(u.chat_id)
+        if pressed is not None and u.message_id and actor.via_unit == facts.unit:
+            # The pressed message is this complaint's card in the holding unit's group:
+            # later changes edit it in place, and the unit's notices answer under it.
+            store.remember_card(session, number, u.chat_id, u.message_id)
         if picked is not None:
             target = store.unit_by_code(session, picked.group("unit"))
             if target is None:

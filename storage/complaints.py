@@ -21,6 +21,7 @@ from storage.models import (
     AuditLog,
     Citizen,
     Complaint,
+    ComplaintCard,
     ComplaintEvent,
     ComplaintSequence,
     ConsentRecord,
@@ -483,7 +484,7 @@ def open_counts(session: Session, now: datetime) -> Counts:
     return Counts(int(total), int(late))
 
 
-# --- photos uploaded in the web chat -------------------------------------------------------------
+# --- photos uploaded in the web chat ----------------------------------------------------------
 
 
 def save_upload(
@@ -506,3 +507,35 @@ def save_upload(
 def load_upload(session: Session, key: str) -> tuple[str, bytes] | None:
     row = session.get(Upload, key)
     return (row.content_type, row.data) if row is not None else None
+
+
+# --- where the cards are -------------------------------------------------------------------
+
+
+def remember_card(session: Session, complaint_id: int, chat_id: int, message_id: int) -> None:
+    """The card of a complaint is this message of this group (its buttons were pressed)."""
+    insert_ = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    card = table(ComplaintCard)
+    values = {
+        "complaint_id": complaint_id,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "updated_at": utcnow(),
+    }
+    # An upsert: two staff pressing the same card at once must not collide on the key.
+    session.execute(
+        insert_(card)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[card.c.complaint_id, card.c.chat_id],
+            set_={"message_id": message_id, "updated_at": values["updated_at"]},
+        )
+    )
+
+
+def cards_of(session: Session, complaint_id: int) -> dict[int, int]:
+    """chat id → message id of the complaint's known cards."""
+    rows = session.exec(select(ComplaintCard).where(ComplaintCard.complaint_id == complaint_id))
+    return {card.chat_id: card.message_id for card in rows}

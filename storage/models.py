@@ -482,3 +482,17 @@ class Upload(SQLModel, table=True):
     size: int
     data: bytes = Field(sa_type=LargeBinary)
     created_at: datetime = _ts()
+
+
+class ComplaintCard(SQLModel, table=True):
+    """Where a complaint's card is in a Telegram group (learnt when a button on it is
+    pressed), so later changes edit it in place and replies go under it."""
+
+    __tablename__ = "complaint_card"
+
+    complaint_id: int = Field(foreign_key="complaint.id", primary_key=True)
+    chat_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    message_id: int = Field(sa_type=BigInteger)
+    updated_at: datetime = _ts()

@@ -33,6 +33,7 @@ from telegram import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
@@ -154,10 +155,14 @@ class TelegramTransport:
                 return str(message.message_id)
             if markup is None and payload.get("close_keyboard"):
                 markup = ReplyKeyboardRemove()  # type: ignore[assignment]
+            reply_to = payload.get("reply_to")
             message = await self.bot.send_message(
                 chat_id=int(recipient),
                 text=payload["text"],
                 reply_markup=markup,
+                reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+                if reply_to
+                else None,
             )
         except RetryAfter as exc:
             raise DeliveryError(f"429: {exc}", retry_after=_retry_seconds(exc)) from exc

@@ -275,6 +275,8 @@ def test_the_whole_loop_from_citizen_to_staff_and_back(world: World) -> None:
     assert "Xin cho biết số nhà gần nhất?" in citizen.texts()[-1]
     citizen.say("Trước số nhà 45")
     settle(world.engine)
+    under = world.fake.sent(GROUP)[-1]
+    assert under["reply_parameters"]["message_id"] == card_id  # a reply under the card
     assert (
         "Trước số nhà" in world.fake.sent(GROUP)[-1]["text"]
         or "[SỐ NHÀ]" in world.fake.sent(GROUP)[-1]["text"]
@@ -289,6 +291,11 @@ def test_the_whole_loop_from_citizen_to_staff_and_back(world: World) -> None:
     settle(world.engine)
     final = complaint(world.engine)
     assert final.status == "rated" and final.satisfied is True
+    edits = [
+        p for m, p in world.fake.calls if m == "editMessageText" and int(p["chat_id"]) == GROUP
+    ]
+    assert msg.STATUS_LABELS["rated"] in edits[-1]["text"]  # the card follows the citizen too
+    assert not edits[-1].get("reply_markup")  # closed: no buttons left
     with world.engine.connect() as conn:
         actions = [r[0] for r in conn.execute(sa.select(ComplaintEvent.action))]  # type: ignore[call-overload]
         audit = [r[0] for r in conn.execute(sa.select(AuditLog.action))]  # type: ignore[call-overload]

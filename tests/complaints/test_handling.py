@@ -119,6 +119,14 @@ def test_transfer_information_answer_reopen_and_rating(
     staff_says(staff, "Thuộc thẩm quyền ngành cấp nước")
     moved = complaint_row(catalogued)
     assert moved.status == "routed" and moved.transfers == 1
+    # The old unit's card is edited to show where it went, without buttons.
+    with catalogued.connect() as conn:
+        last_edit = conn.execute(
+            sa.select(OutboxMessage.payload)  # type: ignore[call-overload]
+            .where(OutboxMessage.recipient == str(GROUP))
+            .order_by(OutboxMessage.id.desc())  # type: ignore[attr-defined]
+        ).first()[0]
+    assert last_edit["edit_message_id"] == 77 and last_edit["buttons"] == []
     assert moved.due_at.date() == (row.received_at + timedelta(days=15)).date()  # 15 days
     assert any("được chuyển đến" in t for t in outbox_texts(catalogued, "8001"))
     # The old unit's staff can no longer act on it.
