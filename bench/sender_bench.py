@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from base.settings import Settings  # noqa: E402
 from bench.webhook_bench import (  # noqa: E402
     TOKEN,
     _create_pg,
@@ -35,7 +36,6 @@ from bench.webhook_bench import (  # noqa: E402
 )
 from bot.channels.telegram import TelegramTransport, build_application  # noqa: E402
 from bot.sender import OutboxWorker  # noqa: E402
-from hailong.config import Settings  # noqa: E402
 from storage import conversations, outbox  # noqa: E402
 from storage.db import make_engine, session_scope  # noqa: E402
 

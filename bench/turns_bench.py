@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from base.settings import Settings  # noqa: E402
 from bench.webhook_bench import _create_pg, _drop_pg, _migrate  # noqa: E402
 from bot.engine import Inbound  # noqa: E402
 from bot.service import ConversationService, TurnRequest  # noqa: E402
 from hailong.app import conversation_service  # noqa: E402
-from hailong.config import Settings  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 
 CHATS = 512

@@ -17,9 +17,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from base.settings import Settings
 from bot.http_json import body_schema, read_json
 from bot.links import DossierLinks, LinkSecretMissing, links_for
-from hailong.config import Settings
 from storage import dossiers
 from storage.db import session_scope
 from storage.dossiers import DossierConflict, DossierError, Registered

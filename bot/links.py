@@ -29,8 +29,8 @@ from urllib.parse import quote
 
 from sqlmodel import Session
 
+from base.settings import Settings
 from bot.service import PayloadResolver
-from hailong.config import Settings
 from storage import dossiers
 from storage.dossiers import DossierRef
 from storage.types import utcnow

@@ -8,12 +8,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from base.errors import UserError
+from base.settings import Settings
 from bot.desk import ComplaintDesk
 from bot.service import ConversationService
 from complaints.holidays import load_holidays
 from complaints.lifecycle import Policy
-from hailong.config import Settings
-from hailong.errors import UserError
 from storage import migrate
 from storage.db import DatabaseError, make_engine
 from survey.loader import QuestionnaireError, load_questionnaires

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hailong.errors import UserError
+from base.errors import UserError
 
 telegram_app = typer.Typer(
     help="Telegram bot: webhook registration, long polling.", no_args_is_help=True
@@ -26,7 +26,7 @@ def set_webhook(
     url: Annotated[str, typer.Argument(help="Public HTTPS URL of /webhooks/telegram")],
 ) -> None:
     """Tell Telegram to post updates to URL, with TELEGRAM_WEBHOOK_SECRET as secret header."""
-    from hailong.config import get_settings
+    from base.settings import get_settings
 
     settings = get_settings()
     if not settings.telegram_bot_token:
@@ -40,8 +40,8 @@ def set_webhook(
 async def _set_webhook(url: str) -> None:
     from telegram.error import TelegramError
 
+    from base.settings import get_settings
     from bot.channels.telegram import ALLOWED_UPDATES, build_application
-    from hailong.config import get_settings
 
     settings = get_settings()
     application = build_application(settings)
@@ -65,7 +65,7 @@ def poll(
 ) -> None:
     """Fetch updates with getUpdates (no public HTTPS needed) and answer them: the same
     service path, de-duplication and outbox as the webhook. Removes any webhook first."""
-    from hailong.config import get_settings
+    from base.settings import get_settings
 
     if not get_settings().telegram_bot_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set")
@@ -80,9 +80,9 @@ async def _poll(timeout: int, max_seconds: float | None) -> None:
 
     from telegram.error import TelegramError
 
+    from base.settings import get_settings
     from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
     from hailong.app import conversation_service, open_database
-    from hailong.config import get_settings
     from hailong.server import AppContext
 
     log = logging.getLogger("hailong.telegram.poll")
@@ -123,9 +123,9 @@ def set_tokens(
     expires_in: Annotated[int, typer.Option(help="Seconds the access token is valid")] = 90000,
 ) -> None:
     """Store the OA's token pair from the Zalo developer console; hailong refreshes it."""
+    from base.settings import get_settings
     from bot.channels.zalo import store_tokens
     from hailong.app import open_database
-    from hailong.config import get_settings
 
     settings = get_settings()
     if not settings.zalo_app_id:

@@ -7,7 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from hailong.errors import UserError
+from base.errors import UserError
 from storage.db import DatabaseError
 from survey.loader import QuestionnaireError
 
@@ -21,9 +21,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    import demo.command
     import nlp.cli
     import reports.cli
-    import storage.demo
     from hailong import channels_cli, commands, invite
 
     app.add_typer(commands.db_app, name="db")
@@ -35,7 +35,7 @@ def _register() -> None:
     app.command("serve")(commands.serve)
     app.command("report")(reports.cli.report)
     app.command("export")(reports.cli.export)
-    app.command("demo")(storage.demo.demo_command)
+    app.command("demo")(demo.command.demo_command)
     app.command("invite")(invite.invite)
     app.add_typer(nlp.cli.app, name="nlp", help="Vietnamese feedback router.")
     channels_cli.register(app)  # telegram, zalo

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from base.errors import UserError
+from base.settings import get_settings
 from bot.channels.console import ConsoleTransport, run_chat
 from bot.sender import Sender
 from hailong.app import conversation_service, open_database
-from hailong.config import get_settings
-from hailong.errors import UserError
 from storage import migrate, outbox, surveys
 from storage.db import session_scope
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from hailong.errors import UserError
+from base.errors import UserError
 
 QR_LINKS = ("web", "telegram", "zalo")
 
@@ -37,9 +37,9 @@ def invite(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, as the API returns")] = False,
 ) -> None:
     """Register a completed dossier and print the signed links a citizen uses to rate it."""
+    from base.settings import get_settings
     from bot.dossier_api import DossierIn, describe, issue
     from hailong.app import open_database
-    from hailong.config import get_settings
     from storage.dossiers import DossierError
 
     settings = get_settings()

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from hailong.errors import UserError
+from base.errors import UserError
 from nlp.retrain import Correction
 from storage.routing_examples import FinalExample
 
@@ -84,8 +84,8 @@ def _utc_bounds(days: Period) -> tuple[datetime | None, datetime | None]:
 
 def load_examples(days: Period) -> tuple[list[FinalExample], dict[str, str]]:
     """The final examples in the period and the units' parents, from DATABASE_URL."""
+    from base.settings import get_settings
     from hailong.app import open_database
-    from hailong.config import get_settings
     from storage import routing_examples
 
     engine = open_database(get_settings())
@@ -175,15 +175,22 @@ def eval_from_db(days: Period, *, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Định tuyến thực tế{_where(days)}: dự đoán so với đơn vị cuối cùng "
-                        f"(tháng theo giờ {TZ_NAME})")
+    table = Table(
+        title=f"Định tuyến thực tế{_where(days)}: dự đoán so với đơn vị cuối cùng "
+        f"(tháng theo giờ {TZ_NAME})"
+    )
     table.add_column("tháng")
     for column in ("số PA", "đúng", "độ chính xác"):
         table.add_column(column, justify="right")
     table.add_column("nhầm nhiều nhất (dự đoán→cuối)")
     for row in [*report["months"], {**report, "month": "tổng"}]:
-        table.add_row(row["month"], str(row["n"]), str(row["correct"]),
-                      f"{row['accuracy']:.1%}", _pairs(row["confusions"]))
+        table.add_row(
+            row["month"],
+            str(row["n"]),
+            str(row["correct"]),
+            f"{row['accuracy']:.1%}",
+            _pairs(row["confusions"]),
+        )
     Console().print(table)
     if report["unpredicted"]:
         typer.echo(f"{report['unpredicted']} phản ánh không có đơn vị dự đoán: không tính.")

@@ -14,21 +14,18 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
+from base.settings import Settings, get_settings
 from bot.asgi import Handler, serve
-from bot.batcher import TurnBatcher
+from bot.channels.context import AppContext, ChannelPlugin
 from bot.scheduler import Scheduler
-from bot.service import ConversationService
 from hailong.app import conversation_service
-from hailong.config import Settings, get_settings
 from storage import migrate
 from storage.db import make_engine
 
@@ -40,41 +37,6 @@ CHANNEL_PLUGINS = (
     "bot.channels.telegram:TelegramChannel",
     "bot.channels.zalo:ZaloChannel",
 )
-
-
-@dataclass
-class AppContext:
-    """What every channel plugin is given."""
-
-    settings: Settings
-    engine: Engine
-    service: ConversationService
-    # Channels run turns through it: one transaction for all requests in flight.
-    turns: TurnBatcher = field(init=False)
-    # Webhook paths a channel serves as plain ASGI, ahead of FastAPI (bot.asgi).
-    fast_routes: dict[str, Handler] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # PostgreSQL: a second writer computes the next batch while a write is in the
-        # database (bot.batcher); SQLite writes one transaction at a time.
-        postgres = self.engine.dialect.name == "postgresql"
-        writers = self.settings.turn_writers or (2 if postgres else 1)
-        self.turns = TurnBatcher(self.service, writers=writers)
-
-
-class ChannelPlugin(Protocol):
-    """A channel adapter as the server sees it."""
-
-    name: str
-
-    def install(self, app: FastAPI) -> None:
-        """Add the channel's routes to the app."""
-
-    async def start(self) -> None:
-        """Start background work (sender loop, PTB Application) once the app starts."""
-
-    async def stop(self) -> None:
-        """Stop it cleanly, leaving undelivered messages in the outbox."""
 
 
 class HailongAPI(FastAPI):

@@ -63,7 +63,7 @@ def _clean_errors() -> Iterator[None]:
 
 def _model_dir(model: Path | None) -> Path:
     # The CLI is where settings meet the library (NLP_MODEL_DIR); the library takes paths.
-    from hailong.config import get_settings
+    from base.settings import get_settings
 
     return model or get_settings().nlp_model_dir
 
@@ -86,7 +86,10 @@ def _progress() -> Any:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
         transient=True,
     )
 
@@ -164,13 +167,15 @@ def eval_(
     from nlp.model import evaluate, load_corpus
 
     if from_db or date_from is not None or date_to is not None:
-        from hailong.errors import UserError
+        from base.errors import UserError
         from hailong.nlp_db import eval_from_db, period
 
         days = period(from_db, date_from, date_to)
         if data is not None or model is not None or png is not None:
-            raise UserError("--from-db measures the predictions stored in the database: "
-                            "--data, --model and --png do not apply")
+            raise UserError(
+                "--from-db measures the predictions stored in the database: "
+                "--data, --model and --png do not apply"
+            )
         eval_from_db(days, as_json=as_json)
         return
     if data is None:
@@ -184,8 +189,17 @@ def eval_(
         png_path = png or _model_dir(model) / "confusion_matrix.png"
         _confusion_png(result, png_path)
     if as_json:
-        keys = ("accuracy", "macro_f1", "weighted_f1", "per_class", "n", "ece",
-                "accuracy_unaccented", "labels", "confusion_matrix")
+        keys = (
+            "accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "per_class",
+            "n",
+            "ece",
+            "accuracy_unaccented",
+            "labels",
+            "confusion_matrix",
+        )
         typer.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
         return
     from rich.console import Console
@@ -196,8 +210,13 @@ def eval_(
     for column in (msg.COL_UNIT, msg.COL_PRECISION, msg.COL_RECALL, msg.COL_F1, msg.COL_SUPPORT):
         table.add_column(column, justify="left" if column == msg.COL_UNIT else "right")
     for label, row in result["per_class"].items():
-        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1']:.3f}", str(row["support"]))
+        table.add_row(
+            label,
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["support"]),
+        )
     console.print(table)
     console.print(msg.EVAL_SUMMARY.format(**result))
     # Numbered columns keep 18 units readable in an ordinary terminal width.
@@ -223,7 +242,7 @@ def route(
     ),
 ) -> None:
     """Định tuyến một phản ánh: đơn vị, độ tin cậy, 3 ứng viên, phường/xã, văn bản đã che."""
-    from hailong.config import get_settings
+    from base.settings import get_settings
     from nlp.router import Router
 
     if threshold is None:
@@ -236,16 +255,20 @@ def route(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     if result.needs_triage:
-        typer.echo(msg.ROUTE_TRIAGE.format(
-            confidence=result.confidence, threshold=threshold, unit=result.unit))
+        typer.echo(
+            msg.ROUTE_TRIAGE.format(
+                confidence=result.confidence, threshold=threshold, unit=result.unit
+            )
+        )
     else:
         typer.echo(msg.ROUTE_UNIT.format(unit=result.unit, name=result.unit_name))
         typer.echo(msg.ROUTE_CONFIDENCE.format(confidence=result.confidence))
     typer.echo(msg.ROUTE_CANDIDATES)
     for unit, score in result.candidates:
         typer.echo(f"  {unit:<9} {score:.3f}")
-    typer.echo(msg.ROUTE_WARD.format(ward=result.ward.full_name) if result.ward
-               else msg.ROUTE_NO_WARD)
+    typer.echo(
+        msg.ROUTE_WARD.format(ward=result.ward.full_name) if result.ward else msg.ROUTE_NO_WARD
+    )
     typer.echo(msg.ROUTE_MASKED.format(text=result.masked_text))
 
 
@@ -287,24 +310,34 @@ def bench(
             progress.add_task(msg.STEP_BENCH, total=None)
             start = time.perf_counter()
             for i in range(0, n, 256):
-                router.route_many(sample[i:i + 256])
+                router.route_many(sample[i : i + 256])
             router_rate = n / (time.perf_counter() - start)
             start = time.perf_counter()
             router.model.predict_proba(sample)
             classifier_rate = n / (time.perf_counter() - start)
     if as_json:
-        typer.echo(json.dumps({"router_msgs_per_s": router_rate,
-                               "classifier_msgs_per_s": classifier_rate, "n": n, "cores": 1}))
+        typer.echo(
+            json.dumps(
+                {
+                    "router_msgs_per_s": router_rate,
+                    "classifier_msgs_per_s": classifier_rate,
+                    "n": n,
+                    "cores": 1,
+                }
+            )
+        )
     else:
         typer.echo(msg.BENCH_RESULT.format(router=router_rate, classifier=classifier_rate, n=n))
 
 
 @app.command()
 def retrain(
-    corrections: Path | None = typer.Option(None, "--corrections",
-                                            help="CSV hiệu chỉnh: text,wrong_unit,right_unit"),
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Dữ liệu gốc (mặc định: dữ liệu của mô hình hiện tại)"),
+    corrections: Path | None = typer.Option(
+        None, "--corrections", help="CSV hiệu chỉnh: text,wrong_unit,right_unit"
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="Dữ liệu gốc (mặc định: dữ liệu của mô hình hiện tại)"
+    ),
     model: Path | None = ModelOption,
     catalogue: Path | None = CatalogueOption,
     as_json: bool = JsonOption,
@@ -356,8 +389,11 @@ def retrain(
     if learned is not None:
         typer.echo(_msg_from_db(learned))
     if report.replaced:
-        typer.echo(msg.RETRAIN_REPLACED.format(
-            old=report.old_macro_f1, new=report.new_macro_f1, n=report.n_holdout))
+        typer.echo(
+            msg.RETRAIN_REPLACED.format(
+                old=report.old_macro_f1, new=report.new_macro_f1, n=report.n_holdout
+            )
+        )
     else:
         typer.echo(msg.RETRAIN_KEPT.format(old=report.old_macro_f1, new=report.new_macro_f1))
 
@@ -365,14 +401,21 @@ def retrain(
 def _learned_fields(learned: Any) -> dict[str, Any]:
     if learned is None:
         return {}
-    return {"from_db": {"n_examples": learned.n_examples, "n_used": len(learned.corrections),
-                        "n_router_wrong": learned.n_router_wrong,
-                        "n_skipped": learned.n_skipped}}
+    return {
+        "from_db": {
+            "n_examples": learned.n_examples,
+            "n_used": len(learned.corrections),
+            "n_router_wrong": learned.n_router_wrong,
+            "n_skipped": learned.n_skipped,
+        }
+    }
 
 
 def _msg_from_db(learned: Any) -> str:
-    return (f"Từ cơ sở dữ liệu: {len(learned.corrections)} phản ánh đã xử lý làm ví dụ "
-            f"(bộ định tuyến sai {learned.n_router_wrong}), bỏ qua {learned.n_skipped}.")
+    return (
+        f"Từ cơ sở dữ liệu: {len(learned.corrections)} phản ánh đã xử lý làm ví dụ "
+        f"(bộ định tuyến sai {learned.n_router_wrong}), bỏ qua {learned.n_skipped}."
+    )
 
 
 def _nothing_learned(learned: Any, as_json: bool) -> None:

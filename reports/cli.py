@@ -21,8 +21,8 @@ from typing import Annotated, Any, TextIO
 import typer
 from sqlalchemy.engine import Engine, make_url
 
-from hailong.config import Settings
-from hailong.errors import UserError
+from base.errors import UserError
+from base.settings import Settings
 from storage.db import DatabaseError
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -109,7 +109,7 @@ def _check_out(out: Path | None) -> None:
 
 
 def _settings_engine() -> tuple[Engine, Settings]:
-    from hailong.config import get_settings
+    from base.settings import get_settings
 
     settings = get_settings()
     return open_database(settings.database_url), settings

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from hailong.errors import UserError
+from base.errors import UserError
 from nlp.gazetteer import load_wards
 from storage.models import Procedure, QuestionnaireVersion, Unit
 from survey.model import Questionnaire

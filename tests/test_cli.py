@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hailong.config import Settings
+from base.settings import Settings
 from storage import migrate
 from storage.db import make_engine
 from tests.conftest import add_dossier
@@ -94,9 +94,7 @@ def test_unmigrated_and_unreachable_databases_are_clear_errors(tmp_path: Path) -
 def test_a_broken_questionnaire_file_is_named(sqlite_url: str, tmp_path: Path) -> None:
     migrated(sqlite_url)
     (tmp_path / "bad.yaml").write_text("code: sipas\nversion: '2'\ntitle: x\nquestions: []\n")
-    result = hailong(
-        "chat", "--user", "a", db=sqlite_url, env={"QUESTIONNAIRE_DIR": str(tmp_path)}
-    )
+    result = hailong("chat", "--user", "a", db=sqlite_url, env={"QUESTIONNAIRE_DIR": str(tmp_path)})
     one_line_error(result, "bad.yaml", "field questions")
 
 

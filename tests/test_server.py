@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from hailong.config import Settings
+from base.settings import Settings
 from hailong.server import create_app
 from storage import migrate
 from storage.db import make_engine

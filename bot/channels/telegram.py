@@ -51,8 +51,8 @@ from storage.complaints import load_upload
 from storage.db import session_scope
 
 if TYPE_CHECKING:
-    from hailong.config import Settings
-    from hailong.server import AppContext
+    from base.settings import Settings
+    from bot.channels.context import AppContext
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from storage.db import session_scope
 from storage.types import utcnow
 
 if TYPE_CHECKING:
-    from hailong.server import AppContext
+    from bot.channels.context import AppContext
 
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static" / "web"

@@ -41,8 +41,8 @@ from storage.types import utcnow
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hailong.config import Settings
-    from hailong.server import AppContext
+    from base.settings import Settings
+    from bot.channels.context import AppContext
 
 log = logging.getLogger(__name__)
 

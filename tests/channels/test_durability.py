@@ -224,8 +224,8 @@ def test_a_crashed_workers_lease_expires_and_another_takes_over(engine: Engine) 
 def test_hailong_telegram_poll_answers_updates_and_set_webhook_sends_the_secret(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from base.settings import get_settings
     from hailong import channels_cli
-    from hailong.config import get_settings
 
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from base.settings import Settings
 from bot import messages as msg
 from bot.links import links_for
-from hailong.config import Settings
 from hailong.server import create_app
 from storage import dossiers, migrate
 from storage.db import make_engine, session_scope

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from base.settings import Settings
 from bot import messages as msg
 from bot.channels.zalo import BUTTON_PREFIX, MAX_BUTTONS, signature_ok, store_tokens
-from hailong.config import Settings
 from hailong.server import create_app
 from storage import chats, migrate
 from storage.catalogue import load_catalogue, upsert_catalogue

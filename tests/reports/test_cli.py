@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 import reports.cli
-from hailong.config import get_settings
-from hailong.errors import UserError
+from base.errors import UserError
+from base.settings import get_settings
 
 BOM = b"\xef\xbb\xbf"
 HAILONG = Path(sys.executable).parent / "hailong"

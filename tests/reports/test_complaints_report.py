@@ -49,8 +49,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
 import reports.cli
-from hailong.config import get_settings
-from hailong.errors import UserError
+from base.errors import UserError
+from base.settings import get_settings
 from reports.build import build_report
 from reports.complaints import (
     ROW_COUNTS,

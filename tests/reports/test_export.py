@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 import reports.cli
-from hailong.config import get_settings
+from base.settings import get_settings
 from reports.export import EXPORT_COLUMNS, export_answers
 from reports.queries import answer_t, response_t
 from storage.db import make_engine

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from hailong.config import Settings
+from base.settings import Settings
 from hailong.server import create_app
 from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import session_scope

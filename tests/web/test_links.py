@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from base.settings import Settings
 from bot.links import TOKEN_LENGTH, check, expiry_of, links_for, make_resolver, parse, sign
-from hailong.config import Settings
 from storage.db import session_scope
 from storage.dossiers import DossierConflict, DossierRef, UnknownProcedure, UnknownUnit, register
 from tests.web.conftest import seed_catalogue

@@ -2,7 +2,7 @@
 
 Creates or migrates the schema, upserts the unit and procedure catalogue (idempotent), stores
 the questionnaire versions, then appends N simulated completed surveys and M simulated
-complaints (`storage.demo_complaints`: played through the complaint lifecycle, with their
+complaints (`demo.complaints`: played through the complaint lifecycle, with their
 history) spread over the last 12 months. No personal data: every simulated response has
 `citizen_id = NULL`; open complaints carry placeholder contacts (0900000xxx).
 """
@@ -14,7 +14,7 @@ from typing import Annotated, NamedTuple
 
 import typer
 
-from hailong.errors import UserError
+from base.errors import UserError
 
 DEFAULT_RESPONSES = 3000
 DEFAULT_COMPLAINTS = 600
@@ -40,11 +40,11 @@ def run_demo(
 ) -> DemoResult:
     """Migrate, upsert the catalogue, seed `responses` surveys and `complaints` complaints;
     return what was written."""
-    from hailong.config import get_settings
-    from storage.bulk import seed_surveys
+    from base.settings import get_settings
+    from demo.complaints import seed_complaints
+    from demo.surveys import seed_surveys
     from storage.catalogue import load_catalogue
     from storage.db import make_engine
-    from storage.demo_complaints import seed_complaints
     from storage.migrate import upgrade
     from survey.loader import load_questionnaires
 
@@ -111,7 +111,7 @@ def demo_command(
     """
     from rich.console import Console
 
-    from hailong.config import get_settings
+    from base.settings import get_settings
 
     url = get_settings().database_url
     made = run_demo(

@@ -19,11 +19,11 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from hailong.config import get_settings
-from storage.bulk import seed_surveys
+from base.settings import get_settings
+from demo.command import demo_command
+from demo.surveys import seed_surveys
 from storage.catalogue import ensure_questionnaire, load_catalogue
 from storage.db import make_engine, session_scope
-from storage.demo import demo_command
 from storage.migrate import is_current, upgrade
 from storage.models import AnswerStatus, ResponseStatus
 from survey.loader import load_questionnaires
@@ -450,7 +450,7 @@ def _complaint_figures(engine: Engine) -> dict[str, Any]:
 def test_demo_complaints_same_rows_and_figures_on_sqlite_and_postgresql(
     sqlite_url: str, postgres_url: str
 ) -> None:
-    from storage.demo_complaints import seed_complaints
+    from demo.complaints import seed_complaints
 
     figures, dumps = [], []
     for url in (sqlite_url, postgres_url):
