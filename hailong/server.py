@@ -12,6 +12,7 @@ import gc
 import importlib
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import MappingProxyType
@@ -82,6 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for plugin in plugins:
             await plugin.start()
         await scheduler.start()
+        if (settings.nlp_model_dir / "model.skops").exists():
+            # Load the router now (about a second), not on the first complaint; a model still
+            # to be trained is trained on first use instead.
+            threading.Thread(target=lambda: ctx.service.desk.router, daemon=True).start()
         # What start-up built (modules, questionnaires, PTB, SQLAlchemy) lives as long as the
         # process: frozen out of the collector's sight, a full collection no longer walks it.
         # Under the webhook bench those took ~95 ms each, a few a minute: p99 76 -> 37 ms.
@@ -123,6 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not current:
             response.status_code = 503
             return {"status": "unavailable", "reason": "schema not migrated"}
+        with engine.connect() as conn:
+            units = conn.execute(text("SELECT COUNT(*) FROM unit")).scalar_one()
+        if not units:  # complaints could not be routed anywhere
+            response.status_code = 503
+            return {"status": "unavailable", "reason": "no units: run `hailong catalogue load`"}
         return {"status": "ready"}
 
     app.fast_routes = ctx.fast_routes

@@ -96,6 +96,9 @@ def test_two_workers_serve_on_postgresql(postgres_url: str) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": migrated(postgres_url), "LINK_SECRET": "t"}
+    assert subprocess.run(
+        [sys.executable, "-m", "hailong.cli", "catalogue", "load"], env=env, cwd=ROOT
+    ).returncode == 0
     cmd = [sys.executable, "-m", "hailong.cli", "serve", "--workers", "2", "--port", str(port)]
     cmd += ["--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)

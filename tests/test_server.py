@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 from base.settings import Settings
 from hailong.server import create_app
 from storage import migrate
-from storage.db import make_engine
+from storage.catalogue import load_catalogue, upsert_catalogue
+from storage.db import make_engine, session_scope
 
 
 def test_health_and_readiness_follow_the_schema(sqlite_url: str) -> None:
@@ -16,7 +17,12 @@ def test_health_and_readiness_follow_the_schema(sqlite_url: str) -> None:
         assert client.get("/healthz").json() == {"status": "ok"}
         not_ready = client.get("/readyz")
         assert not_ready.status_code == 503 and "schema" in not_ready.json()["reason"]
-        migrate.upgrade(make_engine(sqlite_url))
+        engine = make_engine(sqlite_url)
+        migrate.upgrade(engine)
+        no_units = client.get("/readyz")  # complaints could not be routed anywhere
+        assert no_units.status_code == 503 and "catalogue load" in no_units.json()["reason"]
+        with session_scope(engine) as session:
+            upsert_catalogue(session, load_catalogue())
         assert client.get("/readyz").json() == {"status": "ready"}
         assert client.get("/openapi.json").json()["info"]["title"] == "hailong"
 
