@@ -302,3 +302,46 @@ def test_the_whole_loop_from_citizen_to_staff_and_back(world: World) -> None:
     assert actions[0] == "submit" and "answer" in actions and actions[-1] == "rate"
     assert "complaint.contact_viewed" in audit and "complaint.refused" in audit
     assert "staff.forged_callback" in audit
+
+
+def test_transfer_with_the_unit_picker_then_reopen(world: World) -> None:
+    link_group(world)
+    citizen = world.citizen(702)
+    submit(world, citizen)
+    row = complaint(world.engine)
+    card_id = card(world)["_message_id"]
+    keys = buttons(card(world))
+    target = "CAPNUOC" if world.unit != "CAPNUOC" else "DIENLUC"
+    # «Chuyển đơn vị»: a message with a button per unit; picking one asks for the reason.
+    assert press(world, STAFF, keys[msg.STAFF_BUTTONS["tr"]], card_id) == msg.STAFF_DONE
+    settle(world.engine)
+    picker = world.fake.sent(GROUP)[-1]
+    units = buttons(picker)
+    assert any("Cấp nước" in label for label in units)
+    pick = next(data for label, data in units.items() if data.endswith(f":{target}"))
+    assert press(world, STAFF, pick, picker["_message_id"]) == msg.STAFF_DONE
+    group_text(world, STAFF, "Đây là việc của ngành nước")
+    settle(world.engine)
+    moved = complaint(world.engine)
+    assert moved.transfers == 1 and moved.status == "routed"
+    assert "Đây là việc của ngành nước" in citizen.texts()[-1]
+    # The other unit answers (through the rules, as its group would), then the citizen
+    # reopens with the button under the answer.
+    with session_scope(world.engine) as session:
+        from bot.desk import ComplaintDesk, store_outbox
+        from complaints import lifecycle as lc
+        from storage.types import utcnow
+
+        row_now = session.get(Complaint, row.id)
+        assert row_now is not None
+        actor = lc.Actor(lc.ActorKind.STAFF, id="9", name="Cán bộ nước", unit=target)
+        result = ComplaintDesk(lambda: None).act(
+            session, row_now, lc.Answer("Đã sửa xong."), actor, utcnow()
+        )
+        store_outbox(session, result.outgoing)
+    settle(world.engine)
+    assert "Đã sửa xong." in citizen.texts()[-1]
+    citizen.press(msg.RATE_REOPEN)
+    settle(world.engine)
+    assert complaint(world.engine).status == "reopened"
+    assert "mở lại" in citizen.texts()[-1]

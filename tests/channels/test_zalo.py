@@ -351,3 +351,42 @@ def test_lone_surrogates_in_a_signed_event_are_stored_as_replacement_characters(
         row = conn.execute(sa.select(t.c.external_id, t.c.display_name)).one()
     assert tuple(row) == ("u-\ufffd", "Lan \ufffd")
     assert count(running.engine, InboundMessage) == 7
+
+
+def test_a_zalo_citizen_is_told_the_answer_and_rates_it_with_the_buttons(
+    running: Running,
+) -> None:
+    from bot.desk import ComplaintDesk, store_outbox
+    from complaints import lifecycle as lc
+    from storage import complaints as store
+    from storage.types import utcnow
+
+    citizen = running.user("u-700")
+    citizen.say("xin chào")
+    citizen.say("1")
+    citizen.say("/phananh")
+    citizen.say("Nước máy ở phường Tân Định yếu và có mùi lạ mấy hôm nay")
+    citizen.say("gửi")
+    citizen.say("1")
+    citizen.say("Phạm Văn Lộc")
+    citizen.say("0933444555")
+    settle(running.engine)
+    assert "PA-" in citizen.texts()[-1]
+    with session_scope(running.engine) as session:
+        row = session.exec(sa.select(Complaint)).one()[0]  # type: ignore[call-overload]
+        unit = store.unit_code_of(session, row)
+        actor = lc.Actor(lc.ActorKind.STAFF, id="1", name="Cán bộ", unit=unit)
+        result = ComplaintDesk(lambda: None).act(
+            session, row, lc.Answer("Đã súc xả đường ống."), actor, utcnow()
+        )
+        store_outbox(session, result.outgoing)
+    settle(running.engine)
+    assert "Đã súc xả đường ống." in citizen.texts()[-1]
+    citizen.press(msg.RATE_SATISFIED)
+    settle(running.engine)
+    with running.engine.connect() as conn:
+        status, satisfied = conn.execute(
+            sa.select(table(Complaint).c.status, table(Complaint).c.satisfied)
+        ).one()
+    assert (status, satisfied) == ("rated", True)
+    assert "Cảm ơn" in citizen.texts()[-1]
