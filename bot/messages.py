@@ -176,6 +176,10 @@ COMPLAINT_HELP: Final = (
 )
 COMPLAINT_RESUMED: Final = "Tiếp tục soạn phản ánh. Nội dung đã ghi nhận vẫn được giữ."
 COMPLAINT_OFFER: Final = "Ông/Bà có muốn gửi nội dung vừa nhắn thành phản ánh, kiến nghị không?"
+COMPLAINT_OFFER_IN_SURVEY: Final = (
+    "Nội dung vừa nhắn không phải một lựa chọn của câu khảo sát. Ông/Bà có muốn gửi nội dung "
+    "này thành phản ánh, kiến nghị không? (Chọn «Không» để tiếp tục khảo sát.)"
+)
 COMPLAINT_OFFER_YES: Final = "Gửi thành phản ánh"
 COMPLAINT_OFFER_NO: Final = "Không"
 DOSSIER_REASON_OFFER: Final = (
@@ -204,9 +208,6 @@ CONTACT_WHY: Final = (
 CONTACT_PROVIDE: Final = "Cung cấp họ tên, số điện thoại"
 CONTACT_ANONYMOUS: Final = "Gửi ẩn danh (góp ý)"
 ASK_NAME: Final = "Xin Ông/Bà cho biết họ và tên."
-ASK_NAME_TELEGRAM: Final = (
-    "Xin Ông/Bà cho biết họ và tên (hoặc bấm «Chia sẻ số điện thoại» để gửi cả hai)."
-)
 SHARE_CONTACT: Final = "📱 Chia sẻ số điện thoại"
 ASK_PHONE: Final = "Xin Ông/Bà cho biết số điện thoại liên hệ (ví dụ 0901234567)."
 BAD_NAME: Final = "Họ tên chưa hợp lệ. Xin gõ họ và tên (ví dụ Nguyễn Văn An)."

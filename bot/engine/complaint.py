@@ -398,7 +398,7 @@ def _prompt(turn: Turn) -> None:
         turn.replies.append(menu(msg.CONTACT_WHY, buttons))
     elif step is DraftStep.NAME:
         share = (Button(msg.SHARE_CONTACT, SHARE_CONTACT_PAYLOAD),)
-        turn.replies.append(Reply(msg.ASK_NAME_TELEGRAM, share))
+        turn.replies.append(Reply(msg.ASK_NAME, share))  # Telegram shows the share button
     else:
         turn.replies.append(
             Reply(msg.ASK_PHONE, (Button(msg.SHARE_CONTACT, SHARE_CONTACT_PAYLOAD),))

@@ -139,6 +139,9 @@ def handle(
             turn.state.pending_dossier = dossier
             turn.state.phase = Phase.OFFER
             turn.replies.append(_menu(msg.OFFER_SIPAS, _yes_no(msg.YES, msg.NO)))
+        elif command in ("no", "cancel", "stop") and turn.state.survey is not None:
+            turn.state.draft = None  # not a complaint: back to the survey's question
+            _resume(turn, ctx, greet=False)
         elif not complaint.on_offer(turn, command, ctx):
             turn.replies.append(complaint.menu(msg.COMPLAINT_OFFER, _offer_buttons()))
     elif phase is Phase.RATE_REASON:
@@ -486,6 +489,11 @@ def _answer(
         return
     choice = _match_one(question, inbound)
     if choice is None:
+        if inbound.choice is None and len(inbound.text.split()) >= _HOLD_WORDS:
+            # Sentences where an option was expected: a complaint, most likely. Offered,
+            # with the survey kept where it was («Không» goes back to the question).
+            complaint.offer(turn, ctx, inbound.text.strip(), head=msg.COMPLAINT_OFFER_IN_SURVEY)
+            return
         _not_understood(turn, q, progress, question, inbound)
         return
     progress.answers[question.code] = choice.code

@@ -31,8 +31,7 @@ def test_a_complaint_gets_a_code_a_unit_and_a_due_date(catalogued: Engine, citiz
     replies = send_complaint(citizen)
     assert any("Phường Bến Thành" in r for r in replies)  # the ward found in the text
     assert msg.CONTACT_CONSENT.split("\n")[0] in replies[-1]
-    citizen("1")  # agrees that the unit sees name and phone
-    assert msg.ASK_NAME_TELEGRAM in citizen("")[-1] or True
+    assert citizen("1")[-1] == msg.ASK_NAME  # agrees that the unit sees name and phone
     citizen("Nguyễn Văn An")
     done = citizen("0901 234 567")
     confirmation = done[-1]
@@ -199,3 +198,21 @@ def test_a_redelivered_message_does_not_submit_twice(
     assert len(rows(catalogued, Complaint)) == 1
     assert re.match(r"PA-2026-\d{6}", rows(catalogued, Complaint)[0].code)
     assert rows(catalogued, OutboxMessage)  # the confirmation is queued
+
+
+def test_sentences_typed_during_a_survey_are_offered_as_a_complaint(
+    citizen: Say, catalogued: Engine
+) -> None:
+    citizen("/start")
+    citizen("1")  # consent: the general survey begins
+    offered = citizen("Cán bộ tiếp nhận hồ sơ ở phường Bến Thành thái độ rất khó chịu")
+    assert msg.COMPLAINT_OFFER_IN_SURVEY.split("?")[0] in offered[-1]
+    back = citizen("2")  # not a complaint: the survey's question again
+    assert back[-1].startswith("Câu 1/")
+    citizen("Cán bộ tiếp nhận hồ sơ ở phường Bến Thành thái độ rất khó chịu")
+    citizen("1")  # yes: a complaint with that text
+    citizen("gửi")
+    citizen("1")
+    citizen("Nguyễn Văn An")
+    assert "PA-2026-000001" in citizen("0901234567")[-1]
+    assert "khó chịu" in rows(catalogued, Complaint)[0].text
