@@ -367,3 +367,24 @@ def test_forgetting_erases_the_citizen_everywhere(
     assert found == []
     kept = complaint_row(catalogued)
     assert kept.code == "PA-2026-000001" and "[SĐT]" in kept.text and kept.channel is None
+
+
+def test_link_codes_are_one_time_and_expire(catalogued: Engine, clock: Clock) -> None:
+    with session_scope(catalogued) as session:
+        unit = store.unit_by_code(session, "SXD")
+        assert unit is not None and unit.id is not None
+        code = store.new_link_code(session, unit.id, clock(), timedelta(hours=1))
+        late = store.new_link_code(session, unit.id, clock(), timedelta(hours=1))
+    staff = StaffService(catalogued, ComplaintDesk(lambda: None), clock=clock)
+    staff_says(staff, "/lienket", group=-1)  # no code
+    staff_says(staff, f"/lienket {code.lower()}", group=-2)  # typed in lower case: fine
+    staff_says(staff, f"/lienket {code}", group=-3)  # used already
+    clock.advance(hours=2)
+    staff_says(staff, f"/lienket {late}", group=-4)  # expired
+    assert outbox_texts(catalogued, "-1") == [msg.STAFF_LINK_REFUSED]
+    assert outbox_texts(catalogued, "-2")[0].startswith("✅")
+    assert outbox_texts(catalogued, "-3") == [msg.STAFF_LINK_REFUSED]
+    assert outbox_texts(catalogued, "-4") == [msg.STAFF_LINK_REFUSED]
+    with session_scope(catalogued) as session:
+        assert store.unit_of_group(session, -2) is not None
+        assert store.unit_of_group(session, -4) is None
