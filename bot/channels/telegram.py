@@ -47,6 +47,7 @@ from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
 from bot.staff import GroupUpdate, StaffOutcome, StaffService, is_staff_callback
+from bot.text_split import split_text
 from storage.complaints import load_upload
 from storage.db import session_scope
 
@@ -62,6 +63,7 @@ SECRET_HEADER_KEY = SECRET_HEADER.lower().encode()
 _OK = b'{"ok":true}'
 _FORBIDDEN = b'{"ok":false,"error":"forbidden"}'
 CALLBACK_DATA_MAX = 64  # bytes, Bot API limit
+TEXT_MAX = 4096  # characters of one message, Bot API limit
 ALLOWED_UPDATES = ("message", "callback_query")
 COMMANDS = ("/start", "/help", "/stop", "/phananh", "/tracuu", "/xoa", "/huy", "/lienket")
 GROUP_TYPES = ("group", "supergroup")
@@ -131,7 +133,7 @@ class TelegramTransport:
                 inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
                 try:
                     await self.bot.edit_message_text(
-                        payload["text"],
+                        payload["text"][:TEXT_MAX],
                         chat_id=int(recipient),
                         message_id=int(payload["edit_message_id"]),
                         reply_markup=inline,
@@ -156,9 +158,12 @@ class TelegramTransport:
             if markup is None and payload.get("close_keyboard"):
                 markup = ReplyKeyboardRemove()  # type: ignore[assignment]
             reply_to = payload.get("reply_to")
+            *first, last = split_text(payload["text"], TEXT_MAX)
+            for piece in first:  # a long answer: the buttons go with its last piece
+                await self.bot.send_message(chat_id=int(recipient), text=piece)
             message = await self.bot.send_message(
                 chat_id=int(recipient),
-                text=payload["text"],
+                text=last,
                 reply_markup=markup,
                 reply_parameters=ReplyParameters(int(reply_to), allow_sending_without_reply=True)
                 if reply_to

@@ -34,6 +34,7 @@ from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
+from bot.text_split import split_text
 from storage import chats, outbox
 from storage.db import session_scope
 from storage.types import utcnow
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_BUTTONS = 5  # Zalo's button template
+TEXT_MAX = 2000  # characters of one message
 DONE_PREFIX = "d:"  # the engine's «Xong» button of a multiple-choice question
 BUTTON_PREFIX = "#hl:"  # a tapped button comes back as a text message carrying this prefix
 TOKEN_ERRORS = frozenset({-216, -124, -14014})  # invalid / expired access token
@@ -196,6 +198,13 @@ class ZaloTransport:
     async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
         """Send one reply; a message outside the window is dead-lettered with the reason."""
         await asyncio.to_thread(self._check_window, recipient)
+        *first, last = split_text(str(payload["text"]), TEXT_MAX)
+        message_id = None
+        for piece in first:  # a long answer: the buttons go with its last piece
+            message_id = await self._send_one(recipient, {"text": piece, "buttons": []})
+        return await self._send_one(recipient, {**payload, "text": last}) or message_id
+
+    async def _send_one(self, recipient: str, payload: dict[str, Any]) -> str | None:
         body = message_body(recipient, payload)
         token = await asyncio.to_thread(self.tokens.current)
         data = await self._post(body, token)

@@ -211,3 +211,17 @@ def test_a_press_too_malformed_to_answer_is_still_taken(running: Running) -> Non
     press = {"update_id": 9_000_001, "callback_query": {"data": "y", "from": {"id": 504}}}
     assert citizen.post(press).status_code == 200  # no id to answer it by: logged, not a 500
     assert count(running.engine, InboundMessage) == 2
+
+
+def test_a_message_longer_than_telegram_takes_arrives_in_pieces(running: Running) -> None:
+    from storage.conversations import enqueue
+
+    text = "\n".join(f"Dòng {n}: nội dung trả lời của đơn vị xử lý phản ánh." for n in range(120))
+    with session_scope(running.engine) as session:
+        buttons = [{"label": "Hài lòng", "payload": "rh:PA-2026-000001:1"}]
+        enqueue(session, "telegram", "777", {"text": text, "buttons": buttons})
+    settle(running.engine)
+    sent = running.fake.sent(777)
+    assert len(sent) == 2 and all(len(m["text"]) <= 4096 for m in sent)
+    assert "\n".join(m["text"] for m in sent) == text
+    assert "reply_markup" not in sent[0] and sent[1]["reply_markup"]  # buttons on the last

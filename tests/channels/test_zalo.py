@@ -391,3 +391,21 @@ def test_a_zalo_citizen_is_told_the_answer_and_rates_it_with_the_buttons(
         ).one()
     assert (status, satisfied) == ("rated", True)
     assert "Cảm ơn" in citizen.texts()[-1]
+
+
+def test_an_answer_longer_than_zalo_takes_arrives_in_pieces(running: Running) -> None:
+    from bot.channels.zalo import TEXT_MAX
+
+    citizen = running.user("u-800")
+    citizen.say("xin chào")
+    citizen.say("1")
+    settle(running.engine)
+    long_text = ("Đã kiểm tra hiện trường và lập biên bản xử lý vi phạm. " * 60).strip()
+    with session_scope(running.engine) as session:
+        from storage.conversations import enqueue
+
+        enqueue(session, "zalo", "u-800", {"text": long_text, "buttons": []})
+    settle(running.engine)
+    pieces = citizen.texts()[-3:]
+    assert all(len(p) <= TEXT_MAX for p in citizen.texts())
+    assert " ".join(pieces).replace("  ", " ").endswith(long_text[-200:])
