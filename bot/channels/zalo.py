@@ -309,7 +309,7 @@ class ZaloChannel:
             return JSONResponse({"error": 0})
 
     async def process(self, event: dict[str, Any]) -> Outcome | None:
-        """Handle one verified event (text, follow/unfollow, submitted info, image)."""
+        """Handle one verified event (text, follow/unfollow, submitted info, image, location)."""
         name = str(event.get("event_name", ""))
         now = self.clock()
         at = _event_time(event, now)
@@ -345,6 +345,12 @@ class ZaloChannel:
                 return None
             contact = (str(info.get("name") or ""), str(info.get("phone") or ""))
             return await self._turn(sender, Inbound(contact=contact), msg_id)
+        if name == "user_send_location":
+            await asyncio.to_thread(self._touch, sender, at, True)
+            where = _location(message.get("attachments"))
+            if where is None:
+                return None
+            return await self._turn(sender, Inbound(location=where), msg_id)
         if name == "user_send_image":
             await asyncio.to_thread(self._touch, sender, at, True)
             urls = _image_urls(message.get("attachments"))
@@ -378,6 +384,24 @@ class ZaloChannel:
         """Stop the sender loop (unsent messages stay in the outbox)."""
         await self.worker.stop()
         await self.transport.close()
+
+
+def _location(attachments: object) -> tuple[float, float] | None:
+    """The coordinates of a `user_send_location` event (numbers or numeric strings)."""
+    if not isinstance(attachments, list):
+        return None
+    for item in attachments:
+        payload = item.get("payload") if isinstance(item, dict) else None
+        where = payload.get("coordinates") if isinstance(payload, dict) else None
+        if not isinstance(where, dict):
+            continue
+        try:
+            lat, lon = float(where["latitude"]), float(where["longitude"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            return lat, lon
+    return None
 
 
 def _image_urls(attachments: object) -> list[str]:

@@ -409,3 +409,27 @@ def test_an_answer_longer_than_zalo_takes_arrives_in_pieces(running: Running) ->
     pieces = citizen.texts()[-3:]
     assert all(len(p) <= TEXT_MAX for p in citizen.texts())
     assert " ".join(pieces).replace("  ", " ").endswith(long_text[-200:])
+
+
+def test_a_location_from_zalo_joins_the_complaint(running: Running) -> None:
+    citizen = running.user("u-900")
+    citizen.say("xin chào")
+    citizen.say("1")
+    citizen.say("/phananh")
+    place = {
+        "msg_id": "loc-1",
+        "attachments": [
+            {
+                "type": "location",
+                "payload": {"coordinates": {"latitude": "10.7721", "longitude": "106.6983"}},
+            }
+        ],
+    }
+    assert citizen.post(citizen.event("user_send_location", message=place)).status_code == 200
+    broken = {
+        "msg_id": "loc-2",
+        "attachments": [{"type": "location", "payload": {"coordinates": {"latitude": "north"}}}],
+    }
+    assert citizen.post(citizen.event("user_send_location", message=broken)).status_code == 200
+    settle(running.engine)
+    assert msg.COMPLAINT_LOCATION_KEPT in citizen.texts()[-1]
