@@ -12,6 +12,7 @@ several new units gives None unless the text also names one of them.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -165,3 +166,35 @@ def default_detector() -> WardDetector:
 def detect_ward(text: str) -> Ward | None:
     """The HCMC ward, commune or special zone that ``text`` names, if any."""
     return default_detector().detect(text)
+
+
+# --- a shared location → the likely wards ---------------------------------------------------------
+
+# HCMC since July 2025 (with the former Bình Dương and Bà Rịa–Vũng Tàu), generously bounded.
+_CITY = ((8.4, 11.6), (106.2, 107.7))
+
+
+@lru_cache(maxsize=1)
+def _centroids() -> list[tuple[Ward, float, float]]:
+    path = Path(str(resources.files("nlp") / "data" / "ward_centroids.csv"))
+    wards = {ward.code: ward for ward in load_wards()}
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            (wards[row["code"]], float(row["latitude"]), float(row["longitude"]))
+            for row in csv.DictReader(handle)
+            if row["code"] in wards
+        ]
+
+
+def nearest_wards(latitude: float, longitude: float, k: int = 3) -> list[Ward]:
+    """The `k` wards whose centres are nearest to a point, nearest first; none outside the
+    city. Ward shapes are irregular, so this proposes, it does not decide: the citizen picks."""
+    (south, north), (west, east) = _CITY
+    if not (south <= latitude <= north and west <= longitude <= east):
+        return []
+    scale = math.cos(math.radians(latitude))  # a degree of longitude is shorter here
+
+    def distance(item: tuple[Ward, float, float]) -> float:
+        return (item[1] - latitude) ** 2 + ((item[2] - longitude) * scale) ** 2
+
+    return [ward for ward, _, _ in sorted(_centroids(), key=distance)[:k]]

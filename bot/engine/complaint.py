@@ -33,7 +33,7 @@ from bot.engine.types import (
     SubmitComplaint,
     Turn,
 )
-from nlp.gazetteer import Ward, default_detector
+from nlp.gazetteer import Ward, default_detector, nearest_wards
 from nlp.pii import mask_pii
 
 COMPLAINT_PAYLOAD = "pa"
@@ -250,7 +250,14 @@ def _finish_content(turn: Turn, draft: ComplaintDraft, ctx: Context) -> None:
             turn.replies.append(Reply(msg.WARD_FOUND.format(ward=ward.full_name)))
         else:
             draft.step = DraftStep.WARD
-            _prompt(turn)
+            near = nearest_wards(*draft.location) if draft.location else []
+            if near:  # the wards around the shared location, nearest first
+                draft.ward_options = [w.code for w in near]
+                buttons = tuple(Button(w.full_name, f"w:{w.code}") for w in near)
+                skip = Button(msg.WARD_SKIP, WARD_SKIP_PAYLOAD)
+                turn.replies.append(menu(msg.WARD_PICK_NEAR, (*buttons, skip)))
+            else:
+                _prompt(turn)
             return
     _after_ward(turn, draft, ctx)
 
@@ -274,6 +281,20 @@ def _on_ward(
     if inbound.choice is not None or not text:
         _prompt(turn)
         return
+    if text.isdigit() and draft.ward_options:  # the number of a ward offered as a button
+        number = int(text)
+        if number == len(draft.ward_options) + 1:
+            _after_ward(turn, draft, ctx)  # the last button: «Bỏ qua»
+            return
+        ward = (
+            _ward_by_code().get(draft.ward_options[number - 1])
+            if number >= 1 and number <= len(draft.ward_options)
+            else None
+        )
+        if ward is not None:
+            _set_ward(turn, draft, ward)
+            _after_ward(turn, draft, ctx)
+            return
     found = ward_candidates(text)
     if len(found) == 1:
         _set_ward(turn, draft, found[0])

@@ -216,3 +216,18 @@ def test_sentences_typed_during_a_survey_are_offered_as_a_complaint(
     citizen("Nguyễn Văn An")
     assert "PA-2026-000001" in citizen("0901234567")[-1]
     assert "khó chịu" in rows(catalogued, Complaint)[0].text
+
+
+def test_a_shared_location_offers_the_nearest_wards(citizen: Say, catalogued: Engine) -> None:
+    citizen("/phananh")
+    citizen("1")
+    citizen("Cây xanh gãy đổ chắn ngang đường, xe không qua được")
+    citizen("", location=(10.7721, 106.6983))  # by Bến Thành market
+    asked = citizen("gửi")[-1]
+    assert asked.startswith(msg.WARD_PICK_NEAR) and "1. Phường Bến Thành" in asked
+    assert "Phường Bến Thành" in citizen("1")[0]  # typed: the first ward offered
+    citizen("1")
+    citizen("Nguyễn Văn An")
+    citizen("0901234567")
+    row = rows(catalogued, Complaint)[0]
+    assert row.ward_code == "p-ben-thanh" and row.latitude == 10.7721
