@@ -167,15 +167,9 @@ def report(
     if kind == "complaints":
         _complaints_report(by, date_from, date_to, fmt, out)
         return
-    try:
-        specs = parse_by(by)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
-    _check_dates(start, end)
-    if fmt == "xlsx" and out is None:
-        out = DEFAULT_REPORT_XLSX
-    _check_out(out)
+    specs, start, end, out = _checked(
+        parse_by, by, date_from, date_to, fmt, out, DEFAULT_REPORT_XLSX
+    )
     engine, settings = _settings_engine()
     try:
         result = build_report(
@@ -195,6 +189,29 @@ def report(
     finally:
         engine.dispose()
     _write(result, fmt, out, write_table, write_json, write_csv, write_xlsx)
+
+
+def _checked(
+    parse: Callable[[list[str] | None], Any],
+    by: list[str] | None,
+    date_from: str | None,
+    date_to: str | None,
+    fmt: str,
+    out: Path | None,
+    default_xlsx: Path,
+) -> tuple[Any, date | None, date | None, Path | None]:
+    """A report's arguments checked before anything is opened or written: the breakdowns,
+    the dates, and the output file (xlsx needs one: `default_xlsx`)."""
+    try:
+        specs = parse(by)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    _check_dates(start, end)
+    if fmt == "xlsx" and out is None:
+        out = default_xlsx
+    _check_out(out)
+    return specs, start, end, out
 
 
 def _write(
@@ -238,15 +255,9 @@ def _complaints_report(
     from reports import render
     from reports.complaints import build_complaint_report, parse_by
 
-    try:
-        specs = parse_by(by)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
-    _check_dates(start, end)
-    if fmt == "xlsx" and out is None:
-        out = DEFAULT_COMPLAINTS_XLSX
-    _check_out(out)
+    specs, start, end, out = _checked(
+        parse_by, by, date_from, date_to, fmt, out, DEFAULT_COMPLAINTS_XLSX
+    )
     engine, settings = _settings_engine()
     try:
         result = build_complaint_report(

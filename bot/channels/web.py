@@ -201,14 +201,20 @@ class WebChannel:
         inbound = (
             Inbound(choice=body.choice) if body.choice is not None else Inbound(body.text or "")
         )
+        return await self._turn(body.session_id, body.message_id, inbound, body.after)
+
+    async def _turn(
+        self, session_id: str, message_id: str, inbound: Inbound, after: int
+    ) -> ChatOut:
+        """One message's turn, then every reply the page has not shown yet."""
         outcome = await self.ctx.turns.handle(
             CHANNEL,
-            body.session_id,
+            session_id,
             inbound,
-            message_id=dedup_key(body.session_id, body.message_id),
+            message_id=dedup_key(session_id, message_id),
             resolve=self.resolve,
         )
-        messages = await run_in_threadpool(self.hand_out, body.session_id, body.after)
+        messages = await run_in_threadpool(self.hand_out, session_id, after)
         return ChatOut(duplicate=outcome.duplicate, messages=messages)
 
     async def take_photo(self, body: PhotoIn) -> ChatOut:
@@ -217,15 +223,7 @@ class WebChannel:
         key = dedup_key(body.session_id, "photo:" + body.message_id)[:32]
         await run_in_threadpool(self._keep_photo, key, body.session_id, kind, data)
         inbound = Inbound(text=body.text or "", attachments=(("upload", key),))
-        outcome = await self.ctx.turns.handle(
-            CHANNEL,
-            body.session_id,
-            inbound,
-            message_id=dedup_key(body.session_id, body.message_id),
-            resolve=self.resolve,
-        )
-        messages = await run_in_threadpool(self.hand_out, body.session_id, body.after)
-        return ChatOut(duplicate=outcome.duplicate, messages=messages)
+        return await self._turn(body.session_id, body.message_id, inbound, body.after)
 
     def _keep_photo(self, key: str, session_id: str, kind: str, data: bytes) -> None:
         with session_scope(self.ctx.engine) as session:
