@@ -46,12 +46,10 @@ RouterFactory = Callable[[], Any]  # () -> nlp.router.Router
 
 @dataclass
 class DeskResult:
-    """What an action did: messages to queue, and a short answer for the actor (a refusal
-    or a confirmation) when they act through a button."""
+    """What an action did: the messages to queue, or why it was refused."""
 
     outgoing: list[Outgoing] = field(default_factory=list)
     refused: lc.Refusal | None = None
-    answer: str = ""
     complaint: Complaint | None = None
 
 

@@ -351,7 +351,6 @@ class Complaint(SQLModel, table=True):
     escalated: bool = False
     triage_alarmed: bool = False
     next_check_at: datetime | None = _ts(nullable=True)
-    card_outbox_id: int | None = None  # the unit's card, once queued (edited in place after)
     version: int = 0
     updated_at: datetime = _ts()
 

@@ -125,7 +125,6 @@ def upgrade() -> None:
     sa.Column('escalated', sa.Boolean(), nullable=False),
     sa.Column('triage_alarmed', sa.Boolean(), nullable=False),
     sa.Column('next_check_at', storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('card_outbox_id', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['citizen_id'], ['citizen.id'], ),
