@@ -40,6 +40,8 @@ _PICK = re.compile(r"^kt:(?P<id>\d{1,12}):(?P<unit>[A-Za-z0-9_\-]{1,32})$")
 _PROMPTED = {"inf": "request_info", "ans": "answer", "rej": "reject"}
 # Units a card can be transferred to by button (wards: the complaint's own, if any).
 _TRANSFER_KINDS = ("so", "khac", "dich_vu")
+# A pressed «Trả lời & đóng» waits this long for the text; later messages are conversation.
+PROMPT_TTL = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class StaffService:
             if store.take_prompt(session, u.chat_id, u.user_id) is not None:
                 return StaffOutcome(), [(CHANNEL, group, _text(msg.STAFF_PROMPT_CANCELLED))]
             return StaffOutcome(), []
-        prompt = store.take_prompt(session, u.chat_id, u.user_id)
+        prompt = store.take_prompt(session, u.chat_id, u.user_id, now - PROMPT_TTL)
         if prompt is None or not text:
             return StaffOutcome(), []  # the group's own conversation
         row = session.get(Complaint, prompt.complaint_id)
@@ -170,6 +172,7 @@ class StaffService:
                 number,
                 "transfer",
                 f"{target.code}|{u.message_id or ''}",
+                now,
             )
             prompt = msg.STAFF_PROMPTS["transfer"].format(
                 who=actor.label, code=row.code, unit=target.name
@@ -206,7 +209,9 @@ class StaffService:
             return StaffOutcome(answer=msg.STAFF_DONE), [
                 (CHANNEL, group, self._unit_picker(session, row, facts))
             ]
-        store.set_prompt(session, u.chat_id, u.user_id, number, action, f"|{u.message_id or ''}")
+        store.set_prompt(
+            session, u.chat_id, u.user_id, number, action, f"|{u.message_id or ''}", now
+        )
         prompt = msg.STAFF_PROMPTS[action].format(who=actor.label, code=row.code)
         return StaffOutcome(answer=msg.STAFF_DONE), [(CHANNEL, group, _text(prompt))]
 

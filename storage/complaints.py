@@ -188,20 +188,33 @@ def use_link_code(
 
 
 def set_prompt(
-    session: Session, chat_id: int, user_id: int, complaint_id: int, action: str, argument: str = ""
+    session: Session,
+    chat_id: int,
+    user_id: int,
+    complaint_id: int,
+    action: str,
+    argument: str = "",
+    at: datetime | None = None,
 ) -> None:
     prompt = session.get(StaffPrompt, (chat_id, user_id)) or StaffPrompt(
         chat_id=chat_id, user_id=user_id, complaint_id=complaint_id, action=action
     )
     prompt.complaint_id, prompt.action, prompt.argument = complaint_id, action, argument
-    prompt.created_at = utcnow()
+    prompt.created_at = at or utcnow()
     session.add(prompt)
 
 
-def take_prompt(session: Session, chat_id: int, user_id: int) -> StaffPrompt | None:
+def take_prompt(
+    session: Session, chat_id: int, user_id: int, newer_than: datetime | None = None
+) -> StaffPrompt | None:
+    """The staff member's pending prompt in this group, taken (deleted); one older than
+    `newer_than` is dropped unused, so an old button does not capture a later message."""
     prompt = session.get(StaffPrompt, (chat_id, user_id))
-    if prompt is not None:
-        session.delete(prompt)
+    if prompt is None:
+        return None
+    session.delete(prompt)
+    if newer_than is not None and prompt.created_at < newer_than:
+        return None
     return prompt
 
 

@@ -388,3 +388,15 @@ def test_link_codes_are_one_time_and_expire(catalogued: Engine, clock: Clock) ->
     with session_scope(catalogued) as session:
         assert store.unit_of_group(session, -2) is not None
         assert store.unit_of_group(session, -4) is None
+
+
+def test_a_prompt_left_unanswered_does_not_capture_a_later_message(
+    routed: tuple[Say, Any, StaffService], catalogued: Engine, clock: Clock
+) -> None:
+    _, row, staff = routed
+    if row.status == "triage":
+        pytest.skip("routed to the triage desk by this model")
+    button(staff, "ans", row.id)  # pressed «Trả lời & đóng», then went for lunch
+    clock.advance(hours=2)
+    staff_says(staff, "Mọi người ơi chiều nay họp lúc 3 giờ nhé")
+    assert complaint_row(catalogued).status == "routed"  # not sent to the citizen as an answer
