@@ -191,9 +191,7 @@ WARD_ASK: Final = (
     "hoặc bấm «Bỏ qua» nếu không gắn với địa bàn cụ thể."
 )
 WARD_PICK: Final = "Ông/Bà chọn phường/xã:"
-WARD_PICK_NEAR: Final = (
-    "Theo vị trí Ông/Bà gửi, sự việc ở phường/xã nào? (Hoặc gõ tên phường/xã.)"
-)
+WARD_PICK_NEAR: Final = "Theo vị trí Ông/Bà gửi, sự việc ở phường/xã nào? (Hoặc gõ tên phường/xã.)"
 WARD_NOT_FOUND: Final = "Chưa tìm thấy phường/xã «{text}». Xin gõ lại tên, hoặc bấm «Bỏ qua»."
 WARD_FOUND: Final = "Địa bàn: {ward}."
 WARD_SKIP: Final = "Bỏ qua"
