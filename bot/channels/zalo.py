@@ -53,8 +53,14 @@ MAX_BUTTONS = 5  # Zalo's button template
 TEXT_MAX = 2000  # characters of one message
 DONE_PREFIX = "d:"  # the engine's «Xong» button of a multiple-choice question
 BUTTON_PREFIX = "#hl:"  # a tapped button comes back as a text message carrying this prefix
-TOKEN_ERRORS = frozenset({-216, -124, -14014})  # invalid / expired access token
-RETRYABLE_ERRORS = frozenset({-32, -500, -14003})  # rate limited, server busy
+# Invalid, expired or removed access token: refresh, then retry (-220: shared/domain/channels.md).
+TOKEN_ERRORS = frozenset({-216, -220, -124, -14014})
+# Rate limited, server busy: retry later. (-14003 is an OAuth parameter error: permanent.)
+RETRYABLE_ERRORS = frozenset({-32, -500})
+_OTHER_INTERACTIONS = frozenset(
+    {"user_send_sticker", "user_send_link", "user_send_file", "user_send_gif", "user_send_audio"}
+)
+MAX_EVENT_BYTES = 256 * 1024  # Zalo events are a few kB; capped before parsing or hashing
 REFRESH_MARGIN = timedelta(minutes=5)
 
 
@@ -80,10 +86,11 @@ def message_body(recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"text": payload["text"]}
     buttons = _fit_buttons(payload.get("buttons", []))
     if buttons:
+        # The consultation message's buttons: an attachment payload with `buttons` and no
+        # `template_type` (Zalo's official SDKs; `template_type` is Messenger's shape).
         message["attachment"] = {
             "type": "template",
             "payload": {
-                "template_type": "button",
                 "buttons": [
                     {
                         "title": b["label"][:100],
@@ -292,18 +299,26 @@ class ZaloChannel:
         async def zalo_webhook(request: Request) -> JSONResponse:
             """Events from the Zalo OA; needs a valid X-ZEvent-Signature."""
             header = request.headers.get(SIGNATURE_HEADER)
-            if not header:
-                return JSONResponse({"error": "forbidden"}, status_code=403)
-            raw = await request.body()
+            raw = bytearray()
+            async for chunk in request.stream():  # capped before anything is parsed
+                raw += chunk
+                if len(raw) > MAX_EVENT_BYTES:
+                    return JSONResponse({"error": "event too large"}, status_code=413)
             try:
-                event = http_json.loads(raw)
+                event = http_json.loads(raw) if raw.strip() else {}
                 if not isinstance(event, dict):
                     raise ValueError("not an event")
-            except ValueError as exc:
-                return JSONResponse({"error": f"bad event: {exc}"}, status_code=400)
+            except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
+                return JSONResponse({"error": f"bad event: {str(exc)[:100]}"}, status_code=400)
+            if not header and "event_name" not in event:
+                # Zalo checks a webhook URL, when it is saved, with a request that carries no
+                # signed event and expects 200 (shared/domain/channels.md): nothing stored.
+                return JSONResponse({"error": 0})
+            if not header:
+                return JSONResponse({"error": "forbidden"}, status_code=403)
             s = self.settings
             timestamp = str(event.get("timestamp", ""))
-            if not signature_ok(header, s.zalo_app_id, raw, timestamp, s.zalo_oa_secret_key):
+            if not signature_ok(header, s.zalo_app_id, bytes(raw), timestamp, s.zalo_oa_secret_key):
                 return JSONResponse({"error": "forbidden"}, status_code=403)
             await self.process(event)
             return JSONResponse({"error": 0})
@@ -314,8 +329,8 @@ class ZaloChannel:
         now = self.clock()
         at = _event_time(event, now)
         if name in ("follow", "unfollow"):
-            user = str((event.get("follower") or {}).get("id", ""))
-            if not user:
+            user = _user_id(event.get("follower"))
+            if user is None:
                 return None
             following = name == "follow"
             await asyncio.to_thread(self._touch, user, at, following)
@@ -323,10 +338,10 @@ class ZaloChannel:
                 return None
             # Following is an invitation to talk: open with the consent request.
             return await self._turn(user, Inbound(text="/start"), f"follow:{user}:{at.timestamp()}")
-        sender = str((event.get("sender") or {}).get("id", ""))
+        sender = _user_id(event.get("sender"))
         message = event.get("message") or {}
-        if not sender:
-            return None
+        if sender is None or not isinstance(message, dict):
+            return None  # not an event of a user we could answer: acknowledged, nothing kept
         msg_id = str(message.get("msg_id") or f"{name}:{sender}:{event.get('timestamp')}")
         if name == "user_send_text":
             await asyncio.to_thread(self._touch, sender, at, True)
@@ -345,6 +360,11 @@ class ZaloChannel:
                 return None
             contact = (str(info.get("name") or ""), str(info.get("phone") or ""))
             return await self._turn(sender, Inbound(contact=contact), msg_id)
+        if name in _OTHER_INTERACTIONS:
+            # A sticker, a link, a file: nothing for the conversation, but the user wrote to
+            # the OA, so the free-reply window opens again.
+            await asyncio.to_thread(self._touch, sender, at, True)
+            return None
         if name == "user_send_location":
             await asyncio.to_thread(self._touch, sender, at, True)
             where = _location(message.get("attachments"))
@@ -384,6 +404,18 @@ class ZaloChannel:
         """Stop the sender loop (unsent messages stay in the outbox)."""
         await self.worker.stop()
         await self.transport.close()
+
+
+def _user_id(party: object) -> str | None:
+    """A Zalo user id (`sender.id`, `follower.id`) we can store and answer: digits or letters,
+    at most 64 characters; None for anything else (a string where an object was expected, a
+    NUL, an absurd length)."""
+    user = party.get("id") if isinstance(party, dict) else None
+    if isinstance(user, int) and not isinstance(user, bool):
+        user = str(user)
+    if not isinstance(user, str) or not 0 < len(user) <= 64 or "\x00" in user:
+        return None
+    return user
 
 
 def _location(attachments: object) -> tuple[float, float] | None:

@@ -433,3 +433,57 @@ def test_a_location_from_zalo_joins_the_complaint(running: Running) -> None:
     assert citizen.post(citizen.event("user_send_location", message=broken)).status_code == 200
     settle(running.engine)
     assert msg.COMPLAINT_LOCATION_KEPT in citizen.texts()[-1]
+
+
+def test_the_url_check_gets_200_and_hostile_bodies_get_4xx_storing_nothing(
+    running: Running,
+) -> None:
+    hook = f"{running.url}/webhooks/zalo"
+    # Zalo's check when the URL is saved: no signed event, 200 expected.
+    assert httpx.post(hook, content=b"").status_code == 200
+    assert httpx.post(hook, json={"app_id": APP_ID}).status_code == 200
+    citizen = running.user("u-1000")
+    assert citizen.post(citizen.text_event("xin chào"), signature=None).status_code == 403
+    big = b'{"event_name": "user_send_text", "pad": "' + b"x" * 400_000 + b'"}'
+    assert httpx.post(hook, content=big, headers={"X-ZEvent-Signature": "mac=1"}).status_code == 413
+    nested = b"[" * 100_000 + b"]" * 100_000
+    answer = httpx.post(hook, content=nested, headers={"X-ZEvent-Signature": "mac=1"})
+    assert answer.status_code in (400, 413)
+    deep = b'{"event_name": "x", "a": ' + b"[" * 60_000 + b"]" * 60_000 + b"}"
+    assert (
+        httpx.post(hook, content=deep, headers={"X-ZEvent-Signature": "mac=1"}).status_code == 400
+    )
+    # Signed events whose sender cannot be a chat: acknowledged, nothing kept.
+    for sender in ("u-1", {"id": "x" * 65}, {"id": "a\u0000b"}, {"id": True}, None):
+        event = citizen.text_event("xin chào")
+        event["sender"] = sender
+        assert citizen.post(event).status_code == 200
+    for model in (InboundMessage, ConversationState, OutboxMessage, Citizen):
+        assert count(running.engine, model) == 0
+    assert with_chats(running.engine) == 0
+
+
+def test_buttons_have_zalos_shape_and_token_errors_refresh(running: Running) -> None:
+    running.fake.errors = [-220]  # the access token was removed: refresh, then send
+    citizen = running.user("u-1100")
+    citizen.say("xin chào")
+    settle(running.engine)
+    assert running.fake.refreshes >= 1
+    sent = running.fake.sent("u-1100")
+    payload = sent[-1]["message"]["attachment"]["payload"]
+    assert "template_type" not in payload and payload["buttons"]
+    running.fake.errors = [-14003]  # an OAuth parameter error: retrying cannot help
+    citizen.say("1")
+    settle(running.engine)
+    t = table(OutboxMessage)
+    with running.engine.connect() as conn:
+        dead = conn.execute(sa.select(t.c.last_error).where(t.c.status == "dead")).scalars().all()
+    assert dead and "-14003" in dead[0]
+
+
+def test_a_sticker_counts_as_the_users_interaction(running: Running) -> None:
+    citizen = running.user("u-1200")
+    sticker = citizen.event("user_send_sticker", message={"msg_id": "st-1", "attachments": []})
+    assert citizen.post(sticker).status_code == 200
+    assert with_chats(running.engine) == 1
+    assert count(running.engine, OutboxMessage) == 0
