@@ -41,6 +41,16 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+def as_delivery_error(exc: Exception) -> DeliveryError:
+    """What a failed send counts as: a transport's DeliveryError as it is; anything else (a
+    bug, a payload the client library refuses) a retryable failure of this message alone,
+    logged with its traceback, retried with backoff and then dead-lettered with the reason."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    log.error("send failed unexpectedly", exc_info=exc)
+    return DeliveryError(f"unexpected {type(exc).__name__}: {str(exc)[:300]}")
+
+
 class Transport(Protocol):
     """One channel's way of sending a reply; returns the platform's message id if any."""
 
@@ -86,9 +96,9 @@ class Sender:
                 continue  # keep order within a chat: nothing overtakes a failed message
             try:
                 platform_id = self.transport.send(message.recipient, message.payload)
-            except DeliveryError as exc:
+            except Exception as exc:  # one poison message fails alone, never the pass
                 failed_chats.add(message.recipient)
-                self._failed(message, exc, stats)
+                self._failed(message, as_delivery_error(exc), stats)
                 continue
             # Recorded at once, one message per transaction, so an acknowledged message is
             # never sent again even if the process dies in the middle of a batch.
@@ -427,8 +437,8 @@ class OutboxWorker:
             try:
                 async with self._in_flight:
                     platform_id = await self.transport.send(message.recipient, message.payload)
-            except DeliveryError as exc:
-                await asyncio.to_thread(self._failed, message, exc, stats)
+            except Exception as exc:  # one poison message fails alone, never the pass
+                await asyncio.to_thread(self._failed, message, as_delivery_error(exc), stats)
                 return  # nothing overtakes a failed message; the rest is released
             # Sent: the acknowledgement is recorded even if the loop is being stopped, or the
             # message would be given back and a standby would send it again.

@@ -225,3 +225,40 @@ def test_a_message_longer_than_telegram_takes_arrives_in_pieces(running: Running
     assert len(sent) == 2 and all(len(m["text"]) <= 4096 for m in sent)
     assert "\n".join(m["text"] for m in sent) == text
     assert "reply_markup" not in sent[0] and sent[1]["reply_markup"]  # buttons on the last
+
+
+def test_a_poison_message_fails_alone_and_nothing_is_sent_twice(sqlite_url: str) -> None:
+    """A payload the client library refuses (here a chat id that is no number) fails that
+    message alone: retried, then dead-lettered with the reason; every other message goes out
+    exactly once."""
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    fake = FakeTelegram()
+    with serve(fake.app()) as tg:
+        settings = channel_settings(sqlite_url, tg, outbox_max_attempts=3)
+        with session_scope(engine) as session:
+            from storage.conversations import enqueue
+
+            enqueue(session, "telegram", "True", {"text": "poison", "buttons": []})
+            for n in range(12):
+                enqueue(session, "telegram", str(900 + n % 3), {"text": f"m{n}", "buttons": []})
+        with serve(create_app(settings)):
+            settle(engine)
+    t = table(OutboxMessage)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.recipient, t.c.status, t.c.attempts, t.c.last_error))
+        by_status = {(r.recipient, r.status, r.attempts, r.last_error) for r in rows}
+    poison = [r for r in by_status if r[0] == "True"]
+    assert poison and poison[0][1] == "dead" and poison[0][2] == 3
+    assert "ValueError" in poison[0][3]
+    texts = [m["text"] for m in fake.sent()]
+    assert sorted(texts) == sorted(f"m{n}" for n in range(12))  # each exactly once
+    engine.dispose()
+
+
+def test_an_update_whose_chat_id_is_no_integer_is_ignored(running: Running) -> None:
+    citizen = running.user(9901)
+    update = citizen.text_update("xin chào")
+    update["message"]["chat"]["id"] = True
+    assert citizen.post(update).status_code == 200
+    assert count(running.engine, InboundMessage) == 0 and count(running.engine, OutboxMessage) == 0
