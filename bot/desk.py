@@ -66,6 +66,24 @@ class ComplaintDesk:
         self._lock = threading.Lock()
         self.policy = policy or lc.Policy()
         self.monitor_chat = monitor_chat
+        self._units: store.Units | None = None
+
+    def units(
+        self, session: Session, *, code: str | None = None, id: int | None = None
+    ) -> store.Units:
+        """Every unit, read once and again only when asked for one it does not know (after
+        `hailong catalogue load`)."""
+        units = self._units
+        if (
+            units is None
+            or (code is not None and code not in units.by_code)
+            or (id is not None and id not in units.by_id)
+        ):
+            units = self._units = store.all_units(session)
+        return units
+
+    def unit_code(self, session: Session, row: Complaint) -> str:
+        return self.units(session, id=row.unit_id).by_id[row.unit_id].code
 
     @property
     def router(self) -> Any:
@@ -90,11 +108,12 @@ class ComplaintDesk:
         masked = mask_pii(effect.text)
         dossier = store.dossier_unit(session, effect.dossier) if effect.dossier else None
         routing, candidates, ward = self._route(session, effect.text, effect.ward, dossier)
-        if routing.unit != TRIAGE_UNIT and store.unit_by_code(session, routing.unit) is None:
+        units = self.units(session, code=routing.unit)
+        if routing.unit != TRIAGE_UNIT and routing.unit not in units.by_code:
             log.warning("routed to %s, which is not in the catalogue: triage", routing.unit)
             routing = lc.Routing(TRIAGE_UNIT, routing.confidence, routing.predicted_unit, True)
-        unit = store.unit_by_code(session, routing.unit)
-        if unit is None or unit.id is None:
+        unit = self.units(session, code=routing.unit).by_code.get(routing.unit)
+        if unit is None:
             raise LookupError(f"unit {routing.unit} missing: run `hailong catalogue load`")
         new, entry, notices = lc.submit(routing, effect.at, self.policy, anonymous=effect.anonymous)
         cid, name, phone = store.contact_of(session, channel, external_id)
@@ -141,7 +160,7 @@ class ComplaintDesk:
         if _KHIEU_NAI.search(fold(text)):
             return lc.Routing(INSPECTORATE, 1.0, INSPECTORATE, False, lc.Track.KHIEU_NAI), [], ward
         if dossier is not None:  # a dossier's reason: that dossier's unit
-            held = session.get(Unit, dossier[1])
+            held = self.units(session, id=dossier[1]).by_id.get(dossier[1])
             if held is not None:
                 return lc.Routing(held.code, 1.0, held.code, False), [], ward
         result = self.router.route(text)
@@ -150,7 +169,7 @@ class ComplaintDesk:
         if not triage and unit == WARD_PARENT:
             # Commune-level matters go to the ward's people's committee; with no ward named,
             # the triage desk finds it.
-            if ward is not None and store.unit_by_code(session, ward.code) is not None:
+            if ward is not None and ward.code in self.units(session, code=ward.code).by_code:
                 unit = ward.code
             else:
                 unit, triage = TRIAGE_UNIT, True
@@ -172,7 +191,7 @@ class ComplaintDesk:
     ) -> DeskResult:
         """Apply one event through the rules; store the change and render its notices.
         `card_at` is the (chat, message) of the card the staff member pressed, edited in place."""
-        before = store.facts(row, store.unit_code_of(session, row))
+        before = store.facts(row, self.unit_code(session, row))
         try:
             change = lc.apply(before, event, actor, now, self.policy)
         except lc.Refused as exc:
@@ -186,7 +205,10 @@ class ComplaintDesk:
                 now,
             )
             return DeskResult(refused=exc.reason, complaint=row)
-        store.write_facts(session, row, change.complaint, self.policy, now)
+        target = self.units(session, code=change.complaint.unit).by_code.get(change.complaint.unit)
+        if target is None:
+            return DeskResult(refused=lc.Refusal.UNKNOWN_UNIT, complaint=row)
+        store.write_facts(session, row, change.complaint, self.policy, now, target.id)
         store.add_history(session, row, change.history, staff_id)
         store.add_examples(session, row, change.learn, now)
         if staff_id is not None:
@@ -241,7 +263,7 @@ class ComplaintDesk:
         at most once (the flag is written with the notice, in this transaction)."""
         done = 0
         for row in store.due_for_check(session, now, limit):
-            before = store.facts(row, store.unit_code_of(session, row))
+            before = store.facts(row, self.unit_code(session, row))
             events = lc.due_events(before, now, self.policy)
             if not events:
                 row.next_check_at = lc.next_check(before, self.policy)
@@ -267,11 +289,12 @@ class ComplaintDesk:
         refresh: bool = False,
         chat: tuple[str, str] | None = None,
     ) -> list[Outgoing]:
-        names = store.unit_names(session)
+        units = self.units(session, code=c.unit)
+        names = {code: ref.name for code, ref in units.by_code.items()}
         unit_name = names.get(c.unit, c.unit)
         out: list[Outgoing] = []
-        unit = store.unit_by_code(session, c.unit)
-        groups = store.groups_of_unit(session, unit.id) if unit and unit.id else []
+        unit = units.by_code.get(c.unit)
+        groups = store.groups_of_unit(session, unit.id) if unit else []
         cards = store.cards_of(session, row.id) if row.id is not None else {}
         common = {
             "code": row.code or "",
@@ -299,7 +322,7 @@ class ComplaintDesk:
                         if g in cards:  # the answer goes under the card
                             payload["reply_to"] = cards[g]
                         out.append((STAFF_CHANNEL, str(g), payload))
-            elif notice.audience is lc.Audience.LEADS and unit is not None and unit.id is not None:
+            elif notice.audience is lc.Audience.LEADS and unit is not None:
                 text = _staff_text(notice.kind, params, row)
                 for lead in store.leads_of_unit(session, unit.id):
                     if lead.telegram_user_id:

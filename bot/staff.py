@@ -153,7 +153,7 @@ class StaffService:
             )
             return StaffOutcome(answer=msg.STAFF_REFUSED["unknown"], alert=True), []
         actor, staff = self._actor(session, u)
-        facts = store.facts(row, store.unit_code_of(session, row))
+        facts = store.facts(row, self.desk.unit_code(session, row))
         group = str(u.chat_id)
         if pressed is not None and u.message_id and actor.via_unit == facts.unit:
             # The pressed message is this complaint's card in the holding unit's group:

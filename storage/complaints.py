@@ -82,6 +82,29 @@ def unit_names(session: Session) -> dict[str, str]:
     return {c: n for c, n in session.execute(select(_unit.c.code, _unit.c.name))}
 
 
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Units:
+    """Every unit, by code and by id: the catalogue changes rarely, a complaint reads it often."""
+
+    by_code: dict[str, UnitRef]
+    by_id: dict[int, UnitRef]
+
+
+def all_units(session: Session) -> Units:
+    refs = [
+        UnitRef(int(i), c, n)
+        for i, c, n in session.execute(select(_unit.c.id, _unit.c.code, _unit.c.name))
+    ]
+    return Units({r.code: r for r in refs}, {r.id: r for r in refs})
+
+
 def groups_of_unit(session: Session, unit_id: int) -> list[int]:
     rows = session.execute(select(UnitGroup.chat_id).where(UnitGroup.unit_id == unit_id))
     return [int(r[0]) for r in rows]
@@ -260,15 +283,18 @@ def unit_code_of(session: Session, row: Complaint) -> str:
 
 
 def write_facts(
-    session: Session, row: Complaint, new: lc.Complaint, policy: lc.Policy, now: datetime
+    session: Session,
+    row: Complaint,
+    new: lc.Complaint,
+    policy: lc.Policy,
+    now: datetime,
+    unit_id: int,
 ) -> None:
-    """Copy the rules' fields onto the row, checking nobody changed it since it was read."""
-    unit = unit_by_code(session, new.unit)
-    if unit is None or unit.id is None:
-        raise LookupError(f"unknown unit {new.unit!r}")
+    """Copy the rules' fields onto the row (`unit_id`: the unit `new.unit` names), checking
+    nobody changed it since it was read."""
     values: dict[str, Any] = {
         "status": new.status.value,
-        "unit_id": unit.id,
+        "unit_id": unit_id,
         "units_involved": list(new.units_involved),
         "due_at": new.due_at,
         "accepted_at": new.accepted_at,
