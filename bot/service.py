@@ -45,8 +45,8 @@ from bot.engine.types import (
     SaveContact,
     SubmitComplaint,
 )
+from storage import chats, conversations, surveys
 from storage import complaints as complaint_store
-from storage import conversations, surveys
 from storage.conversations import Direct, NeedsSession
 from storage.db import is_disconnect, session_scope
 from storage.types import utcnow
@@ -338,6 +338,7 @@ class ConversationService:
             self.desk.forget(session, channel, external_id, effect.at)
             surveys.forget_citizen(session, channel, external_id, effect.at)
             conversations.forget_chat(session, channel, external_id)
+            chats.forget_contact(session, channel, external_id)
         elif isinstance(effect, SaveContact):
             complaint_store.save_contact(
                 session,

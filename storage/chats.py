@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -55,6 +55,13 @@ def touch_contact(
 class Contact:
     last_inbound_at: datetime
     following: bool
+
+
+def forget_contact(session: Session, channel: str, external_id: str) -> None:
+    """`/xoa`: when the chat last wrote to us is the citizen's data too."""
+    session.execute(
+        delete(_contact).where(_contact.c.channel == channel, _contact.c.external_id == external_id)
+    )
 
 
 def contact(session: Session, channel: str, external_id: str) -> Contact | None:

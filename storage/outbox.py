@@ -209,6 +209,11 @@ def mark_failed(
         "lease_owner": None,
         "leased_until": None,
     }
+    if retry_in is None and message.payload.get("erase"):
+        # A goodbye after /xoa that cannot be delivered is not kept as a dead letter: it is
+        # the chat's last trace.
+        session.execute(delete(_outbox).where(_outbox.c.id == message.id))
+        return
     if retry_in is None:
         values["status"] = OutboxStatus.DEAD.value
     else:

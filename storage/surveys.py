@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from nlp.pii import mask_pii
 from storage.catalogue import ensure_questionnaire
 from storage.models import (
     Answer,
@@ -129,6 +130,17 @@ def forget_citizen(session: Session, channel: str, external_id: str, at: datetim
     cid = citizen_id(session, channel, external_id)
     if cid is None:
         return
+    # Free-text answers stay as statistics, but not word for word: phones, ids, e-mails and
+    # house numbers in them are masked before the answers are unlinked.
+    typed = session.execute(
+        select(_answer.c.id, _answer.c.text)
+        .join(_response, _response.c.id == _answer.c.response_id)
+        .where(_response.c.citizen_id == cid, _answer.c.text.is_not(None))
+    ).all()
+    for answer_id, text in typed:
+        masked = mask_pii(text)
+        if masked != text:
+            session.execute(update(_answer).where(_answer.c.id == answer_id).values(text=masked))
     session.execute(update(_response).where(_response.c.citizen_id == cid).values(citizen_id=None))
     session.execute(delete(_citizen).where(_citizen.c.id == cid))
     _audit_log(session, at, f"citizen:{cid}", "citizen.forgotten")

@@ -337,12 +337,12 @@ class ZaloChannel:
             if not following:
                 return None
             # Following is an invitation to talk: open with the consent request.
-            return await self._turn(user, Inbound(text="/start"), f"follow:{user}:{at.timestamp()}")
+            return await self._turn(user, Inbound(text="/start"), _event_id("follow", user, at))
         sender = _user_id(event.get("sender"))
         message = event.get("message") or {}
         if sender is None or not isinstance(message, dict):
             return None  # not an event of a user we could answer: acknowledged, nothing kept
-        msg_id = str(message.get("msg_id") or f"{name}:{sender}:{event.get('timestamp')}")
+        msg_id = str(message.get("msg_id") or _event_id(name, sender, event.get("timestamp")))
         if name == "user_send_text":
             await asyncio.to_thread(self._touch, sender, at, True)
             text = str(message.get("text", ""))
@@ -385,8 +385,11 @@ class ZaloChannel:
         return None
 
     async def _turn(self, user: str, inbound: Inbound, message_id: str) -> Outcome:
+        # Kept for de-duplication as a digest: an id is opaque, and must not be personal data
+        # left behind after /xoa whatever a sender puts in it.
+        digest = hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()[:48]
         outcome = await self.turns.handle(
-            CHANNEL, user, inbound, message_id=message_id[:64], resolve=self.resolve
+            CHANNEL, user, inbound, message_id=digest, resolve=self.resolve
         )
         if outcome.outbox_ids:
             self.worker.wake()
@@ -404,6 +407,11 @@ class ZaloChannel:
         """Stop the sender loop (unsent messages stay in the outbox)."""
         await self.worker.stop()
         await self.transport.close()
+
+
+def _event_id(name: str, user: str, stamp: object) -> str:
+    """The de-duplication id of an event that has no msg_id (follow, submitted info)."""
+    return f"{name[:20]}:{user}:{stamp}"
 
 
 def _user_id(party: object) -> str | None:

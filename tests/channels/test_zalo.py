@@ -487,3 +487,29 @@ def test_a_sticker_counts_as_the_users_interaction(running: Running) -> None:
     assert citizen.post(sticker).status_code == 200
     assert with_chats(running.engine) == 1
     assert count(running.engine, OutboxMessage) == 0
+
+
+def test_forgetting_a_zalo_citizen_leaves_nothing_of_them_in_any_table(running: Running) -> None:
+    citizen = running.user("u-zalo-4242")
+    citizen.follow()
+    citizen.say("1")  # consent: the survey begins
+    citizen.say("/phananh")
+    citizen.say("Nhà tôi số 12 Lê Lợi phường Bến Thành, gọi 0977888999, cống bị nghẹt")
+    citizen.say("gửi")
+    citizen.say("1")
+    info = {"name": "Trần Văn Tâm", "phone": "0977888999"}
+    assert citizen.post(citizen.event("user_submit_info", info=info)).status_code == 200
+    settle(running.engine)
+    assert "PA-" in citizen.texts()[-1]
+    citizen.say("/xoa")
+    citizen.say("1")
+    settle(running.engine)
+    needles = ["u-zalo-4242", "0977888999", "Trần Văn Tâm", "app-u-zalo-4242"]
+    found = []
+    with running.engine.connect() as conn:
+        for name in sa.inspect(running.engine).get_table_names():
+            for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')):
+                blob = " ".join(str(v) for v in row)
+                found += [f"{name}: {n}" for n in needles if n in blob]
+    assert found == []
+    assert count(running.engine, Complaint) == 1  # kept for the unit's record, masked
