@@ -31,6 +31,8 @@ async def read_json(request: Request, model: type[M], max_bytes: int = MAX_BODY)
         data = loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # arrays nested tens of thousands deep: valid, and absurd
+        raise HTTPException(400, "request body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise HTTPException(422, "request body must be a JSON object")
     try:

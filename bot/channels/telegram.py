@@ -38,6 +38,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBDeprecationWarning
+from typing_extensions import TypeIs
 
 from bot import http_json
 from bot.asgi import header
@@ -194,10 +195,10 @@ def translate(update: Mapping[str, Any]) -> tuple[str, Inbound] | None:
         chat = _field(query.get("message"), "chat", "id")
         if chat is None:  # the message is too old to be sent along: answer the user instead
             chat = _field(query, "from", "id")
-        return (str(chat), Inbound(choice=data)) if type(chat) is int else None
+        return (str(chat), Inbound(choice=data)) if _id_ok(chat) else None
     message = update.get("message")
     chat = _field(message, "chat", "id")
-    if not isinstance(message, dict) or type(chat) is not int:
+    if not isinstance(message, dict) or not _id_ok(chat):
         return None  # edits, channel posts, ids that are not integers
     if _field(message, "chat", "type") != "private":
         return None  # groups: the staff's side (`group_update`)
@@ -252,7 +253,7 @@ def group_update(update: Mapping[str, Any]) -> GroupUpdate | None:
         chat = _field(query, "message", "chat", "id")
         if not isinstance(data, str) or not is_staff_callback(data):
             return None
-        if type(user) is not int or type(chat) is not int or type(update_id) is not int:
+        if not (_id_ok(user) and _id_ok(chat) and _id_ok(update_id)):
             return None
         message_id = _field(query, "message", "message_id")
         return GroupUpdate(
@@ -262,7 +263,7 @@ def group_update(update: Mapping[str, Any]) -> GroupUpdate | None:
             user_name=_name(query.get("from")),
             chat_title=str(_field(query, "message", "chat", "title") or ""),
             data=data[:64],
-            message_id=message_id if type(message_id) is int else None,
+            message_id=message_id if _id_ok(message_id) else None,
         )
     message = update.get("message")
     if not isinstance(message, dict) or _field(message, "chat", "type") not in GROUP_TYPES:
@@ -272,7 +273,7 @@ def group_update(update: Mapping[str, Any]) -> GroupUpdate | None:
         _field(message, "from", "id"),
         message.get("text"),
     )
-    if type(chat) is not int or type(user) is not int or type(update_id) is not int:
+    if not (_id_ok(chat) and _id_ok(user) and _id_ok(update_id)):
         return None
     if not isinstance(text, str) or not text.strip():
         return None
@@ -284,6 +285,11 @@ def group_update(update: Mapping[str, Any]) -> GroupUpdate | None:
         chat_title=str(_field(message, "chat", "title") or ""),
         text=text[:4000],
     )
+
+
+def _id_ok(value: object) -> TypeIs[int]:
+    """A Telegram id: an integer (not a boolean) that fits 64 bits (ids use at most 52)."""
+    return type(value) is int and -(2**62) < value < 2**62
 
 
 def _name(user: object) -> str:
@@ -359,10 +365,10 @@ class TelegramChannel:
             return 403, _FORBIDDEN
         try:
             data = http_json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            if not isinstance(data, dict) or not _id_ok(data.get("update_id")):
                 raise ValueError("not an update")
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            return 400, json.dumps({"ok": False, "error": f"bad update: {exc}"}).encode()
+        except (ValueError, RecursionError) as exc:  # JSON, UTF-8, absurd nesting
+            return 400, json.dumps({"ok": False, "error": f"bad update: {exc}"[:200]}).encode()
         await self.process(data)
         return 200, _OK
 
@@ -391,7 +397,7 @@ class TelegramChannel:
             # Answered even for a redelivery: the first answer may never have gone out.
             try:
                 query = CallbackQuery.de_json(update["callback_query"], self.bot)
-            except (TypeError, KeyError, ValueError) as exc:  # the turn is stored: only log
+            except (TypeError, KeyError, ValueError, OverflowError) as exc:  # stored: only log
                 log.warning("callback query %s not answered: %r", update["update_id"], exc)
             else:
                 self._background(self._acknowledge(query, edit=not outcome.duplicate))

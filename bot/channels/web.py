@@ -54,6 +54,7 @@ CHANNEL = "web"
 STATIC = Path(__file__).parent / "static" / "web"
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_HISTORY = 500
+ID_MAX = 2**62  # outbox ids are 64-bit: a larger `after` is refused, not sent to the database
 # Longer than the engine's answer limit, so the citizen is told "too long" in Vietnamese
 # instead of getting a bare 422; a bound all the same.
 MAX_TEXT = 8000
@@ -79,7 +80,9 @@ class ChatIn(BaseModel):
     message_id: str = Field(min_length=8, max_length=64, pattern=ID_PATTERN)
     text: str | None = Field(default=None, max_length=MAX_TEXT)
     choice: str | None = Field(default=None, min_length=1, max_length=64)
-    after: int = Field(default=0, ge=0, description="Id of the last reply the page shows")
+    after: int = Field(
+        default=0, ge=0, le=ID_MAX, description="Id of the last reply the page shows"
+    )
 
     @model_validator(mode="after")
     def _one_of_text_or_choice(self) -> ChatIn:
@@ -97,7 +100,7 @@ class PhotoIn(BaseModel):
     message_id: str = Field(min_length=8, max_length=64, pattern=ID_PATTERN)
     image: str = Field(min_length=16, description="data:image/jpeg;base64,... (size-limited)")
     text: str | None = Field(default=None, max_length=MAX_TEXT)
-    after: int = Field(default=0, ge=0)
+    after: int = Field(default=0, ge=0, le=ID_MAX)
 
 
 # The first bytes of each image type accepted: what the file is, not what it claims to be.
@@ -276,7 +279,7 @@ class WebChannel:
         @api.get("/api/v1/chat/messages", response_model=ChatOut, tags=["web chat"])
         def messages(
             session_id: Annotated[str, Query(min_length=16, max_length=64, pattern=ID_PATTERN)],
-            after: Annotated[int, Query(ge=0)] = 0,
+            after: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
         ) -> ChatOut:
             """The chat's replies after `after` (the whole chat for 0), e.g. after a reload."""
             return ChatOut(duplicate=False, messages=self.hand_out(session_id, after))

@@ -262,3 +262,25 @@ def test_an_update_whose_chat_id_is_no_integer_is_ignored(running: Running) -> N
     update["message"]["chat"]["id"] = True
     assert citizen.post(update).status_code == 200
     assert count(running.engine, InboundMessage) == 0 and count(running.engine, OutboxMessage) == 0
+
+
+def test_hostile_updates_get_4xx_or_are_ignored_never_a_500(running: Running) -> None:
+    citizen = running.user(9902)
+    nested = b'{"update_id": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = httpx.post(
+        citizen.url, content=nested, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert answer.status_code == 400
+    huge = citizen.text_update("xin chào")
+    huge["update_id"] = 10**80
+    assert citizen.post(huge).status_code == 400
+    group = citizen.text_update("/lienket ABCD")
+    group["message"]["chat"] = {"id": -(10**80), "type": "supergroup"}
+    assert citizen.post(group).status_code == 200
+    citizen.say("/start")
+    settle(running.engine)
+    pressed = citizen.press(msg.CONSENT_YES)
+    pressed["update_id"] += 1000
+    pressed["callback_query"]["message"]["date"] = 10**20  # a date no datetime can hold
+    assert citizen.post(pressed).status_code == 200
+    assert citizen.post(pressed).status_code == 200  # and again, as Telegram would redeliver

@@ -194,3 +194,17 @@ def test_the_page_is_served_in_vietnamese_with_strict_headers(live: Live) -> Non
     script = live.http.get("/static/web/chat.js")
     assert script.status_code == 200 and "/api/v1/chat" in script.text
     assert live.http.get("/static/web/chat.css").status_code == 200
+
+
+def test_hostile_bodies_get_4xx_never_a_500(live: Live) -> None:
+    nested = b'{"session_id": "' + b"a" * 32 + b'", "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    answer = live.http.post("/api/v1/chat", content=nested)
+    assert answer.status_code in (400, 413)
+    chat = WebChat(live.http)
+    huge = chat.post(text="/start", after=str(10**30))  # type: ignore[arg-type]
+    assert huge.status_code == 422
+    history = live.http.get(
+        "/api/v1/chat/messages", params={"session_id": chat.session_id, "after": 10**30}
+    )
+    assert history.status_code == 422
+    assert count(live.engine, OutboxMessage) == 0
