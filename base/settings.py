@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     zalo_reply_window_hours: float = Field(
         default=48.0, gt=0, description="Free replies allowed this long after the user's message"
     )
+    zalo_event_max_age_hours: float = Field(
+        default=168,
+        gt=0,
+        description="Signed Zalo events older than this are acknowledged and ignored",
+    )
     zalo_reply_window_max: int = Field(
         default=8, ge=1, description="Free replies allowed per user message within the window"
     )

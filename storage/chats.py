@@ -39,6 +39,9 @@ def touch_contact(
         "updated_at": utcnow(),
     }
     stmt = insert_(_contact).values(values)
+    # Only forward in time: an event delivered late (older than what is recorded) neither
+    # moves the reply window back nor undoes a later follow or unfollow.
+    newer = stmt.excluded.last_inbound_at >= _contact.c.last_inbound_at
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=[_contact.c.channel, _contact.c.external_id],
@@ -47,6 +50,7 @@ def touch_contact(
                 "following": stmt.excluded.following,
                 "updated_at": stmt.excluded.updated_at,
             },
+            where=newer,
         )
     )
 

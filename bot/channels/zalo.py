@@ -328,6 +328,11 @@ class ZaloChannel:
         name = str(event.get("event_name", ""))
         now = self.clock()
         at = _event_time(event, now)
+        if now - at > timedelta(hours=self.settings.zalo_event_max_age_hours):
+            # A signed event from long ago (a replay, or Zalo's retries of a dead webhook):
+            # acknowledged, and nothing changes.
+            log.info("zalo: %s event from %s ignored as stale", name[:40], at.isoformat())
+            return None
         if name in ("follow", "unfollow"):
             user = _user_id(event.get("follower"))
             if user is None:

@@ -25,6 +25,7 @@ from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import make_engine, session_scope
 from storage.models import (
     Answer,
+    ChatContact,
     Citizen,
     Complaint,
     ConversationState,
@@ -513,3 +514,22 @@ def test_forgetting_a_zalo_citizen_leaves_nothing_of_them_in_any_table(running: 
                 found += [f"{name}: {n}" for n in needles if n in blob]
     assert found == []
     assert count(running.engine, Complaint) == 1  # kept for the unit's record, masked
+
+
+def test_old_signed_events_neither_move_the_window_back_nor_unfollow(running: Running) -> None:
+    citizen = running.user("u-1300")
+    citizen.say("xin chào")
+    settle(running.engine)
+    t = table(ChatContact)
+
+    def contact() -> tuple[Any, ...]:
+        with running.engine.connect() as conn:
+            return tuple(conn.execute(sa.select(t.c.last_inbound_at, t.c.following)).one())
+
+    before = contact()
+    stale = citizen.event("unfollow", ago=40 * 86400, follower={"id": "u-1300"})
+    assert citizen.post(stale).status_code == 200  # 40 days old: acknowledged, ignored
+    late = citizen.text_event("tin nhắn đến muộn", ago=3 * 86400)
+    assert citizen.post(late).status_code == 200  # within the window, but older than the last
+    settle(running.engine)
+    assert contact() == before
