@@ -17,11 +17,11 @@ from nlp.model import (
     default_corpus_path,
     load,
     load_corpus,
-    prepare,
     save,
     train,
 )
 from nlp.pii import mask_pii
+from nlp.text import features_input
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,15 @@ class Router:
         masked = [mask_pii(t) for t in texts]
         # Classify the masked text: placeholders are features too, and the model then never
         # depends on anyone's phone number.
-        prepared = prepare(masked, self.model.config)
-        probs = self.model.predict_proba_prepared(prepared)
+        segment = self.model.config.use_segmentation
+        rows = [features_input(t, use_segmentation=segment) for t in masked]
+        probs = self.model.predict_proba_rows(rows)
         results: list[RoutingResult] = []
-        for index, (text, masked_text, row) in enumerate(zip(texts, masked, probs, strict=True)):
+        for (text, masked_text, row, (norm, _)) in zip(texts, masked, probs, rows, strict=True):
             order = row.argsort()[::-1][:TOP_K]
             candidates = [(self.model.labels[i], float(row[i])) for i in order]
             best, confidence = candidates[0]
-            if not prepared[index, 0]:  # nothing left after normalisation: nothing to route
+            if not norm:  # nothing left after normalisation: nothing to route
                 confidence = 0.0
             needs_triage = confidence < self.threshold
             unit = self.triage_unit if needs_triage else best
