@@ -90,3 +90,21 @@ def test_a_complaint_in_the_terminal_and_the_worker_escalates_it_once(sqlite_url
         assert conn.execute(sa.select(Complaint.escalated)).scalar_one() is True  # type: ignore[call-overload]
         assert conn.execute(sa.select(sa.func.count()).select_from(Unit)).scalar_one() > 150  # type: ignore[arg-type]
     engine.dispose()
+
+
+def test_the_readme_chat_examples_run_as_written(sqlite_url: str) -> None:
+    """The `printf … | hailong chat` examples of the README, taken from the README itself."""
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"`(printf '[^`]*' \\\| hailong chat --user \d+)`", readme)
+    assert len(examples) == 2
+    db = catalogued(sqlite_url)
+    for example in examples:
+        printf, _, chat = example.partition(" \\| ")
+        lines = shlex.split(printf)[1].encode().decode("unicode_escape").encode("latin-1").decode()
+        result = hailong(*shlex.split(chat)[1:], db=db, stdin=lines)
+        assert result.returncode == 0, result.stderr
+        assert "Xin lỗi, tôi chưa hiểu" not in result.stdout, result.stdout[-500:]
+        assert "Câu 3/" in result.stdout or "Đã ghi nhận" in result.stdout
