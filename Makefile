@@ -16,12 +16,14 @@ install: $(BIN)/hailong
 # hailong on SQLite with demo data, no token needed: seed ./hailong.db once (surveys and
 # complaints), print both reports, register one demo dossier and print its rating link and how
 # to follow a demo complaint, then serve the web chat at
-# http://127.0.0.1:8000 (Ctrl-C stops). The link secret is made up per run unless you set one.
-LINK_SECRET ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')
+# http://127.0.0.1:8000 (Ctrl-C stops). The link secret is made once into .env and kept.
 DEMO_DOSSIER := DEMO-$(shell date +%Y%m%d%H%M%S)
 start: export DATABASE_URL = sqlite:///./hailong.db
-start: export LINK_SECRET := $(LINK_SECRET)
 start: install
+	@grep -q '^LINK_SECRET=' .env 2>/dev/null || { \
+	  printf '\n# Made once by make start: dossier links are signed with it, keep it.\nLINK_SECRET=%s\n' \
+	    "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; \
+	  echo "A new LINK_SECRET was written to .env: links stay valid across runs."; }
 	$(BIN)/hailong db upgrade
 	[ -f .demo-seeded ] && [ -f hailong.db ] || ($(BIN)/hailong demo && touch .demo-seeded)
 	$(BIN)/hailong report --by unit
