@@ -142,13 +142,16 @@ def make_resolver(settings: Settings, clock: Callable[[], datetime] = utcnow) ->
     secret = settings.link_secret
 
     def resolve(session: Session, payload: str) -> str | None:
-        shown = payload[: TOKEN_LENGTH + 8]
+        # Not the payload itself: it may be whatever a person typed after /start (a name, a
+        # phone number). Its length and a digest are enough to match a reported problem.
+        digest = hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:12]
+        shown = f"{len(payload)} characters, sha256 {digest}"
         if not secret:
-            log.warning("dossier link refused (LINK_SECRET not set): %r", shown)
+            log.warning("dossier link refused (LINK_SECRET not set): %s", shown)
             return None
         parsed = parse(payload)
         if parsed is None:
-            log.warning("dossier link refused (malformed): %r", shown)
+            log.warning("dossier link refused (malformed): %s", shown)
             return None
         dossier = dossiers.by_id(session, parsed.dossier_id)
         if dossier is None:

@@ -9,6 +9,7 @@ outbox afterwards, so a crash between commit and delivery loses nothing.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -305,7 +306,10 @@ class ConversationService:
             payload = text.removeprefix("/start ").strip()
             code = resolve(_session(db), payload)
             if code is None:
-                log.warning("refused start link %r", payload[:80])
+                # Never the payload itself: it may be anything a person typed (a name, a
+                # phone number); its digest is enough to match a complaint about a link.
+                digest = hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:12]
+                log.warning("refused start link (%s characters, sha256 %s)", len(payload), digest)
                 refused = DossierFacts(code=payload[:64], status=DossierStatus.INVALID_LINK)
                 return lambda: refused
         else:

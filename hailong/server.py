@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
+import re
 import socket
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def app_factory() -> FastAPI:
     """Entry point for uvicorn (`--factory`), one app per worker process."""
+    hide_link_tokens()
     return create_app()
 
 
@@ -163,6 +165,27 @@ class _Config(uvicorn.Config):
             sock = socket.socket(family, kind, socket.IPPROTO_TCP, fileno=sock.detach())
             sock.set_inheritable(True)
         return sock
+
+
+class HideLinkTokens(logging.Filter):
+    """uvicorn's access log without the dossier token of a web link (`GET /?d=<token>`): a
+    valid token rates someone's dossier."""
+
+    _TOKEN = re.compile(r"([?&]d=)[^\s&\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def hide_link_tokens() -> None:
+    """Install `HideLinkTokens` on uvicorn's access logger (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideLinkTokens) for f in access.filters):
+        access.addFilter(HideLinkTokens())
 
 
 def run(

@@ -32,3 +32,21 @@ def test_readiness_reports_an_unreachable_database() -> None:
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["status"] == "unavailable"
+
+
+def test_the_access_log_hides_web_link_tokens() -> None:
+    import logging
+
+    from hailong.server import HideLinkTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/?d=AbC123-secret_token&x=1", "1.1", 200),
+        None,
+    )
+    assert HideLinkTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /?d=…&x=1 HTTP/1.1" 200'

@@ -99,11 +99,13 @@ def test_resolver_refuses_and_logs_without_the_secret(
         assert unset(session, token) is None
         assert resolve(session, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
         assert resolve(session, "HS-R1") is None
+        assert resolve(session, "Nguyen Van An 0901234567") is None  # typed after /start
         other = DossierRef(ref.id + 99, "X", "UBND_XA", "HT_KHAI_SINH", NOW)
         assert resolve(session, sign(SECRET, other, NOW + timedelta(days=5))) is None
     logged = [r.getMessage() for r in caplog.records if r.name == "bot.links"]
-    assert len(logged) == 5
+    assert len(logged) == 6
     assert all(SECRET not in line for line in logged)
+    assert not any("0901234567" in line or "Nguyen" in line for line in logged)
 
 
 def test_registration_is_idempotent_and_checks_the_catalogue(engine: Engine) -> None:
