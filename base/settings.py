@@ -18,6 +18,12 @@ class Settings(BaseSettings):
         default="sqlite:///./hailong.db",
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
     )
+    db_connect_timeout_seconds: float = Field(
+        default=5, gt=0, le=300, description="PostgreSQL: give up connecting after this long"
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=30, gt=0, le=3600, description="PostgreSQL: cancel a statement after this long"
+    )
     questionnaire_dir: Path | None = Field(
         default=None,
         description="Folder of extra questionnaire YAML files; the shipped ones are always loaded",

@@ -22,7 +22,11 @@ from survey.model import Questionnaire
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Engine:
     """An engine for DATABASE_URL, checked reachable (and migrated, unless told not to)."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -20,16 +20,17 @@ from types import MappingProxyType
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from base.settings import Settings, get_settings
-from bot.asgi import Handler, serve
+from bot.asgi import RETRY_AFTER, Handler, serve
 from bot.channels.context import AppContext, ChannelPlugin
 from bot.scheduler import Scheduler
 from hailong.app import conversation_service
 from storage import migrate
-from storage.db import make_engine
+from storage.db import UNAVAILABLE, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,11 @@ def load_plugins(ctx: AppContext) -> list[ChannelPlugin]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database is reached only when it starts or serves."""
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
     ctx = AppContext(settings, engine, conversation_service(settings, engine))
     plugins = load_plugins(ctx)
     scheduler = Scheduler(engine, ctx.service.desk, settings.scheduler_interval_seconds)
@@ -111,6 +116,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
 
+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        """A database that is down or hanging (past DB_*_TIMEOUT_SECONDS): 503, retry later."""
+        log.warning("answered 503: %s", str(exc).splitlines()[0][:200])
+        return JSONResponse(
+            {"detail": "database unavailable, retry later"},
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER},
+        )
+
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, database_unavailable)
+
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         """The process is up."""
@@ -125,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             current = migrate.is_current(engine)
         except Exception as exc:  # any failure means: not ready, and say why
             response.status_code = 503
+            response.headers["Retry-After"] = RETRY_AFTER
             return {"status": "unavailable", "reason": type(exc).__name__}
         if not current:
             response.status_code = 503

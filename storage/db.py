@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -18,8 +19,21 @@ class DatabaseError(RuntimeError):
     """The database cannot be used (bad URL, unreachable server, old schema)."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`. SQLite gets WAL, foreign keys and a busy timeout."""
+# What a request meets when the database is down or hanging: SQLAlchemy's wrapped errors, and
+# psycopg's own from the turn batches' raw connections (storage.pg_turns). Faces answer 503.
+UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError, psycopg.Error)
+
+
+def make_engine(
+    url: str,
+    *,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for `url`. SQLite gets WAL, foreign keys and a busy timeout. On PostgreSQL,
+    `connect_timeout` and `statement_timeout` (seconds) bound how long a request can wait for
+    a server that hangs: it fails, and the caller answers 503, instead of hanging too."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -33,7 +47,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it cost a round trip per transaction, ~8% of the webhook writer's time. A
     # pooled connection found dead fails its statement instead; SQLAlchemy then invalidates
     # the whole pool, and callers that must not fail retry (`is_disconnect`).
-    return create_engine(parsed, **kwargs)
+    connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
+    if connect_timeout:
+        connect_args["connect_timeout"] = max(1, round(connect_timeout))  # libpq: whole seconds
+    if statement_timeout:
+        connect_args["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
+    return create_engine(parsed, connect_args=connect_args, **kwargs)
 
 
 def is_disconnect(exc: BaseException) -> bool:

@@ -50,3 +50,67 @@ def test_the_access_log_hides_web_link_tokens() -> None:
     )
     assert HideLinkTokens().filter(record)
     assert record.getMessage() == '127.0.0.1:5 - "GET /?d=…&x=1 HTTP/1.1" 200'
+
+
+def test_a_hanging_database_is_a_503_with_retry_after_not_a_hang() -> None:
+    """A PostgreSQL that accepts connections and never answers: every face answers 503 within
+    the connect timeout, and asks to retry."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # accepted, never answered
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"postgresql+psycopg://nobody@127.0.0.1:{port}/hailong",
+        db_connect_timeout_seconds=1,
+        telegram_bot_token="123:abc",
+        telegram_webhook_secret="s3cret",
+        telegram_base_url="http://127.0.0.1:9/bot",
+    )
+    try:
+        with TestClient(create_app(settings)) as client:
+            started = time.monotonic()
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and ready.headers["Retry-After"]
+            chat = client.post(
+                "/api/v1/chat",
+                json={"session_id": "a" * 32, "message_id": "m" * 16, "text": "xin chào"},
+            )
+            assert chat.status_code == 503 and chat.headers["Retry-After"]
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": 1,
+                    "text": "hi",
+                    "chat": {"id": 5, "type": "private"},
+                },
+            }
+            hook = client.post(
+                "/webhooks/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+            )
+            assert hook.status_code == 503 and hook.headers["retry-after"]
+            assert time.monotonic() - started < 30  # bounded by the timeouts, not hanging
+    finally:
+        stop.set()
+        server.close()
+        for s in held:
+            s.close()

@@ -263,7 +263,7 @@ class WebChannel:
             try:
                 return await self.take_turn(body)
             except RuntimeError as exc:  # the service gave up after repeated conflicts
-                raise HTTPException(503, "busy, please retry") from exc
+                raise HTTPException(503, "busy, please retry", {"Retry-After": "5"}) from exc
 
         @api.post("/api/v1/chat/photo", response_model=ChatOut, tags=["web chat"])
         async def photo(request: Request) -> ChatOut:
@@ -274,7 +274,7 @@ class WebChannel:
             try:
                 return await self.take_photo(body)
             except RuntimeError as exc:
-                raise HTTPException(503, "busy, please retry") from exc
+                raise HTTPException(503, "busy, please retry", {"Retry-After": "5"}) from exc
 
         @api.get("/api/v1/chat/messages", response_model=ChatOut, tags=["web chat"])
         def messages(
