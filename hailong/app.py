@@ -21,11 +21,12 @@ from survey.model import Questionnaire
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Engine:
-    """An engine for DATABASE_URL, checked reachable (and migrated, unless told not to)."""
+    """An engine for DATABASE_URL, checked reachable (and migrated, unless told not to).
+    Migrations (`require_current=False`) are not cut short by the statement timeout."""
     engine = make_engine(
         settings.database_url,
         connect_timeout=settings.db_connect_timeout_seconds,
-        statement_timeout=settings.db_statement_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds if require_current else None,
     )
     try:
         with engine.connect() as conn:
