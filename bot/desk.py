@@ -117,31 +117,47 @@ class ComplaintDesk:
             raise LookupError(f"unit {routing.unit} missing: run `hailong catalogue load`")
         new, entry, notices = lc.submit(routing, effect.at, self.policy, anonymous=effect.anonymous)
         cid, name, phone = store.contact_of(session, channel, external_id)
-        row = existing or Complaint(
-            key=effect.key, status=new.status.value, unit_id=unit.id, text="", masked_text=""
-        )
-        row.status, row.track, row.anonymous = new.status.value, new.track.value, effect.anonymous
-        row.origin, row.unit_id = effect.origin, unit.id
-        row.units_involved = list(new.units_involved)
-        row.predicted_unit, row.confidence = routing.predicted_unit, routing.confidence
-        row.candidates = [[u, round(p, 4)] for u, p in candidates]
-        row.routed_automatically = not routing.triage
-        row.ward_code, row.ward_name = (ward.code, ward.full_name) if ward else (None, None)
-        row.dossier_id = dossier[0] if dossier else None
-        row.text, row.masked_text = effect.text, masked
-        row.received_at, row.due_at = effect.at, new.due_at
-        row.next_check_at = lc.next_check(new, self.policy)
-        row.updated_at = effect.at
+        values: dict[str, Any] = {
+            "key": effect.key,
+            "status": new.status.value,
+            "track": new.track.value,
+            "anonymous": effect.anonymous,
+            "origin": effect.origin,
+            "unit_id": unit.id,
+            "units_involved": list(new.units_involved),
+            "predicted_unit": routing.predicted_unit,
+            "confidence": routing.confidence,
+            "candidates": [[u, round(p, 4)] for u, p in candidates],
+            "routed_automatically": not routing.triage,
+            "ward_code": ward.code if ward else None,
+            "ward_name": ward.full_name if ward else None,
+            "dossier_id": dossier[0] if dossier else None,
+            "text": effect.text,
+            "masked_text": masked,
+            "photos": [],  # JSON columns have no database default
+            "received_at": effect.at,
+            "due_at": new.due_at,
+            "next_check_at": lc.next_check(new, self.policy),
+            "updated_at": effect.at,
+        }
         if not effect.anonymous:
             year = effect.at.astimezone(self.policy.tz).year
             number = store.next_number(session, year)
-            row.year, row.seq, row.code = year, number, store.tracking_code(year, number)
-            row.citizen_id, row.channel, row.external_id = cid, channel, external_id
-            row.contact_name, row.contact_phone = name, phone
-            row.photos = [list(p) for p in effect.photos]
-            row.latitude, row.longitude = effect.location or (None, None)
-        session.add(row)
-        session.flush()
+            latitude, longitude = effect.location or (None, None)
+            values |= {
+                "year": year,
+                "seq": number,
+                "code": store.tracking_code(year, number),
+                "citizen_id": cid,
+                "channel": channel,
+                "external_id": external_id,
+                "contact_name": name,
+                "contact_phone": phone,
+                "photos": [list(p) for p in effect.photos],
+                "latitude": latitude,
+                "longitude": longitude,
+            }
+        row = store.save_new(session, values, existing.id if existing else None)
         store.add_history(session, row, entry)
         if effect.origin == "dossier_reason" and effect.anonymous:
             notices = []  # the engine's offer already says the reason was kept
