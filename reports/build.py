@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -115,12 +115,19 @@ class IndexRow:
         return out
 
 
+class _Row(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Row)
+
+
 @dataclass
-class Breakdown:
-    """Index rows grouped by one combination of dimensions."""
+class Breakdown(Generic[R]):
+    """Rows grouped by one combination of dimensions (index rows, or complaint rows)."""
 
     by: tuple[str, ...]
-    rows: list[IndexRow]
+    rows: list[R]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -188,7 +195,7 @@ class Report:
     overall: IndexRow
     overall_766: Ratio766Row
     overall_rating3: Rating3Row
-    breakdowns: list[Breakdown]
+    breakdowns: list[Breakdown[IndexRow]]
     units: list[IndexRow]
     period: str | None  # period of the 766 and rating3 rows (None: whole range)
     ratio_766: list[Ratio766Row] = field(default_factory=list)

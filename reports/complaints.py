@@ -45,7 +45,7 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (registers the tables in SQLModel.metadata)
 from complaints.lifecycle import ANSWERED_GROUP, OPEN, Status
 from reports import queries
-from reports.build import Dim, DimValue, Figure
+from reports.build import Breakdown, Dim, DimValue, Figure
 from reports.labels import UNKNOWN_NAME
 from reports.queries import PERIODS, DateRange
 from storage.db import DatabaseError
@@ -174,15 +174,6 @@ class ComplaintRow:
 
 
 @dataclass
-class ComplaintBreakdown:
-    by: tuple[str, ...]
-    rows: list[ComplaintRow]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"by": list(self.by), "rows": [r.to_dict() for r in self.rows]}
-
-
-@dataclass
 class ComplaintReport:
     """Everything `hailong report complaints` prints; `to_dict` is the stable JSON shape."""
 
@@ -194,7 +185,7 @@ class ComplaintReport:
     on_time_target: float
     satisfaction_target: float
     overall: ComplaintRow
-    breakdowns: list[ComplaintBreakdown] = field(default_factory=list)
+    breakdowns: list[Breakdown[ComplaintRow]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -470,7 +461,7 @@ def build_complaint_report(
         overall=overall[0]
         if overall
         else _row({}, dict.fromkeys(COUNTS, 0), [], [], min_n, satisfaction_target, on_time_target),
-        breakdowns=[ComplaintBreakdown(spec, rows(spec)) for spec in specs],
+        breakdowns=[Breakdown(spec, rows(spec)) for spec in specs],
     )
 
 
