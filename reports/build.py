@@ -228,20 +228,28 @@ def _dim_json(value: DimValue) -> Any:
     return value.to_dict() if isinstance(value, Dim) else value
 
 
-def parse_by(values: Iterable[str] | None) -> tuple[tuple[str, ...], ...]:
+def parse_by(
+    values: Iterable[str] | None,
+    dimensions: Iterable[str] | None = None,
+    report: str = "",
+) -> tuple[tuple[str, ...], ...]:
     """`--by` values to breakdowns: each value is one breakdown, commas combine dimensions.
 
     `["unit,month", "channel"]` → (("unit", "month"), ("channel",)). Raises ValueError naming
-    the bad word for an unknown dimension, a repeated one, or two periods in one breakdown.
+    the bad word for an unknown dimension (of `dimensions`, default this report's), a repeated
+    one, or two periods in one breakdown.
     """
+    known = tuple(dimensions) if dimensions is not None else tuple(DIMENSIONS)
     specs: list[tuple[str, ...]] = []
     for value in values or ():
         dims = tuple(part.strip().lower() for part in value.split(",") if part.strip())
         if not dims:
             raise ValueError(f"empty --by value {value!r}")
         for dim in dims:
-            if dim not in DIMENSIONS:
-                raise ValueError(f"unknown --by value {dim!r}; choose from {', '.join(DIMENSIONS)}")
+            if dim not in known:
+                raise ValueError(
+                    f"unknown --by value {dim!r}{report}; choose from {', '.join(known)}"
+                )
         if len(set(dims)) != len(dims):
             raise ValueError(f"--by {value!r} names a dimension twice")
         if sum(dim in PERIODS for dim in dims) > 1:

@@ -44,7 +44,7 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables in SQLModel.metadata)
 from complaints.lifecycle import ANSWERED_GROUP, OPEN, Status
-from reports import queries
+from reports import build, queries
 from reports.build import Breakdown, Dim, DimValue, Figure
 from reports.labels import UNKNOWN_NAME
 from reports.queries import PERIODS, DateRange
@@ -57,7 +57,6 @@ ON_TIME_TARGET = 1.0
 
 COMPLAINT_DIMENSIONS: tuple[str, ...] = ("unit", "ward", "channel", *PERIODS)
 PAIR_DIMENSIONS: frozenset[str] = frozenset({"unit", "ward"})
-DEFAULT_BY: tuple[tuple[str, ...], ...] = (("unit", "month"),)
 
 # The counts each row carries, in display order (summed from the database's GROUP BY rows).
 ROW_COUNTS: tuple[str, ...] = (
@@ -212,26 +211,8 @@ def _dim_json(value: DimValue) -> Any:
 
 
 def parse_by(values: Iterable[str] | None) -> tuple[tuple[str, ...], ...]:
-    """`--by` values to breakdowns, as the satisfaction report reads them: each value is one
-    breakdown, commas combine dimensions; ValueError naming the bad word otherwise."""
-    specs: list[tuple[str, ...]] = []
-    for value in values or ():
-        dims = tuple(part.strip().lower() for part in value.split(",") if part.strip())
-        if not dims:
-            raise ValueError(f"empty --by value {value!r}")
-        for dim in dims:
-            if dim not in COMPLAINT_DIMENSIONS:
-                raise ValueError(
-                    f"unknown --by value {dim!r} for the complaints report; "
-                    f"choose from {', '.join(COMPLAINT_DIMENSIONS)}"
-                )
-        if len(set(dims)) != len(dims):
-            raise ValueError(f"--by {value!r} names a dimension twice")
-        if sum(dim in PERIODS for dim in dims) > 1:
-            raise ValueError(f"--by {value!r} combines two periods; use one of them")
-        if dims not in specs:
-            specs.append(dims)
-    return tuple(specs) or DEFAULT_BY
+    """`--by` values to breakdowns, read as the satisfaction report reads them."""
+    return build.parse_by(values, COMPLAINT_DIMENSIONS, " for the complaints report")
 
 
 def local_date_range(date_from: date | None, date_to: date | None) -> DateRange:
