@@ -19,11 +19,10 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import messages as msg
-from bot.engine.complaint import local_day, rate_buttons
+from bot.engine.complaint import local_day, rate_buttons, ward_by_code
 from bot.engine.text import fold
 from bot.engine.types import CitizenAction, CitizenPending, ComplaintFacts, SubmitComplaint
 from complaints import lifecycle as lc
-from nlp.gazetteer import default_detector
 from nlp.pii import mask_pii
 from storage import complaints as store
 from storage.models import Complaint, Unit
@@ -171,8 +170,7 @@ class ComplaintDesk:
         ward_code: str | None,
         dossier: tuple[int, int] | None,
     ) -> tuple[lc.Routing, list[tuple[str, float]], Any]:
-        wards = {w.code: w for w in default_detector().wards}
-        ward = wards.get(ward_code) if ward_code else None
+        ward = ward_by_code().get(ward_code) if ward_code else None
         if _KHIEU_NAI.search(fold(text)):
             return lc.Routing(INSPECTORATE, 1.0, INSPECTORATE, False, lc.Track.KHIEU_NAI), [], ward
         if dossier is not None:  # a dossier's reason: that dossier's unit

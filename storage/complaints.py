@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -523,21 +523,6 @@ def audit(
             at=at or utcnow(), actor=actor[:100], action=action, subject=subject, detail=detail
         )
     )
-
-
-@dataclass(frozen=True)
-class Counts:
-    open: int
-    overdue: int
-
-
-def open_counts(session: Session, now: datetime) -> Counts:
-    open_ = [s.value for s in lc.OPEN]
-    total = session.execute(select(func.count()).where(_complaint.c.status.in_(open_))).scalar_one()
-    late = session.execute(
-        select(func.count()).where(_complaint.c.status.in_(open_), _complaint.c.due_at < now)
-    ).scalar_one()
-    return Counts(int(total), int(late))
 
 
 # --- photos uploaded in the web chat ----------------------------------------------------------

@@ -17,6 +17,7 @@ through `Context.complaints` (read-only lookups) and `CitizenAction` effects.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from bot import messages as msg
@@ -48,6 +49,7 @@ _WARD_PAYLOAD = re.compile(r"^w:(?P<code>[a-z0-9\-]{1,40})$")
 _RATE_PAYLOAD = re.compile(r"^r(?P<what>[hr]):(?P<code>PA-\d{4}-\d{6})(?::(?P<v>[01]))?$")
 CODE_PATTERN = re.compile(r"\bPA-?(\d{4})-?(\d{6})\b", re.IGNORECASE)
 
+_HCMC = timezone(timedelta(hours=7))
 COMPLAINT_MAX = 10_000  # characters of one complaint, all its messages together
 PHOTOS_MAX = 10
 _PHONE = re.compile(r"^(?:\+?84|0)(?:[35789]\d{8}|2\d{9})$")
@@ -270,7 +272,7 @@ def _on_ward(
         return
     picked = _WARD_PAYLOAD.match(inbound.choice or "")
     if picked is not None:
-        ward = _ward_by_code().get(picked.group("code"))
+        ward = ward_by_code().get(picked.group("code"))
         if ward is None:
             _prompt(turn)
             return
@@ -287,7 +289,7 @@ def _on_ward(
             _after_ward(turn, draft, ctx)  # the last button: «Bỏ qua»
             return
         ward = (
-            _ward_by_code().get(draft.ward_options[number - 1])
+            ward_by_code().get(draft.ward_options[number - 1])
             if number >= 1 and number <= len(draft.ward_options)
             else None
         )
@@ -535,7 +537,8 @@ def provide_info(turn: Turn, code: str, text: str, ctx: Context) -> None:
 
 
 @lru_cache(maxsize=1)
-def _ward_by_code() -> dict[str, Ward]:
+def ward_by_code() -> dict[str, Ward]:
+    """Every ward of the gazetteer by its code (built once)."""
     return {w.code: w for w in default_detector().wards}
 
 
@@ -581,10 +584,7 @@ def menu(head: str, buttons: tuple[Button, ...]) -> Reply:
     return Reply(f"{head}\n{lines}", buttons)
 
 
-def local_day(at: object, *, with_time: bool = False) -> str:
+def local_day(at: datetime, *, with_time: bool = False) -> str:
     """A date as a citizen of Ho Chi Minh City reads it (UTC+7, no daylight saving)."""
-    from datetime import datetime, timedelta, timezone
-
-    assert isinstance(at, datetime)
-    local = at.astimezone(timezone(timedelta(hours=7)))
+    local = at.astimezone(_HCMC)
     return local.strftime("%H:%M %d/%m/%Y" if with_time else "%d/%m/%Y")
