@@ -25,7 +25,7 @@ catalogue_app = typer.Typer(help="Units and procedures (the catalogue).", no_arg
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "heads",
 ) -> None:
     """Create or migrate the schema to the newest (or given) revision."""
     engine = open_database(get_settings(), require_current=False)

@@ -26,8 +26,8 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (default: the newest)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to `revision` (default: every branch's newest)."""
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
@@ -45,19 +45,24 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at (one per branch), empty for an empty database."""
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
     except OperationalError as exc:
         raise DatabaseError(f"cannot reach the database: {exc.orig}") from exc
 
 
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+def current_revision(engine: Engine) -> str | None:
+    """The revision(s) the database is at, comma-joined, or None for an empty database."""
+    return ",".join(current_revisions(engine)) or None
+
+
+def head_revisions(engine: Engine) -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config(engine)).get_heads()))
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the schema is at the newest migration."""
-    return current_revision(engine) == head_revision(engine)
+    """True when the schema is at the newest migration of every branch."""
+    return current_revisions(engine) == head_revisions(engine)
