@@ -99,14 +99,25 @@ class IndexRow:
     overall_index: Figure
     elements: dict[str, Figure]
     criteria: dict[str, Figure]
-    meets_target: bool
+    meets_target: bool | None  # None: no data, so neither met nor missed
     rank: int | None = None
+    # Why a row of the unit ranking has no rank: "small_n" (n < REPORT_MIN_N), "no_data",
+    # "unknown_unit" (answers without a unit); None for ranked rows and other breakdowns.
+    unranked: str | None = None
+
+    @property
+    def no_data(self) -> bool:
+        """True for a row that exists only to say that nothing was answered in it."""
+        return self.respondents == 0 and self.overall_index.value is None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: dimension keys first, then the figures."""
         out: dict[str, Any] = {k: _dim_json(v) for k, v in self.keys.items()}
         if self.rank is not None:
             out["rank"] = self.rank
+        if self.unranked is not None:
+            out["unranked"] = self.unranked
+        out["no_data"] = self.no_data
         out["respondents"] = self.respondents
         out["overall_index"] = self.overall_index.to_dict()
         out["elements"] = {code: f.to_dict() for code, f in self.elements.items()}
@@ -144,7 +155,10 @@ class Ratio766Row:
     late: int
     excluded: int
     ratio: Figure
-    meets_target: bool
+    meets_target: bool | None  # None: no dossiers
+    # Dossiers finished on time / finished dossiers, against the 98% target (Decision 766).
+    on_time: Figure | None = None
+    meets_on_time_target: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -156,6 +170,8 @@ class Ratio766Row:
             excluded=self.excluded,
             ratio=self.ratio.to_dict(),
             meets_target=self.meets_target,
+            on_time=self.on_time.to_dict() if self.on_time else None,
+            meets_on_time_target=self.meets_on_time_target,
         )
         return out
 
@@ -182,6 +198,67 @@ class Rating3Row:
         return out
 
 
+@dataclass(frozen=True)
+class Targets:
+    """The city's targets a report marks (seeds: the city plan and Decision 766)."""
+
+    satisfaction: float = 0.95  # overall index, and the 766 ratio
+    dossiers_on_time: float = 0.98
+    every_field: float = 0.95  # satisfaction in every field (lĩnh vực): rows of --by field
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON form."""
+        return {
+            "satisfaction": self.satisfaction,
+            "dossiers_on_time": self.dossiers_on_time,
+            "every_field": self.every_field,
+        }
+
+
+@dataclass(frozen=True)
+class ResponseCounts:
+    """Responses of the report's questionnaire in its period, by what became of them.
+
+    Rule (sipas.md: "the citizen may stop at any time; every answer given is kept"): an
+    incomplete response's valid answers count; a response without any valid statement answer
+    adds nothing to any figure (it has no answer to count) and is shown here only.
+    """
+
+    complete: int = 0  # finished the questionnaire
+    incomplete_kept: int = 0  # stopped early, with at least one valid statement answer
+    without_answers: int = 0  # no valid statement answer: counted nowhere
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON form."""
+        return {
+            "complete": self.complete,
+            "incomplete_kept": self.incomplete_kept,
+            "without_answers": self.without_answers,
+        }
+
+
+@dataclass(frozen=True)
+class ClosedMonth:
+    """A month whose figures were stored by `hailong report close`."""
+
+    month: str
+    closed_at: datetime
+    closed_by: str
+    # What differs between the stored figures and a recomputation today: (where, stored, now)
+    changes: tuple[tuple[str, Any, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "month": self.month,
+            "closed_at": self.closed_at.isoformat(),
+            "closed_by": self.closed_by,
+            "changes_since": [
+                {"where": where, "stored": old, "now": new} for where, old, new in self.changes
+            ],
+        }
+
+
 @dataclass
 class Report:
     """Everything `hailong report` prints; `to_dict` is the stable JSON shape."""
@@ -200,6 +277,17 @@ class Report:
     period: str | None  # period of the 766 and rating3 rows (None: whole range)
     ratio_766: list[Ratio766Row] = field(default_factory=list)
     rating3: list[Rating3Row] = field(default_factory=list)
+    questionnaire: str = "sipas"
+    questionnaire_title: str = ""
+    versions: list[str] = field(default_factory=list)  # versions whose answers are counted
+    timezone: str = "Asia/Ho_Chi_Minh"  # days, months and --from/--to are local to it
+    # First and last local day covered: the filters, else the span of the data (None: no data)
+    span: tuple[date, date] | None = None
+    targets: Targets = field(default_factory=Targets)
+    responses: ResponseCounts = field(default_factory=ResponseCounts)
+    # Criterion key (as in IndexRow.criteria) → its statement text, for labels and legends
+    criteria_text: dict[str, str] = field(default_factory=dict)
+    closed: ClosedMonth | None = None  # set when the report shows a closed month's figures
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (documented in reports/README.md)."""
@@ -216,6 +304,17 @@ class Report:
             "min_n": self.min_n,
             "element_weights": self.element_weights,
             "period": self.period,
+            "questionnaire": {
+                "code": self.questionnaire,
+                "title": self.questionnaire_title,
+                "versions": self.versions,
+            },
+            "timezone": self.timezone,
+            "span": [d.isoformat() for d in self.span] if self.span else None,
+            "targets": self.targets.to_dict(),
+            "responses": self.responses.to_dict(),
+            "criteria_text": self.criteria_text,
+            "closed": self.closed.to_dict() if self.closed else None,
             "overall": overall,
             "breakdowns": [b.to_dict() for b in self.breakdowns],
             "units": [u.to_dict() for u in self.units],

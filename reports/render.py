@@ -97,7 +97,7 @@ def _index_lines(section: str, by: str, row: IndexRow) -> Iterator[dict[str, Any
         **base,
         "measure": "overall_index",
         **_figure_cells(row.overall_index),
-        "meets_target": int(row.meets_target),
+        "meets_target": _flag(row.meets_target),
         "count": row.respondents,
     }
     for code, figure in row.elements.items():
@@ -124,7 +124,7 @@ def csv_lines(report: Report) -> Iterator[dict[str, Any]]:
             **base,
             "measure": "ratio_766",
             **_figure_cells(ratio.ratio),
-            "meets_target": int(ratio.meets_target),
+            "meets_target": _flag(ratio.meets_target),
             "count": ratio.dossiers - ratio.excluded,
         }
         yield {**base, "measure": "dossiers", "count": ratio.dossiers}
@@ -882,3 +882,8 @@ def _complaint_dim_headers(dims: Sequence[str]) -> list[str]:
 
 def _hours(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def _flag(value: bool | None) -> int | str:
+    """A yes/no column for CSV: 1/0, empty when there is no data to judge."""
+    return "" if value is None else int(value)

@@ -231,6 +231,13 @@ def test_json_shape_is_stable(scenario_engine: Engine) -> None:
         "units",
         "ratio_766",
         "rating3",
+        "questionnaire",
+        "timezone",
+        "span",
+        "targets",
+        "responses",
+        "criteria_text",
+        "closed",
     }
     assert data["breakdowns"][0]["by"] == ["unit", "month"]  # the default monthly report
     row = data["breakdowns"][0]["rows"][0]
