@@ -119,3 +119,61 @@ def take_survey(page: sync_api.Page) -> None:
     page.get_by_label(msg.WEB_INPUT_LABEL).press("Enter")
     page.locator(".msg.bot", has_text=msg.THANKS_DONE).last.wait_for()
     page.locator(".msg.me", has_text=COMMENT).wait_for()
+
+
+PAGE_HEIGHT = """() => ({
+  page: document.documentElement.scrollHeight,
+  viewport: window.innerHeight,
+  logScrolls: getComputedStyle(document.getElementById("log")).overflowY,
+  logContent: document.getElementById("log").scrollHeight,
+  logBox: document.getElementById("log").clientHeight,
+})"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=str
+)
+def test_the_page_fits_the_window_and_only_the_log_scrolls(
+    start_server: Callable[..., Live], viewport: dict[str, int]
+) -> None:
+    """Issue 14, item 20: the page grew to 9,000+ px of blank space (screen-reader labels
+    positioned outside the log), so the wheel scrolled the window to an empty screen."""
+    live = start_server()
+    mobile = viewport["width"] < 500
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(
+                viewport=viewport, is_mobile=mobile, has_touch=mobile, locale="vi-VN",
+                reduced_motion="reduce",
+            )  # fmt: skip
+            page.set_default_timeout(15_000)
+            page.goto(live.url)
+            send = page.locator("#send")
+            page.locator(".msg.bot", has_text="Ông/Bà có đồng ý không?").wait_for()
+            for _ in range(9):  # consent (the first button), then a few answers
+                page.locator(".msg.bot:last-child .buttons button:not([disabled])").first.click()
+                sync_api.expect(send).to_be_enabled()
+            page.get_by_label(msg.WEB_INPUT_LABEL).fill("trợ giúp")
+            page.get_by_label(msg.WEB_INPUT_LABEL).press("Enter")
+            sync_api.expect(send).to_be_enabled()
+
+            sizes = page.evaluate(PAGE_HEIGHT)
+            assert sizes["page"] <= sizes["viewport"] + 2, sizes
+            assert sizes["logScrolls"] == "auto" and sizes["logContent"] > sizes["logBox"], sizes
+            # The wheel over the conversation scrolls the log, never the window.
+            page.evaluate("document.getElementById('log').scrollTop = 0")
+            box = page.locator("#log").bounding_box()
+            assert box is not None
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.mouse.wheel(0, 600)
+            for _ in range(50):  # the wheel is asynchronous; the page's CSP forbids eval
+                if page.evaluate("document.getElementById('log').scrollTop") > 0:
+                    break
+                page.wait_for_timeout(50)
+            assert page.evaluate("document.getElementById('log').scrollTop") > 0
+            assert page.evaluate("window.scrollY") == 0
+            page.keyboard.press("End")
+            assert page.evaluate("window.scrollY") == 0
+        finally:
+            browser.close()
