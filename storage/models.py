@@ -91,7 +91,12 @@ class Citizen(SQLModel, table=True):
     Created only on consent, deleted on request: answers stay, unlinked, as statistics.
     """
 
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    # AUTOINCREMENT (revision 0010_privacy): SQLite would give a deleted citizen's id to the
+    # next one, and the audit log would name two people with one id.
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
@@ -192,6 +197,8 @@ class OutboxMessage(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # Sent and erased messages are deleted; their ids, in the sender's log, stay unique.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -460,6 +467,7 @@ class ConsentRecord(SQLModel, table=True):
     """Consent per purpose (e.g. contact details shown to the handling unit), with proof."""
 
     __tablename__ = "consent_record"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # deleted on `/xoa`: ids not reused
 
     id: int | None = Field(default=None, primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
