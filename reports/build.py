@@ -18,19 +18,28 @@ responses with at least one valid answer in it, and its Wilson interval uses tha
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from reports import queries
 from reports.labels import UNKNOWN_NAME
-from reports.queries import DIMENSIONS, PERIODS, RATING3_LEVELS, DateRange, DossierExclusion
+from reports.queries import (
+    DEFAULT_TIMEZONE,
+    DIMENSIONS,
+    PERIODS,
+    RATING3_LEVELS,
+    DateRange,
+    DossierExclusion,
+)
 from reports.stats import round4, wilson_interval
 from storage.db import DatabaseError
 
@@ -358,13 +367,11 @@ def parse_by(
     return tuple(specs) or DEFAULT_BY
 
 
-def date_range(date_from: date | None, date_to: date | None) -> DateRange:
-    """Inclusive calendar dates (UTC) to the half-open timestamp range the queries use."""
-    if date_from and date_to and date_from > date_to:
-        raise ValueError(f"--from {date_from} is after --to {date_to}")
-    start = datetime.combine(date_from, time(), tzinfo=UTC) if date_from else None
-    end = datetime.combine(date_to + timedelta(days=1), time(), tzinfo=UTC) if date_to else None
-    return DateRange(start, end)
+def date_range(
+    date_from: date | None, date_to: date | None, tz: str = DEFAULT_TIMEZONE
+) -> DateRange:
+    """Inclusive local calendar days (in `tz`) to the half-open UTC range the queries use."""
+    return queries.local_date_range(date_from, date_to, tz)
 
 
 def build_report(
@@ -375,41 +382,56 @@ def build_report(
     *,
     min_n: int = 30,
     target: float = 0.95,
+    on_time_target: float = 0.98,
     element_weights: Mapping[str, float] | None = None,
+    questionnaire: str = "sipas",
     dossier_questionnaire: str = "danh-gia-ho-so",
     rating_question: str = "DG",
+    timezone: str = DEFAULT_TIMEZONE,
     extra_766_exclusions: Sequence[DossierExclusion] = (),
     now: datetime | None = None,
 ) -> Report:
-    """Compute the satisfaction report over [date_from, date_to] (inclusive, UTC dates).
+    """Compute the satisfaction report of `questionnaire` over [date_from, date_to] (inclusive
+    local days in `timezone`).
 
     `by`: breakdowns, each a sequence of dimension names (see `parse_by`); default unit ×
     month, the city's monthly report. `element_weights`: element code → weight for the
-    overall index (missing elements weigh 1; empty → equal weights). The 766 ratio and the
-    three-level distribution are given per unit and per the first period named in `by` (whole
-    range when none). `extra_766_exclusions` is the hook for the complaint condition.
+    overall index (missing elements weigh 1; empty → equal weights). The 766 ratio, dossiers
+    on time and the three-level distribution (answers to `rating_question` of the dossier
+    questionnaire) are given per unit and per the first period named in `by` (whole range
+    when none). `extra_766_exclusions` is the hook for the complaint condition.
     Raises `storage.db.DatabaseError` when the database cannot be read.
     """
     specs = parse_by([",".join(spec) for spec in by] if by else None)
-    dates = date_range(date_from, date_to)
+    dates = date_range(date_from, date_to, timezone)
     weights = {k: float(v) for k, v in (element_weights or {}).items()}
     period = next((dim for spec in specs for dim in spec if dim in PERIODS), None)
     pair_dims: tuple[str, ...] = ("unit", period) if period else ("unit",)
+    wanted = {dim for spec in specs for dim in spec} | set(pair_dims)
+    if "field" in wanted:  # a procedure's field: grouped by procedure, named afterwards
+        wanted.add("procedure")
     # Every count is taken once, grouped by the finest combination of response-level
     # dimensions any section needs; each section is then a sum of those few rows.
-    fine = tuple(
-        dim
-        for dim in queries.RESPONSE_DIMENSIONS
-        if dim in pair_dims or any(dim in spec for spec in specs)
-    )
+    fine = tuple(dim for dim in queries.RESPONSE_DIMENSIONS if dim in wanted)
     try:
         with engine.connect() as conn:
             _tune_session(conn)
-            answer_rows = queries.answer_counts(conn, fine, dates)
+            queries.prepare_connection(conn, timezone)
+            versions = queries.questionnaire_versions(conn, questionnaire)
+            answer_rows = queries.answer_counts(
+                conn,
+                fine,
+                dates,
+                questionnaire=questionnaire,
+                rating=(dossier_questionnaire, rating_question),
+            )
             elements = sorted({r["element_code"] for r in answer_rows if r["level"] is None})
             respondent_rows = (
-                queries.respondent_counts(conn, fine, dates, elements) if elements else []
+                queries.respondent_counts(conn, fine, dates, elements, questionnaire=questionnaire)
+                if elements
+                else []
             )
+            total = queries.response_total(conn, dates, questionnaire=questionnaire)
             ratio_rows = queries.ratio_766_counts(
                 conn,
                 period,
@@ -421,28 +443,37 @@ def build_report(
             names = {
                 dim: queries.dimension_names(conn, dim)
                 for dim in sorted(queries.PAIR_DIMENSIONS)
-                if dim in fine
+                if dim in fine or dim == "unit"
             }
+            fields = queries.procedure_fields(conn) if "field" in wanted else {}
+            scope_units = queries.units_in_scope(conn)
+            first, last = (
+                (dates.start, dates.end - timedelta(microseconds=1))
+                if dates.start and dates.end
+                else queries.data_span(conn, questionnaire=questionnaire)
+            )
     except (OperationalError, ProgrammingError) as exc:
         raise DatabaseError(f"cannot read the survey tables: {exc.orig}") from exc
-    counts = _FineCounts.of(fine, answer_rows, respondent_rows, elements, names)
+    span = _span(date_from, date_to, first, last, ZoneInfo(timezone))
+    criteria = _Criteria.of(versions, answer_rows)
+    counts = _FineCounts.of(fine, answer_rows, respondent_rows, elements, names, criteria)
+    counts.fields = fields
+    domains = _Domains(
+        units=scope_units,
+        periods={p: periods_between(p, span) for p in PERIODS} if span else {},
+        elements=criteria.elements or elements,
+    )
     overall = counts.index_rows((), min_n, target, weights)
     breakdowns = [
-        Breakdown(spec, counts.index_rows(spec, min_n, target, weights)) for spec in specs
+        Breakdown(spec, counts.index_rows(spec, min_n, target, weights, domains)) for spec in specs
     ]
-    units = counts.index_rows(("unit",), min_n, target, weights)
-    # Responses without a unit are listed last and never ranked: they are nobody's score.
-    ranked = sorted(units, key=_rank_key)
-    position = 0
-    for row in ranked:
-        unit = row.keys.get("unit")
-        if isinstance(unit, Dim) and unit.code is not None:
-            position += 1
-            row.rank = position
-    ratio_766 = _ratio_rows(ratio_rows, pair_dims, names, min_n, target)
-    total_766 = _ratio_rows(ratio_rows, (), names, min_n, target)
+    units = counts.index_rows(("unit",), min_n, target, weights, domains)
+    ratio_766 = _ratio_rows(ratio_rows, pair_dims, names, min_n, target, on_time_target)
+    total_766 = _ratio_rows(ratio_rows, (), names, min_n, target, on_time_target)
     rating3 = counts.rating3_rows(pair_dims, min_n)
     totals3 = counts.rating3_rows((), min_n)
+    respondents = sum(counts.respondents.values())
+    complete = sum(counts.complete.values())
     return Report(
         generated_at=now or datetime.now(UTC),
         date_from=date_from,
@@ -453,14 +484,90 @@ def build_report(
         overall=overall[0] if overall else _empty_index_row({}, min_n),
         overall_766=total_766[0]
         if total_766
-        else Ratio766Row({}, 0, 0, 0, 0, Figure.of(None, 0, min_n), False),
+        else Ratio766Row({}, 0, 0, 0, 0, Figure.of(None, 0, min_n), None),
         overall_rating3=totals3[0] if totals3 else _empty_rating3({}, min_n),
         breakdowns=breakdowns,
-        units=ranked,
+        units=rank_units(units, min_n),
         period=period,
         ratio_766=ratio_766,
         rating3=rating3,
+        questionnaire=questionnaire,
+        questionnaire_title=versions[-1]["title"] if versions else "",
+        versions=[v for v in criteria.versions if v in criteria.present_versions],
+        timezone=timezone,
+        span=span,
+        targets=Targets(target, on_time_target, target),
+        responses=ResponseCounts(complete, respondents - complete, max(total - respondents, 0)),
+        criteria_text=dict(sorted(criteria.text.items(), key=lambda kv: criterion_sort_key(kv[0]))),
     )
+
+
+def _span(
+    date_from: date | None,
+    date_to: date | None,
+    first: datetime | None,
+    last: datetime | None,
+    zone: ZoneInfo,
+) -> tuple[date, date] | None:
+    """The local days a report covers: its dates; a side not given comes from the data (first
+    or last response), else from the other side; None when neither gives a day."""
+    low = date_from or (first.astimezone(zone).date() if first else None)
+    high = date_to or (last.astimezone(zone).date() if last else None)
+    low, high = low or high, high or low
+    if low is None or high is None:
+        return None
+    if low > high:  # e.g. --from after the last answer: the period is that one day on
+        return (low, low) if date_from else (high, high)
+    return low, high
+
+
+def rank_units(units: list[IndexRow], min_n: int) -> list[IndexRow]:
+    """The unit ranking: units with an index on at least `min_n` respondents, best first; then,
+    unranked, those with fewer ("small_n", best first), those without data ("no_data") and
+    answers without a unit ("unknown_unit": nobody's score)."""
+
+    def reason(row: IndexRow) -> str | None:
+        unit = row.keys.get("unit")
+        if not isinstance(unit, Dim) or unit.code is None:
+            return "unknown_unit"
+        if row.overall_index.value is None:
+            return "no_data"
+        if row.overall_index.n < min_n:
+            return "small_n"
+        return None
+
+    order = {None: 0, "small_n": 1, "no_data": 2, "unknown_unit": 3}
+    for row in units:
+        row.rank, row.unranked = None, reason(row)
+    ranked = sorted(units, key=lambda r: (order[r.unranked], *_rank_key(r)))
+    position = 0
+    for row in ranked:
+        if row.unranked is None:
+            position += 1
+            row.rank = position
+    return ranked
+
+
+def periods_between(kind: str, span: tuple[date, date]) -> list[str]:
+    """Every period label of `kind` from the first to the last day of `span`, in order."""
+    first, last = span
+    labels: list[str] = []
+    day = first
+    while day <= last:
+        if kind == "day":
+            label, day = day.isoformat(), day + timedelta(days=1)
+        elif kind == "month":
+            label = f"{day.year:04d}-{day.month:02d}"
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        elif kind == "quarter":
+            q = (day.month - 1) // 3
+            label = f"{day.year:04d}-Q{q + 1}"
+            month = 3 * (q + 1) + 1
+            day = date(day.year + (month > 12), (month - 1) % 12 + 1, 1)
+        else:
+            label, day = f"{day.year:04d}", date(day.year + 1, 1, 1)
+        labels.append(label)
+    return labels
 
 
 def _tune_session(conn: Connection) -> None:
@@ -490,9 +597,10 @@ def element_sort_key(code: str) -> tuple[int, str]:
 
 def criterion_sort_key(code: str) -> tuple[int, str, int, str]:
     """Statements by element order, then by number (CC2 before CC10)."""
-    match = re.fullmatch(r"(.*?)(\d+)", code)
-    stem, number = (match.group(1), int(match.group(2))) if match else (code, 0)
-    return (*element_sort_key(stem), number, code)
+    base, _, root = code.partition("@")  # "TCDV1@2025.1": a criterion whose wording changed
+    match = re.fullmatch(r"(.*?)(\d+)", base)
+    stem, number = (match.group(1), int(match.group(2))) if match else (base, 0)
+    return (*element_sort_key(stem), number, root)
 
 
 def _sort_key(keys: Mapping[str, DimValue]) -> tuple[tuple[bool, str], ...]:
@@ -520,7 +628,11 @@ class _FineCounts:
 
     fine: tuple[str, ...]
     names: Mapping[str, Mapping[int, tuple[str, str]]]
-    # fine key → element → question → (valid, satisfied)
+    # procedure id → field (lĩnh vực): the `field` dimension is a function of the procedure
+    fields: Mapping[int, str] = field(default_factory=dict)
+    # fine key → responses with a valid statement answer that finished the questionnaire
+    complete: dict[Key, int] = field(default_factory=dict)
+    # fine key → element → criterion key → (valid, satisfied)
     statements: dict[Key, dict[str, dict[str, tuple[int, int]]]] = field(default_factory=dict)
     # fine key → level → count
     rating3: dict[Key, dict[str, int]] = field(default_factory=dict)
@@ -536,22 +648,33 @@ class _FineCounts:
         respondent_rows: Sequence[RowMapping],
         elements: Sequence[str],
         names: Mapping[str, Mapping[int, tuple[str, str]]],
+        criteria: _Criteria | None = None,
     ) -> _FineCounts:
-        """Index the rows of `queries.answer_counts` and `queries.respondent_counts`."""
+        """Index the rows of `queries.answer_counts` and `queries.respondent_counts`; a
+        statement is identified by `criteria` (questionnaire version and code)."""
         out = cls(fine, names)
         labels = [queries.key_label(dim) for dim in fine]
         for row in answer_rows:
             key = tuple(row[label] for label in labels)
             if row["level"] is None:
-                out.statements.setdefault(key, {}).setdefault(row["element_code"], {})[
-                    row["question_code"]
-                ] = (int(row["n_valid"] or 0), int(row["n_satisfied"] or 0))
+                question = (
+                    criteria.key(row["version_id"], row["question_code"])
+                    if criteria is not None
+                    else row["question_code"]
+                )
+                into = out.statements.setdefault(key, {}).setdefault(row["element_code"], {})
+                valid, satisfied = into.get(question, (0, 0))
+                into[question] = (
+                    valid + int(row["n_valid"] or 0),
+                    satisfied + int(row["n_satisfied"] or 0),
+                )
             else:
                 levels = out.rating3.setdefault(key, dict.fromkeys(RATING3_LEVELS, 0))
                 levels[row["level"]] += int(row["n"])
         for row in respondent_rows:
             key = tuple(row[label] for label in labels)
             out.respondents[key] = int(row["respondents"])
+            out.complete[key] = int(row.get("complete") or 0)
             out.element_respondents[key] = {
                 code: int(row[f"in_element_{i}"] or 0) for i, code in enumerate(elements)
             }
@@ -559,10 +682,22 @@ class _FineCounts:
 
     def _projector(self, dims: Sequence[str]) -> Callable[[Key, str | None], Key]:
         """fine key (+ element) → key of a grouping by `dims`."""
-        positions = [None if dim == "element" else self.fine.index(dim) for dim in dims]
+        fields = self.fields
+        positions = [
+            None if dim == "element" else self.fine.index("procedure" if dim == "field" else dim)
+            for dim in dims
+        ]
+        is_field = [dim == "field" for dim in dims]
 
         def project(key: Key, element: str | None) -> Key:
-            return tuple(element if p is None else key[p] for p in positions)
+            return tuple(
+                element
+                if p is None
+                else (fields.get(key[p]) if key[p] is not None else None)
+                if f
+                else key[p]
+                for p, f in zip(positions, is_field, strict=True)
+            )
 
         return project
 
@@ -583,8 +718,10 @@ class _FineCounts:
         min_n: int,
         target: float,
         weights: Mapping[str, float],
+        domains: _Domains | None = None,
     ) -> list[IndexRow]:
-        """Index rows of one breakdown (no dims: the whole range, one row or none)."""
+        """Index rows of one breakdown (no dims: the whole range, one row or none). With
+        `domains`, every expected group without answers is a row too (`no_data`)."""
         project = self._projector(dims)
         by_element = "element" in dims
         # group → element → question → (valid, satisfied)
@@ -636,9 +773,12 @@ class _FineCounts:
                     overall_index=overall,
                     elements=elements,
                     criteria=criteria,
-                    meets_target=overall.value is not None and overall.value >= target,
+                    meets_target=None if overall.value is None else overall.value >= target,
                 )
             )
+        if domains is not None and dims:
+            for key in domains.missing(dims, set(counts)):
+                rows.append(_empty_index_row(self.keys(dims, key), min_n))
         rows.sort(key=lambda r: _sort_key(r.keys))
         return rows
 
@@ -663,7 +803,112 @@ class _FineCounts:
 
 
 def _empty_index_row(keys: dict[str, DimValue], min_n: int) -> IndexRow:
-    return IndexRow(keys, 0, Figure.of(None, 0, min_n), {}, {}, False)
+    return IndexRow(keys, 0, Figure.of(None, 0, min_n), {}, {}, None)
+
+
+@dataclass(frozen=True)
+class _Domains:
+    """The groups a breakdown lists even without answers: every period of the report's span,
+    every unit with a dossier or a response, every element of the questionnaire. Other
+    dimensions (procedure, channel, field) and combinations of several of them list the
+    values that have answers in the report, each with every period."""
+
+    units: Sequence[int]
+    periods: Mapping[str, Sequence[str]]
+    elements: Sequence[str]
+
+    def missing(self, dims: Sequence[str], present: set[Key]) -> list[Key]:
+        """Keys of `dims` expected in the breakdown but absent from `present`."""
+        fixed = [i for i, dim in enumerate(dims) if dim not in PERIODS]
+        timed = [i for i, dim in enumerate(dims) if dim in PERIODS]
+        combos = {tuple(key[i] for i in fixed) for key in present}
+        if len(fixed) == 1:
+            domain = {"unit": self.units, "element": self.elements}.get(dims[fixed[0]], ())
+            combos |= {(value,) for value in domain}
+        if not fixed:
+            combos = {()}
+        if not combos:
+            return []
+        period_values = [self.periods.get(dims[i], ()) for i in timed]
+        if any(not values for values in period_values):
+            return []  # no span (no data, no dates): nothing to fill a period with
+        out: list[Key] = []
+        for combo in combos:
+            for when in itertools.product(*period_values):
+                key: list[Any] = [None] * len(dims)
+                for i, value in zip(fixed, combo, strict=True):
+                    key[i] = value
+                for i, value in zip(timed, when, strict=True):
+                    key[i] = value
+                if tuple(key) not in present:
+                    out.append(tuple(key))
+        return out
+
+
+@dataclass
+class _Criteria:
+    """Which statements are one criterion: (questionnaire version, code) pairs are pooled
+    only along a chain of versions that each declare the code comparable with the version
+    before (`previous.comparable` in the YAML). A criterion's key is its code, or
+    `code@version` (the version its wording started in) when the report holds several
+    criteria with that code."""
+
+    versions: list[str] = field(default_factory=list)  # oldest first
+    version_of: dict[int, str] = field(default_factory=dict)  # questionnaire row id → version
+    root: dict[tuple[str, str], str] = field(default_factory=dict)  # (version, code) → root
+    wording: dict[tuple[str, str], str] = field(default_factory=dict)  # (root, code) → text
+    elements: list[str] = field(default_factory=list)  # newest version's elements, in order
+    ambiguous: set[str] = field(default_factory=set)  # codes with several roots in the data
+    text: dict[str, str] = field(default_factory=dict)  # key → statement text (newest wording)
+    keys: set[str] = field(default_factory=set)  # criterion keys present in the data
+    present_versions: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, versions: Sequence[RowMapping], answer_rows: Sequence[RowMapping]) -> _Criteria:
+        """From the stored versions (oldest first) and the report's answer counts."""
+        out = cls()
+        known: set[str] = set()
+        for row in versions:
+            version, definition = row["version"], row["definition"] or {}
+            out.versions.append(version)
+            out.version_of[row["id"]] = version
+            previous = definition.get("previous") or {}
+            before = previous.get("version") if previous.get("version") in known else None
+            comparable = set(previous.get("comparable") or ()) if before else set()
+            for q in definition.get("questions") or ():
+                if q.get("type") != queries.LIKERT5 or not q.get("element"):
+                    continue
+                code = q["code"]
+                root = version
+                if code in comparable and (before, code) in out.root:
+                    root = out.root[(before, code)]  # type: ignore[index]
+                out.root[(version, code)] = root
+                out.wording[(root, code)] = q.get("text", "")
+            elements = [e["code"] for e in definition.get("elements") or ()]
+            if elements:
+                out.elements = elements
+            known.add(version)
+        roots: dict[str, set[str]] = defaultdict(set)
+        for row in answer_rows:
+            if row["level"] is None:
+                version = out.version_of.get(row["version_id"], "")
+                out.present_versions.add(version)
+                code = row["question_code"]
+                roots[code].add(out.root.get((version, code), version))
+        out.ambiguous = {code for code, found in roots.items() if len(found) > 1}
+        for code, found in roots.items():
+            for root in found:
+                key = f"{code}@{root}" if code in out.ambiguous else code
+                out.keys.add(key)
+                out.text[key] = out.wording.get((root, code), "")
+        return out
+
+    def key(self, version_id: int, code: str) -> str:
+        """The criterion key of an answer counted under a version row id and a code."""
+        if code not in self.ambiguous:
+            return code
+        version = self.version_of.get(version_id, "")
+        return f"{code}@{self.root.get((version, code), version)}"
 
 
 def _ratio_rows(
@@ -672,6 +917,7 @@ def _ratio_rows(
     names: Mapping[str, Mapping[int, tuple[str, str]]],
     min_n: int,
     target: float,
+    on_time_target: float = 0.98,
 ) -> list[Ratio766Row]:
     """Decision 766 rows per group of `dims` (unit and/or the period), summed from the rows of
     `queries.ratio_766_counts` (no dims: the total, one row or none)."""
@@ -685,6 +931,7 @@ def _ratio_rows(
     out: list[Ratio766Row] = []
     for key, (dossiers, rated_bad, late, excluded) in sums.items():
         ratio = Figure.proportion(dossiers - excluded, dossiers, min_n)
+        on_time = Figure.proportion(dossiers - late, dossiers, min_n)
         out.append(
             Ratio766Row(
                 keys=view.keys(dims, key),
@@ -693,7 +940,11 @@ def _ratio_rows(
                 late=late,
                 excluded=excluded,
                 ratio=ratio,
-                meets_target=ratio.value is not None and ratio.value >= target,
+                meets_target=None if ratio.value is None else ratio.value >= target,
+                on_time=on_time,
+                meets_on_time_target=None
+                if on_time.value is None
+                else on_time.value >= on_time_target,
             )
         )
     out.sort(key=lambda r: _sort_key(r.keys))

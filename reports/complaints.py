@@ -32,9 +32,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -47,11 +46,9 @@ from complaints.lifecycle import ANSWERED_GROUP, OPEN, Status
 from reports import build, queries
 from reports.build import Breakdown, Dim, DimValue, Figure
 from reports.labels import UNKNOWN_NAME
-from reports.queries import PERIODS, DateRange
+from reports.queries import DEFAULT_TIMEZONE, PERIODS, DateRange, local_date_range, period_expr
 from storage.db import DatabaseError
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-TZ_NAME = "Asia/Ho_Chi_Minh"
 # The city's plan 3372 (2024): 100% of complaints about procedures handled on time.
 ON_TIME_TARGET = 1.0
 
@@ -185,13 +182,14 @@ class ComplaintReport:
     satisfaction_target: float
     overall: ComplaintRow
     breakdowns: list[Breakdown[ComplaintRow]] = field(default_factory=list)
+    timezone: str = DEFAULT_TIMEZONE
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "report": "complaints",
             "generated_at": self.generated_at.isoformat(),
             "now": self.now.isoformat(),
-            "timezone": TZ_NAME,
+            "timezone": self.timezone,
             "filters": {
                 "from": self.date_from.isoformat() if self.date_from else None,
                 "to": self.date_to.isoformat() if self.date_to else None,
@@ -215,53 +213,10 @@ def parse_by(values: Iterable[str] | None) -> tuple[tuple[str, ...], ...]:
     return build.parse_by(values, COMPLAINT_DIMENSIONS, " for the complaints report")
 
 
-def local_date_range(date_from: date | None, date_to: date | None) -> DateRange:
-    """Inclusive local calendar days (Ho Chi Minh City) to a half-open UTC range."""
-    if date_from and date_to and date_from > date_to:
-        raise ValueError(f"--from {date_from} is after --to {date_to}")
-
-    def start_of(day: date) -> datetime:
-        return datetime.combine(day, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
-
-    return DateRange(
-        start_of(date_from) if date_from else None,
-        start_of(date_to + timedelta(days=1)) if date_to else None,
-    )
-
-
 # --------------------------------------------------------------------------- SQL
 
 
-def local_period_expr(column: sa.ColumnElement[Any], kind: str, dialect: str) -> ColumnElement[str]:
-    """The local-time (Asia/Ho_Chi_Minh) period label of a UTC timestamp column.
-
-    SQLite has no time zones: the zone's offset is added (Viet Nam keeps UTC+7 all year,
-    no daylight saving). PostgreSQL converts with `timezone('Asia/Ho_Chi_Minh', …)`.
-    """
-    if kind not in PERIODS:
-        raise ValueError(f"unknown period {kind!r}")
-    if dialect == "sqlite":
-        offset = datetime.now(LOCAL_TZ).utcoffset() or timedelta(0)
-        shift = f"{int(offset.total_seconds() // 60):+d} minutes"
-        formats = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
-        if kind in formats:
-            return sa.func.strftime(formats[kind], column, shift, type_=sa.String)
-        month = sa.cast(sa.func.strftime("%m", column, shift), sa.Integer)
-        year = sa.func.strftime("%Y", column, shift, type_=sa.String)
-        return year + "-Q" + sa.cast((month + 2) // 3, sa.String)
-    if dialect == "postgresql":
-        local = sa.func.timezone(TZ_NAME, column)
-        pg_formats = {
-            "day": "YYYY-MM-DD",
-            "month": "YYYY-MM",
-            "quarter": 'YYYY-"Q"Q',
-            "year": "YYYY",
-        }
-        return sa.func.to_char(local, pg_formats[kind], type_=sa.String)
-    raise ValueError(f"period bucketing not implemented for the {dialect!r} dialect")
-
-
-def _key_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
+def _key_columns(dims: Sequence[str], dialect: str, tz: str) -> list[sa.Label[Any]]:
     c = complaint_t.c
     columns: list[sa.Label[Any]] = []
     for dim in dims:
@@ -272,7 +227,7 @@ def _key_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
         elif dim == "channel":
             columns.append(c.channel.label("channel"))
         elif dim in PERIODS:
-            columns.append(local_period_expr(c.received_at, dim, dialect).label(dim))
+            columns.append(period_expr(c.received_at, dim, dialect, tz).label(dim))
         else:
             raise ValueError(f"not a complaint dimension: {dim!r}")
     return columns
@@ -329,7 +284,7 @@ def complaint_counts(
         flag(sa.and_(competence, sa.or_(unsatisfied, late_766)), "excluded_766", coded=False),
     ]
     inner = (
-        sa.select(*_key_columns(dims, conn.dialect.name), *flags)
+        sa.select(*_key_columns(dims, conn.dialect.name, dates.tz), *flags)
         .select_from(complaint_t)
         .where(*dates.where(c.received_at))
         .subquery("c")
@@ -350,7 +305,7 @@ def complaint_times(
     answered = c.status.in_(_values(ANSWERED_GROUP))
     stmt = (
         sa.select(
-            *_key_columns(dims, conn.dialect.name),
+            *_key_columns(dims, conn.dialect.name, dates.tz),
             c.received_at.label("received_at"),
             c.accepted_at.label("accepted_at"),
             sa.case((answered, c.answered_at), else_=sa.null()).label("answered_at"),
@@ -405,17 +360,19 @@ def build_complaint_report(
     min_n: int = 30,
     satisfaction_target: float = 0.95,
     on_time_target: float = ON_TIME_TARGET,
+    timezone: str = DEFAULT_TIMEZONE,
     now: datetime | None = None,
 ) -> ComplaintReport:
     """The complaints report over [date_from, date_to] (inclusive local days), as of `now`
     (open and overdue complaints are counted at that moment). Raises DatabaseError when the
     complaint tables cannot be read."""
     specs = parse_by([",".join(spec) for spec in by] if by else None)
-    dates = local_date_range(date_from, date_to)
+    dates = local_date_range(date_from, date_to, timezone)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     fine = tuple(dim for dim in COMPLAINT_DIMENSIONS if any(dim in spec for spec in specs))
     try:
         with engine.connect() as conn:
+            queries.prepare_connection(conn, timezone)
             count_rows = complaint_counts(conn, fine, dates, now)
             time_rows = complaint_times(conn, fine, dates)
             names: dict[str, Mapping[Any, tuple[str, str]]] = {}
@@ -439,6 +396,7 @@ def build_complaint_report(
         min_n=min_n,
         on_time_target=on_time_target,
         satisfaction_target=satisfaction_target,
+        timezone=timezone,
         overall=overall[0]
         if overall
         else _row({}, dict.fromkeys(COUNTS, 0), [], [], min_n, satisfaction_target, on_time_target),

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -32,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables in SQLModel.metadata)
-from storage.models import AnswerStatus
+from storage.models import AnswerStatus, ResponseStatus
 
 # Core tables, taken from the models' metadata (the models are the schema's description).
 _tables = SQLModel.metadata.tables
@@ -45,7 +47,7 @@ questionnaire_t = _tables["questionnaire"]
 
 PERIODS: tuple[str, ...] = ("day", "month", "quarter", "year")
 # Order matters only for display: it is the order columns appear in when combined.
-DIMENSIONS: tuple[str, ...] = ("unit", "procedure", "element", "channel", *PERIODS)
+DIMENSIONS: tuple[str, ...] = ("unit", "procedure", "field", "element", "channel", *PERIODS)
 # Dimensions stored as a (code, name) pair; the others are one text column.
 PAIR_DIMENSIONS: frozenset[str] = frozenset({"unit", "procedure"})
 # Dimensions with exactly one value per response: counts grouped by a combination of them add
@@ -63,12 +65,17 @@ RATING3_UNSATISFIED = "khong_hai_long"
 DossierExclusion = Callable[[sa.Table], ColumnElement[bool]]
 
 
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
 @dataclass(frozen=True)
 class DateRange:
-    """A half-open UTC interval [start, end); either side may be open."""
+    """A half-open UTC interval [start, end); either side may be open. `tz` is the zone whose
+    calendar the report's days, months, quarters and years follow (REPORT_TIMEZONE)."""
 
     start: datetime | None = None
     end: datetime | None = None
+    tz: str = DEFAULT_TIMEZONE
 
     def where(self, column: sa.ColumnElement[Any]) -> list[ColumnElement[bool]]:
         """The WHERE conditions that keep `column` inside the range."""
@@ -80,36 +87,99 @@ class DateRange:
         return conditions
 
 
-def period_expr(column: sa.ColumnElement[Any], kind: str, dialect: str) -> ColumnElement[str]:
-    """SQL text for the period bucket of a UTC timestamp column, per dialect.
+def local_date_range(
+    date_from: date | None, date_to: date | None, tz: str = DEFAULT_TIMEZONE
+) -> DateRange:
+    """Inclusive local calendar days to the half-open UTC range the queries use: a day runs
+    from local midnight to local midnight (in Ho Chi Minh City, 17:00 UTC the day before)."""
+    if date_from and date_to and date_from > date_to:
+        raise ValueError(f"--from {date_from} is after --to {date_to}")
+    zone = ZoneInfo(tz)
 
-    Labels: day "2026-03-05", month "2026-03", quarter "2026-Q1", year "2026". SQLite stores
-    the UTC value as text and `strftime` reads it directly; PostgreSQL stores `timestamptz`,
-    so the value is first moved to UTC, otherwise `to_char` would use the session time zone.
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+    return DateRange(
+        start_of(date_from) if date_from else None,
+        start_of(date_to + timedelta(days=1)) if date_to else None,
+        tz,
+    )
+
+
+@lru_cache(maxsize=16)
+def fixed_offset_minutes(tz: str) -> int | None:
+    """The zone's UTC offset in minutes when it never changed from 1990 to 2100 (Viet Nam:
+    +420 since 1975), else None (daylight saving or a change of offset)."""
+    zone = ZoneInfo(tz)
+    offsets = {
+        datetime(year, month, 15, tzinfo=UTC).astimezone(zone).utcoffset()
+        for year in range(1990, 2101)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int((offset or timedelta(0)).total_seconds() // 60)
+
+
+def _sqlite_local(value: str | None, tz: str) -> str | None:
+    """SQLite function hl_local(ts, tz): a stored UTC timestamp as local wall-clock text."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def prepare_connection(conn: Connection, tz: str) -> None:
+    """Per-connection setup the local-time buckets need: on SQLite, for a zone whose offset
+    changes (daylight saving), the `hl_local` function; nothing elsewhere."""
+    if conn.dialect.name == "sqlite" and fixed_offset_minutes(tz) is None:
+        raw = conn.connection.driver_connection
+        raw.create_function("hl_local", 2, _sqlite_local, deterministic=True)  # type: ignore[union-attr]
+
+
+def period_expr(
+    column: sa.ColumnElement[Any], kind: str, dialect: str, tz: str = DEFAULT_TIMEZONE
+) -> ColumnElement[str]:
+    """SQL text for the local-time period bucket of a UTC timestamp column, per dialect.
+
+    Labels: day "2026-03-05", month "2026-03", quarter "2026-Q1", year "2026", in the calendar
+    of `tz`. SQLite stores UTC text: a fixed-offset zone (Viet Nam) adds its offset as a
+    `strftime` modifier; a zone with daylight saving goes through `hl_local` (see
+    `prepare_connection`). PostgreSQL stores `timestamptz`: `timezone(tz, …)` gives the local
+    wall-clock time, independent of the session's time zone.
     """
     if kind not in PERIODS:
         raise ValueError(f"unknown period {kind!r}")
     if dialect == "sqlite":
+        offset = fixed_offset_minutes(tz)
+        args: list[Any] = (
+            [column, f"{offset:+d} minutes"]
+            if offset is not None
+            else [sa.func.hl_local(column, tz)]
+        )
         formats = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
         if kind in formats:
-            return sa.func.strftime(formats[kind], column, type_=sa.String)
-        month = sa.cast(sa.func.strftime("%m", column), sa.Integer)
+            return sa.func.strftime(formats[kind], *args, type_=sa.String)
+        month = sa.cast(sa.func.strftime("%m", *args), sa.Integer)
         quarter = (month + 2) // 3  # integer division: months 1-3 → 1, …
-        year = sa.func.strftime("%Y", column, type_=sa.String)
+        year = sa.func.strftime("%Y", *args, type_=sa.String)
         return year + "-Q" + sa.cast(quarter, sa.String)
     if dialect == "postgresql":
-        utc = sa.func.timezone("UTC", column)
+        local = sa.func.timezone(tz, column)
         pg_formats = {
             "day": "YYYY-MM-DD",
             "month": "YYYY-MM",
             "quarter": 'YYYY-"Q"Q',
             "year": "YYYY",
         }
-        return sa.func.to_char(utc, pg_formats[kind], type_=sa.String)
+        return sa.func.to_char(local, pg_formats[kind], type_=sa.String)
     raise ValueError(f"period bucketing not implemented for the {dialect!r} dialect")
 
 
-def _response_key_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[Any]]:
+def _response_key_columns(
+    dims: Sequence[str], dialect: str, tz: str = DEFAULT_TIMEZONE
+) -> list[sa.Label[Any]]:
     """Per-response grouping columns, labelled: ids for unit and procedure (names are attached
     afterwards from the small unit and procedure tables), the text value otherwise."""
     columns: list[sa.Label[Any]] = []
@@ -121,7 +191,7 @@ def _response_key_columns(dims: Sequence[str], dialect: str) -> list[sa.Label[An
         elif dim == "channel":
             columns.append(response_t.c.channel.label(key_label(dim)))
         elif dim in PERIODS:
-            columns.append(period_expr(response_t.c.started_at, dim, dialect).label(dim))
+            columns.append(period_expr(response_t.c.started_at, dim, dialect, tz).label(dim))
         else:
             raise ValueError(f"not a response-level dimension: {dim!r}")
     return columns
@@ -141,11 +211,20 @@ def _statement_condition() -> ColumnElement[bool]:
     return sa.and_(answer_t.c.kind == LIKERT5, answer_t.c.element_code.is_not(None))
 
 
-def answer_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Sequence[RowMapping]:
+def answer_counts(
+    conn: Connection,
+    dims: Sequence[str],
+    dates: DateRange,
+    *,
+    questionnaire: str,
+    rating: tuple[str, str],
+) -> Sequence[RowMapping]:
     """One scan of the answers for both statement counts and three-level ratings.
 
-    `dims` are response-level dimensions (see `RESPONSE_DIMENSIONS`). Rows, per (dims…,
-    element_code, question_code, level):
+    Statements are those of `questionnaire` (all its versions: `version_id` tells them apart);
+    ratings are the answers to the rating question of the dossier questionnaire, `rating` =
+    (questionnaire code, question code). `dims` are response-level dimensions (see
+    `RESPONSE_DIMENSIONS`). Rows, per (dims…, version_id, element_code, question_code, level):
 
     - statements (`level` NULL): n (answers of any status), n_valid (status answered),
       n_satisfied; "không ý kiến" and skipped answers are in n only, never in n_valid;
@@ -153,10 +232,18 @@ def answer_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Se
     """
     dialect = conn.dialect.name
     answered = answer_t.c.status == AnswerStatus.ANSWERED.value
-    rating3 = sa.and_(answer_t.c.kind == RATING3, answered, answer_t.c.choice.in_(RATING3_LEVELS))
+    rating3 = sa.and_(
+        response_t.c.questionnaire_code == rating[0],
+        answer_t.c.question_code == rating[1],
+        answer_t.c.kind == RATING3,
+        answered,
+        answer_t.c.choice.in_(RATING3_LEVELS),
+    )
+    statements = sa.and_(response_t.c.questionnaire_code == questionnaire, _statement_condition())
     inner = (
         sa.select(
-            *_response_key_columns(dims, dialect),
+            *_response_key_columns(dims, dialect, dates.tz),
+            response_t.c.questionnaire_id.label("version_id"),
             answer_t.c.element_code.label("element_code"),
             answer_t.c.question_code.label("question_code"),
             sa.case((answer_t.c.kind == RATING3, answer_t.c.choice), else_=sa.null()).label(
@@ -168,11 +255,11 @@ def answer_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Se
             ),
         )
         .select_from(_answers_join())
-        .where(sa.or_(_statement_condition(), rating3), *dates.where(response_t.c.started_at))
+        .where(sa.or_(statements, rating3), *dates.where(response_t.c.started_at))
         .subquery("a")
     )
     keys = [inner.c[key_label(dim)] for dim in dims]
-    groups = [*keys, inner.c.element_code, inner.c.question_code, inner.c.level]
+    groups = [*keys, inner.c.version_id, inner.c.element_code, inner.c.question_code, inner.c.level]
     stmt = sa.select(
         *groups,
         sa.func.count().label("n"),
@@ -183,10 +270,16 @@ def answer_counts(conn: Connection, dims: Sequence[str], dates: DateRange) -> Se
 
 
 def respondent_counts(
-    conn: Connection, dims: Sequence[str], dates: DateRange, elements: Sequence[str]
+    conn: Connection,
+    dims: Sequence[str],
+    dates: DateRange,
+    elements: Sequence[str],
+    *,
+    questionnaire: str,
 ) -> Sequence[RowMapping]:
-    """Responses with at least one valid statement answer, per group: in all (`respondents`)
-    and in each of `elements` (`in_element_0`, `in_element_1`, … in that order).
+    """Responses to `questionnaire` with at least one valid statement answer, per group: in
+    all (`respondents`, of which `complete` finished the questionnaire) and in each of
+    `elements` (`in_element_0`, `in_element_1`, … in that order).
 
     This is the n of an overall or element index: answers of one person are correlated, so
     counting people, not answers, keeps the interval honest. One scan: the inner query folds
@@ -199,10 +292,14 @@ def respondent_counts(
         sa.func.max(sa.case((answer_t.c.element_code == code, 1), else_=0)).label(f"in_element_{i}")
         for i, code in enumerate(elements)
     ]
+    complete = sa.func.max(
+        sa.case((response_t.c.status == ResponseStatus.COMPLETED.value, 1), else_=0)
+    ).label("complete")
     inner = (
-        sa.select(*_response_key_columns(dims, dialect), *flags)
+        sa.select(*_response_key_columns(dims, dialect, dates.tz), complete, *flags)
         .select_from(_answers_join())
         .where(
+            response_t.c.questionnaire_code == questionnaire,
             _statement_condition(),
             answer_t.c.status == AnswerStatus.ANSWERED.value,
             *dates.where(response_t.c.started_at),
@@ -214,6 +311,7 @@ def respondent_counts(
     stmt = sa.select(
         *keys,
         sa.func.count().label("respondents"),
+        sa.func.sum(inner.c.complete).label("complete"),
         *[
             sa.func.sum(inner.c[f"in_element_{i}"]).label(f"in_element_{i}")
             for i in range(len(elements))
@@ -273,7 +371,7 @@ def ratio_766_counts(
     late = sa.and_(d.c.due_at.is_not(None), d.c.completed_at > d.c.due_at)
     columns: list[sa.Label[Any]] = [d.c.unit_id.label("unit_id")]
     if period is not None:
-        columns.append(period_expr(d.c.completed_at, period, dialect).label(period))
+        columns.append(period_expr(d.c.completed_at, period, dialect, dates.tz).label(period))
     other = [make(d) for make in extra_exclusions]
     inner = (
         sa.select(
@@ -301,6 +399,55 @@ def ratio_766_counts(
         sa.func.sum(excluded).label("excluded"),
     ).group_by(*keys)
     return conn.execute(stmt).mappings().all()
+
+
+def response_total(conn: Connection, dates: DateRange, *, questionnaire: str) -> int:
+    """Responses to `questionnaire` started in the range, whatever became of them."""
+    stmt = sa.select(sa.func.count()).where(
+        response_t.c.questionnaire_code == questionnaire, *dates.where(response_t.c.started_at)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def questionnaire_versions(conn: Connection, code: str) -> Sequence[RowMapping]:
+    """Every stored version of a questionnaire (id, version, title, definition), oldest first."""
+    q = questionnaire_t
+    stmt = (
+        sa.select(q.c.id, q.c.version, q.c.title, q.c.definition)
+        .where(q.c.code == code)
+        .order_by(q.c.created_at, q.c.id)
+    )
+    return conn.execute(stmt).mappings().all()
+
+
+def data_span(conn: Connection, *, questionnaire: str) -> tuple[datetime | None, datetime | None]:
+    """First and last response start of a questionnaire (UTC), for a report without dates."""
+    stmt = sa.select(sa.func.min(response_t.c.started_at), sa.func.max(response_t.c.started_at))
+    row = conn.execute(stmt.where(response_t.c.questionnaire_code == questionnaire)).one()
+    low, high = row
+    return _as_utc(low), _as_utc(high)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite aggregates return the stored text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def units_in_scope(conn: Connection) -> list[int]:
+    """Units a report lists even without answers: those with a dossier or a response."""
+    rows = conn.execute(
+        sa.union(sa.select(dossier_t.c.unit_id), sa.select(response_t.c.unit_id))
+    ).scalars()
+    return sorted(uid for uid in rows if uid is not None)
+
+
+def procedure_fields(conn: Connection) -> dict[int, str]:
+    """procedure id → its field (lĩnh vực) name; an empty field name is left out."""
+    rows = conn.execute(sa.select(procedure_t.c.id, procedure_t.c.field_name))
+    return {row.id: row.field_name for row in rows if row.field_name}
 
 
 def export_answers_stmt(dates: DateRange, *, include_text: bool = False) -> sa.Select[Any]:

@@ -117,6 +117,17 @@ class Element(BaseModel):
     weight: float = Field(default=1.0, gt=0)
 
 
+class PreviousVersion(BaseModel):
+    """What a new version says about the one before it: which of its five-level statements
+    still measure the same thing (same code, comparable wording). Reports pool only those
+    across versions; any other statement of this version is a new criterion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field(min_length=1, max_length=32)
+    comparable: tuple[Code, ...] = ()
+
+
 class Questionnaire(BaseModel):
     """A versioned questionnaire file."""
 
@@ -129,6 +140,9 @@ class Questionnaire(BaseModel):
     kind: Literal["dossier", "sipas", "other"] = "other"
     elements: tuple[Element, ...] = ()
     questions: tuple[Question, ...] = Field(min_length=1)
+    # The dossier rating (Decision 766): the three-level question the 766 ratio reads.
+    rating_question: Code | None = None
+    previous: PreviousVersion | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Questionnaire:
@@ -153,6 +167,21 @@ class Questionnaire(BaseModel):
                         f"{where}.when.in: {unknown} are not choices of {earlier.code}"
                     )
             seen[q.code] = q
+        if self.rating_question is not None:
+            rating = seen.get(self.rating_question)
+            if rating is None or rating.type is not QuestionType.RATING3:
+                raise ValueError(
+                    f"rating_question: {self.rating_question!r} is not a rating3 question"
+                )
+        if self.previous is not None:
+            if self.previous.version == self.version:
+                raise ValueError("previous.version: must differ from this version")
+            statements = {q.code for q in self.questions if q.type is QuestionType.LIKERT5}
+            unknown = [c for c in self.previous.comparable if c not in statements]
+            if unknown:
+                raise ValueError(
+                    f"previous.comparable: {unknown} are not five-level statements of this version"
+                )
         return self
 
     def question(self, code: str) -> Question:

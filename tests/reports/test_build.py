@@ -107,7 +107,7 @@ def test_small_samples_flagged_against_min_n(scenario_engine: Engine) -> None:
 
 
 def test_units_marked_against_target_and_ranked(scenario_engine: Engine) -> None:
-    report = build_report(scenario_engine, [["unit"]], target=0.95)
+    report = build_report(scenario_engine, [["unit"]], target=0.95, min_n=1)
     units = {
         (u.keys["unit"].code if isinstance(u.keys["unit"], Dim) else None): u for u in report.units
     }
@@ -116,10 +116,24 @@ def test_units_marked_against_target_and_ranked(scenario_engine: Engine) -> None
     # Responses without a unit read "(không rõ)", come last and are not ranked.
     unknown = units[None]
     assert unknown.keys["unit"] == Dim(None, "(không rõ)")
-    assert unknown.rank is None
+    assert unknown.rank is None and unknown.unranked == "unknown_unit"
     assert report.units[-1] is unknown
     lenient = build_report(scenario_engine, [["unit"]], target=0.7)
-    assert all(u.meets_target for u in lenient.units)
+    assert all(u.meets_target for u in lenient.units if not u.no_data)
+
+
+def test_units_below_min_n_are_listed_after_the_ranked_ones_without_a_rank(
+    scenario_engine: Engine,
+) -> None:
+    # XTD has one response at 100%: it used to take rank 1 over SXD's five.
+    report = build_report(scenario_engine, [["unit"]], min_n=3)
+    by_code = {u.keys["unit"].code: u for u in report.units}  # type: ignore[union-attr]
+    assert by_code["SXD"].rank == 1 and by_code["SXD"].unranked is None
+    assert by_code["XTD"].rank is None and by_code["XTD"].unranked == "small_n"
+    order = [u.unranked for u in report.units]
+    assert order == sorted(order, key=[None, "small_n", "no_data", "unknown_unit"].index)
+    ranked = [u.rank for u in report.units if u.rank is not None]
+    assert ranked == list(range(1, len(ranked) + 1))
 
 
 def test_ratio_766_counts_bad_rating_and_lateness_once(scenario_engine: Engine) -> None:
@@ -169,17 +183,26 @@ def test_rating3_distribution(scenario_engine: Engine) -> None:
     assert sxd_march.counts == {"rat_hai_long": 1, "hai_long": 1, "khong_hai_long": 3}
 
 
-def test_periods_are_utc_and_date_filter_inclusive(scenario_engine: Engine) -> None:
-    # R5 starts 2026-03-31 23:30 UTC: March in UTC, within --to 2026-03-31.
+def test_periods_are_local_and_date_filter_inclusive(scenario_engine: Engine) -> None:
+    # R5 starts 2026-03-31 23:30 UTC, 06:30 on April 1st in Ho Chi Minh City: April.
     report = build_report(
         scenario_engine, [["month"]], date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)
     )
     data = report.to_dict()
     assert [r["month"] for r in data["breakdowns"][0]["rows"]] == ["2026-03"]
-    assert report.overall.respondents == 4
+    assert report.overall.respondents == 3
     april = build_report(scenario_engine, [["unit"]], date_from=date(2026, 4, 1))
+    assert april.overall.respondents == 2  # R4, R5
     assert april.overall.overall_index.value == 1.0
     assert april.overall_766.dossiers == 2  # D6, D8
+    utc = build_report(
+        scenario_engine,
+        [["month"]],
+        date_from=date(2026, 3, 1),
+        date_to=date(2026, 3, 31),
+        timezone="UTC",
+    )
+    assert utc.overall.respondents == 4  # the old reading, still available as a setting
 
 
 def test_quarter_year_channel_procedure_element_breakdowns(scenario_engine: Engine) -> None:
@@ -210,11 +233,23 @@ def test_empty_database_and_empty_period_do_not_crash(
     ]:
         report = build_report(engine, [["unit", "month"], ["element"]], **kwargs)
         data = report.to_dict()
-        assert [b["rows"] for b in data["breakdowns"]] == [[], []]
         assert data["overall"]["overall_index"]["value"] is None
-        assert data["overall"]["meets_target"] is False
-        assert data["units"] == [] and data["ratio_766"] == [] and data["rating3"] == []
+        # An empty period is "no data", neither met nor missed.
+        assert data["overall"]["meets_target"] is None
+        assert data["ratio_766"] == [] and data["rating3"] == []
         assert data["overall"]["rating3"]["n"] == 0
+        for row in [*data["units"], *data["breakdowns"][0]["rows"]]:
+            assert row["no_data"] and row["meets_target"] is None and "rank" not in row
+    # The empty database has no unit and no period: nothing to list.
+    assert build_report(empty_engine, [["unit", "month"]]).to_dict()["breakdowns"][0]["rows"] == []
+    # The empty period still lists the units, as no-data rows of its one month.
+    late = build_report(scenario_engine, [["unit", "month"]], date_from=date(2030, 1, 1))
+    rows = late.to_dict()["breakdowns"][0]["rows"]
+    assert {(r["unit"]["code"], r["month"]) for r in rows} == {
+        ("SXD", "2030-01"),
+        ("XTD", "2030-01"),
+    }
+    assert [u.unranked for u in late.units] == ["no_data", "no_data"]
 
 
 def test_json_shape_is_stable(scenario_engine: Engine) -> None:

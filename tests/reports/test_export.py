@@ -82,9 +82,10 @@ def test_export_xlsx_and_date_filter(app: typer.Typer, tmp_path: Path) -> None:
     wb = load_workbook(out, read_only=True)
     rows = list(wb["Trả lời"].iter_rows(values_only=True))
     assert rows[0] == EXPORT_COLUMNS
-    # April: R4 (2 answers) and the ratings of D6 and D8.
-    assert len(rows) - 1 == 4
-    assert {r[3] for r in rows[1:]} == {"SXD", "XTD"}
+    # April in Ho Chi Minh City: R4 (2 answers), R5 (06:30 on April 1st) and the ratings of
+    # D6 and D8.
+    assert len(rows) - 1 == 5
+    assert {r[3] for r in rows[1:]} == {"SXD", "XTD", None}  # R5 has no unit
 
 
 def test_export_rejects_unknown_format(app: typer.Typer, tmp_path: Path) -> None:
