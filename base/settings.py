@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,16 +83,37 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(
         default=60.0, gt=0, description="How long a sender worker holds messages it claimed"
     )
-    zalo_reply_window_hours: float = Field(
-        default=48.0, gt=0, description="Free replies allowed this long after the user's message"
-    )
     zalo_event_max_age_hours: float = Field(
         default=168,
         gt=0,
         description="Signed Zalo events older than this are acknowledged and ignored",
     )
-    zalo_reply_window_max: int = Field(
-        default=8, ge=1, description="Free replies allowed per user message within the window"
+    # Zalo's reply window (bot/channels/zalo.py, `reply_rule`): the old names
+    # ZALO_REPLY_WINDOW_HOURS / ZALO_REPLY_WINDOW_MAX still set the free part.
+    zalo_reply_window_days: float = Field(
+        default=7, gt=0, description="The OA may reply this long after the user's last interaction"
+    )
+    zalo_free_replies: int = Field(
+        default=8,
+        ge=0,
+        validation_alias=AliasChoices("zalo_free_replies", "zalo_reply_window_max"),
+        description="Replies free of charge within ZALO_FREE_WINDOW_HOURS of that interaction",
+    )
+    zalo_free_window_hours: float = Field(
+        default=48,
+        ge=0,
+        validation_alias=AliasChoices("zalo_free_window_hours", "zalo_reply_window_hours"),
+        description="How long after the user's last interaction replies are free",
+    )
+    zalo_use_paid_quota: bool = Field(
+        default=True,
+        description="Beyond the free replies (within the window) use the OA's paid quota; "
+        "false: such replies are dead-lettered, not sent",
+    )
+    # Zalo Notification Service: the dossier rating invitation sent to a phone number.
+    zalo_zns_url: str = Field(default="https://business.openapi.zalo.me/message/template")
+    zalo_zns_template_id: str = Field(
+        default="", description="The city's registered ZNS rating template; empty: no ZNS"
     )
 
     nlp_model_dir: Path = Field(

@@ -2,8 +2,9 @@
 
     Zalo ──POST /webhooks/zalo──▶ X-ZEvent-Signature check ─▶ event ─▶ Inbound
                                   ConversationService.handle (de-dup on msg_id) ─▶ outbox
-    OutboxWorker ─▶ ZaloTransport: free-reply window check ─▶ POST /v3.0/oa/message/cs
-                                   (token refreshed once on a token error, new pair stored first)
+    OutboxWorker ─▶ ZaloTransport: reply rule (free/paid quota/refused) ─▶ POST /v3.0/oa/message/cs
+                    │              (token refreshed once on a token error, new pair stored first)
+                    └ "zns:<dossier>" rows: rating invitation ─▶ POST ZNS message/template
 
 Zalo wants an answer within 2 seconds: the turn is one short transaction (milliseconds), so
 the webhook commits it before acknowledging (nothing is lost if the process dies), and the
@@ -11,15 +12,18 @@ slow part, sending, happens later in the outbox worker.
 
 Platform details come from secondary sources (see the domain notes); what is uncertain is
 kept in one place each: the signature in `signature_ok`, the button template in
-`message_body`, error codes in `TOKEN_ERRORS` / `RETRYABLE_ERRORS`.
+`message_body`, error codes in `TOKEN_ERRORS` / `RETRYABLE_ERRORS`, the reply window and quota
+in `reply_rule`, the ZNS request in `zns_body`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +32,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
-from bot import http_json
+from bot import http_json, zns
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
 from bot.text_split import split_text
-from storage import chats, outbox
+from storage import chats, invitations
 from storage.db import session_scope
 from storage.types import utcnow
 
@@ -53,7 +57,8 @@ MAX_BUTTONS = 5  # Zalo's button template
 TEXT_MAX = 2000  # characters of one message
 DONE_PREFIX = "d:"  # the engine's «Xong» button of a multiple-choice question
 BUTTON_PREFIX = "#hl:"  # a tapped button comes back as a text message carrying this prefix
-# Invalid, expired or removed access token: refresh, then retry (-220: shared/domain/channels.md).
+# Invalid, expired or removed access token: refresh, then retry (-220: shared/domain/channels.md;
+# -124 is how the ZNS API says it).
 TOKEN_ERRORS = frozenset({-216, -220, -124, -14014})
 # Rate limited, server busy: retry later. (-14003 is an OAuth parameter error: permanent.)
 RETRYABLE_ERRORS = frozenset({-32, -500})
@@ -62,6 +67,7 @@ _OTHER_INTERACTIONS = frozenset(
 )
 MAX_EVENT_BYTES = 256 * 1024  # Zalo events are a few kB; capped before parsing or hashing
 REFRESH_MARGIN = timedelta(minutes=5)
+PURGE_EVERY = 3600.0  # seconds between sweeps of invitations' phone numbers
 
 
 def signature_ok(
@@ -186,8 +192,79 @@ class ZaloTokens:
         return str(data["access_token"])
 
 
+@dataclass(frozen=True)
+class ReplyRule:
+    """Which of Zalo's rules lets a reply go, or why none does."""
+
+    allowed: bool
+    rule: str  # FREE, PAID, WINDOW_CLOSED or QUOTA_OFF
+    detail: str
+
+    FREE = "free reply"
+    PAID = "paid quota"
+    WINDOW_CLOSED = "refused: reply window closed"
+    QUOTA_OFF = "refused: paid quota off"
+
+    def note(self) -> str:
+        """The line kept in the outbox row and the log."""
+        return f"zalo rule: {self.rule} ({self.detail})"
+
+
+def reply_rule(
+    settings: Settings, now: datetime, last_interaction: datetime, used: int, pieces: int = 1
+) -> ReplyRule:
+    """The rule a reply of `pieces` messages falls under, `used` messages having gone to the
+    chat since the user's last interaction.
+
+    Zalo's rules, with their sources (Zalo's developer pages could not be read offline):
+    - an OA may send consultation ("tư vấn") messages for 7 days after the user's last
+      message, and not at all after that: Viindoo's Zalo OA guide ("per Zalo policy, Advisory
+      Messages can only be sent within 7 days of the customer's last message",
+      viindoo.com/documentation/17.0/applications/productivity/zalo/reply-to-zalo-oa-messages);
+    - the first 8 replies within 48 h of the user's message are free, the allowance starts
+      again at each new message, and the 9th, or any sent after 48 h, counts as a proactive
+      message of the OA's paid quota: Zalo OA's help centre ("Các loại tin của Zalo Official
+      Account", zalooa.freshdesk.com, article 64000261136), and eTelecom's Zalo API notes
+      (`quota_type` "reply": "within 8 messages 48h frame", else the package's quota).
+    The numbers are settings (ZALO_REPLY_WINDOW_DAYS, ZALO_FREE_REPLIES, ZALO_FREE_WINDOW_HOURS);
+    ZALO_USE_PAID_QUOTA=false refuses what the free allowance does not cover. Both ends of
+    each span are inside it.
+    """
+    age = now - last_interaction
+    since = f"last interaction {last_interaction:%Y-%m-%d %H:%M} UTC, {_span(age)} ago"
+    if age > timedelta(days=settings.zalo_reply_window_days):
+        window = f"{settings.zalo_reply_window_days:g} days"
+        return ReplyRule(False, ReplyRule.WINDOW_CLOSED, f"{since}; window {window}")
+    free_hours = settings.zalo_free_window_hours
+    if age <= timedelta(hours=free_hours) and used + pieces <= settings.zalo_free_replies:
+        detail = f"{used + pieces} of {settings.zalo_free_replies} within {free_hours:g} h; {since}"
+        return ReplyRule(True, ReplyRule.FREE, detail)
+    used_up = f"{used} sent since; {since}"
+    if settings.zalo_use_paid_quota:
+        return ReplyRule(True, ReplyRule.PAID, used_up)
+    return ReplyRule(False, ReplyRule.QUOTA_OFF, f"ZALO_USE_PAID_QUOTA=false; {used_up}")
+
+
+def _span(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
+
+
+def zns_body(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+    """The ZNS request of an invitation: `phone` (84… form), `template_id`, `template_data`,
+    `tracking_id` (shared/domain/channels.md; the same four fields in the open-source ZNS
+    integrations we read, which send them with the OA's `access_token` header)."""
+    return {
+        "phone": payload[invitations.PHONE],
+        "template_id": settings.zalo_zns_template_id,
+        "template_data": payload["template_data"],
+        "tracking_id": payload["tracking_id"],
+    }
+
+
 class ZaloTransport:
-    """Sends outbox payloads through the v3 consultation API, inside the free-reply window."""
+    """Sends outbox payloads through the v3 consultation API under Zalo's reply rules, and
+    dossier rating invitations through ZNS."""
 
     channel = CHANNEL
 
@@ -199,25 +276,22 @@ class ZaloTransport:
         self.clock = clock
         self.tokens = ZaloTokens(settings, engine, clock)
         self.url = f"{settings.zalo_api_base_url.rstrip('/')}/v3.0/oa/message/cs"
-        self.window = timedelta(hours=settings.zalo_reply_window_hours)
         self.client: httpx.AsyncClient | None = None
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
-        """Send one reply; a message outside the window is dead-lettered with the reason."""
-        await asyncio.to_thread(self._check_window, recipient)
+        """Send one reply, or one invitation. A reply no rule allows is not sent: it is
+        dead-lettered with the rule (`reply_rule`), which is also logged."""
+        if recipient.startswith(zns.RECIPIENT_PREFIX):
+            return await self._invite(recipient, payload)
         *first, last = split_text(str(payload["text"]), TEXT_MAX)
+        await asyncio.to_thread(self._check_rule, recipient, payload, len(first) + 1)
         message_id = None
         for piece in first:  # a long answer: the buttons go with its last piece
             message_id = await self._send_one(recipient, {"text": piece, "buttons": []})
         return await self._send_one(recipient, {**payload, "text": last}) or message_id
 
     async def _send_one(self, recipient: str, payload: dict[str, Any]) -> str | None:
-        body = message_body(recipient, payload)
-        token = await asyncio.to_thread(self.tokens.current)
-        data = await self._post(body, token)
-        if data.get("error") in TOKEN_ERRORS:
-            token = await asyncio.to_thread(self.tokens.refresh, token)
-            data = await self._post(body, token)
+        data = await self._call(self.url, message_body(recipient, payload))
         code = data.get("error")
         if code == 0:
             message_id = (data.get("data") or {}).get("message_id")
@@ -225,11 +299,20 @@ class ZaloTransport:
         reason = f"zalo error {code}: {str(data.get('message', ''))[:200]}"
         raise DeliveryError(reason, permanent=code not in RETRYABLE_ERRORS | TOKEN_ERRORS)
 
-    async def _post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
+    async def _call(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with the access token; a token error refreshes it once and posts again."""
+        token = await asyncio.to_thread(self.tokens.current)
+        data = await self._post(url, body, token)
+        if data.get("error") in TOKEN_ERRORS:
+            token = await asyncio.to_thread(self.tokens.refresh, token)
+            data = await self._post(url, body, token)
+        return data
+
+    async def _post(self, url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         if self.client is None:
             self.client = httpx.AsyncClient(timeout=10)
         try:
-            response = await self.client.post(self.url, json=body, headers={"access_token": token})
+            response = await self.client.post(url, json=body, headers={"access_token": token})
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -238,27 +321,82 @@ class ZaloTransport:
             raise DeliveryError(f"zalo: unexpected answer {str(data)[:200]}")
         return data
 
-    def _check_window(self, recipient: str) -> None:
-        """Raise a permanent DeliveryError for a message Zalo would not deliver for free."""
+    def _check_rule(self, recipient: str, payload: dict[str, Any], pieces: int) -> None:
+        """Record the rule that lets this reply go in its outbox row, or raise a permanent
+        DeliveryError naming the rule that refuses it."""
         now = self.clock()
         with session_scope(self.engine) as session:
             contact = chats.contact(session, CHANNEL, recipient)
             if contact is None:
-                raise DeliveryError("skipped: the user never wrote to the OA", permanent=True)
-            if not contact.following:
-                raise DeliveryError("skipped: the user unfollowed the OA", permanent=True)
-            if now - contact.last_inbound_at > self.window:
                 raise DeliveryError(
-                    f"skipped: outside the free-reply window (last message "
-                    f"{contact.last_inbound_at:%Y-%m-%d %H:%M} UTC)",
-                    permanent=True,
+                    "zalo rule: refused: the user never wrote to the OA", permanent=True
                 )
-            sent = outbox.sent_since(session, CHANNEL, recipient, contact.last_inbound_at)
-        if sent >= self.settings.zalo_reply_window_max:
-            raise DeliveryError(
-                f"skipped: {sent} free replies already sent since the user's last message",
-                permanent=True,
+            if not contact.following:
+                raise DeliveryError(
+                    "zalo rule: refused: the user unfollowed the OA", permanent=True
+                )
+            texts = invitations.sent_texts_since(
+                session, CHANNEL, recipient, contact.last_inbound_at
             )
+            used = sum(len(split_text(t, TEXT_MAX)) for t in texts)
+            rule = reply_rule(self.settings, now, contact.last_inbound_at, used, pieces)
+            if rule.allowed:
+                invitations.note_rule(session, CHANNEL, recipient, payload, rule.note())
+        if not rule.allowed:
+            log.info("zalo: reply to %s not sent: %s", recipient, rule.note())
+            raise DeliveryError(rule.note(), permanent=True)
+        log.info("zalo: reply to %s: %s", recipient, rule.note())
+
+    async def _invite(self, recipient: str, payload: dict[str, Any]) -> str | None:
+        """Send a dossier's rating invitation by ZNS; the phone number is deleted from the
+        outbox row as soon as it is sent or refused for good (`invitations.settle`)."""
+        dossier = str(payload.get("dossier", recipient))
+        if invitations.PHONE not in payload:
+            if payload.get("outcome") == "sent":
+                # Sent and settled, but the process died before the row was marked sent.
+                return str(payload.get("msg_id") or "") or None
+            outcome = str(payload.get("outcome") or "no phone number")
+            raise DeliveryError(f"zns invitation: {outcome}", permanent=True)
+        if not zns.enabled(self.settings):
+            await self._settle(recipient, "refused: ZNS is off (ZALO_ZNS_TEMPLATE_ID empty)")
+            raise DeliveryError("zns invitation: ZALO_ZNS_TEMPLATE_ID is empty", permanent=True)
+        expires = zns.expires_at(payload)
+        if expires is None or expires <= self.clock():
+            await self._settle(recipient, "refused: the link expired")
+            raise DeliveryError("zns invitation: the dossier's link expired", permanent=True)
+        phone = str(payload[invitations.PHONE])
+        masked = zns.mask_phone(phone)
+        data = await self._call(self.settings.zalo_zns_url, zns_body(self.settings, payload))
+        code = data.get("error")
+        said = str(data.get("message", ""))[:200].replace(phone, masked)
+        if code == 0:
+            msg_id = (data.get("data") or {}).get("msg_id")
+            message_id = str(msg_id) if msg_id is not None else None
+            await self._settle(recipient, "sent", msg_id=message_id)
+            log.info("zns invitation for dossier %s sent to %s", dossier, masked)
+            return message_id
+        reason = f"zns error {code}: {said}"
+        if code in RETRYABLE_ERRORS | TOKEN_ERRORS:
+            raise DeliveryError(reason)
+        # Anything else (an invalid phone, a template Zalo refuses) cannot succeed later.
+        await self._settle(recipient, f"refused: {reason}")
+        log.warning("zns invitation for dossier %s to %s refused: %s", dossier, masked, reason)
+        raise DeliveryError(reason, permanent=True)
+
+    async def _settle(self, recipient: str, outcome: str, msg_id: str | None = None) -> None:
+        def settle() -> None:
+            with session_scope(self.engine) as session:
+                invitations.settle(session, CHANNEL, recipient, outcome, msg_id=msg_id)
+
+        try:
+            await asyncio.to_thread(settle)
+        except Exception:  # the sweep (`purge_invitations`) removes the number later
+            log.exception("zns invitation %s: phone number not yet deleted", recipient)
+
+    def purge_invitations(self) -> int:
+        """Delete phone numbers that invitations no longer need (see storage.invitations)."""
+        with session_scope(self.engine) as session:
+            return invitations.purge(session, CHANNEL, zns.RECIPIENT_PREFIX, self.clock())
 
     async def close(self) -> None:
         if self.client is not None:
@@ -291,6 +429,7 @@ class ZaloChannel:
             lease_seconds=ctx.settings.outbox_lease_seconds,
             limits=RateLimits(per_second=20, per_chat_interval=0.5, per_chat_burst=3),
         )
+        self._sweeper: asyncio.Task[None] | None = None
 
     def install(self, app: FastAPI) -> None:
         """Add POST /webhooks/zalo."""
@@ -405,13 +544,30 @@ class ZaloChannel:
             chats.touch_contact(session, CHANNEL, user, at, following=following)
 
     async def start(self) -> None:
-        """Start the sender loop."""
+        """Start the sender loop, and the hourly sweep of invitations' phone numbers."""
         await self.worker.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="zalo-invitation-sweep")
 
     async def stop(self) -> None:
         """Stop the sender loop (unsent messages stay in the outbox)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.worker.stop()
         await self.transport.close()
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                cleaned = await asyncio.to_thread(self.transport.purge_invitations)
+                if cleaned:
+                    log.info("zns: phone numbers deleted from %s settled invitations", cleaned)
+            except Exception:  # a database hiccup: the next sweep tries again
+                log.exception("zns: sweeping invitations' phone numbers failed")
+            await asyncio.sleep(PURGE_EVERY)
 
 
 def _event_id(name: str, user: str, stamp: object) -> str:

@@ -156,17 +156,36 @@ class FakeTelegram:
 class FakeZalo:
     """Zalo OpenAPI (v3 cs messages) and OAuth (v4 token refresh). An access token is valid
     until refreshed; each refresh token works once. `errors` are Zalo error codes (returned
-    with HTTP 200) that the next message calls get."""
+    with HTTP 200) that the next message calls get. ZNS (`POST /message/template`, same
+    access token, -124 when it is not valid) takes its own `zns_errors`."""
 
     access_token: str = "access-0"
     refresh_token: str = "refresh-0"
     calls: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     errors: list[int] = field(default_factory=list)
     refreshes: int = 0
+    zns_errors: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> FastAPI:
         app = FastAPI()
+
+        @app.post("/message/template")
+        async def zns(request: Request) -> JSONResponse:
+            body = json.loads(await request.body())
+            headers = dict(request.headers)
+            with self.lock:
+                if headers.get("access_token") != self.access_token:
+                    self.calls.append(("zns!token", body, headers))
+                    return JSONResponse({"error": -124, "message": "Access token is invalid"})
+                if self.zns_errors:
+                    code = self.zns_errors.pop(0)
+                    self.calls.append((f"zns!{code}", body, headers))
+                    return JSONResponse({"error": code, "message": f"fake error {body['phone']}"})
+                self.calls.append(("zns", body, headers))
+                n = sum(1 for c in self.calls if c[0] == "zns")
+                data = {"msg_id": f"zns{n}", "sent_time": str(int(time.time() * 1000))}
+                return JSONResponse({"error": 0, "message": "Success", "data": data})
 
         @app.post("/v3.0/oa/message/cs")
         async def send(request: Request) -> JSONResponse:
@@ -213,3 +232,8 @@ class FakeZalo:
                 for m, b, _ in self.calls
                 if m == "cs" and (user is None or b["recipient"]["user_id"] == user)
             ]
+
+    def zns_sent(self) -> list[dict[str, Any]]:
+        """ZNS template messages accepted."""
+        with self.lock:
+            return [b for m, b, _ in self.calls if m == "zns"]

@@ -48,7 +48,7 @@ def zalo_settings(db_url: str, zalo_url: str, **extra: Any) -> Settings:
         zalo_app_id=APP_ID,
         zalo_app_secret="app-secret",
         zalo_oa_secret_key=OA_SECRET,
-        zalo_oa_id="oa1",
+        zalo_oa_id="4321",
         zalo_api_base_url=zalo_url,
         zalo_oauth_base_url=zalo_url,
         outbox_retry_base_seconds=0.05,
@@ -301,16 +301,16 @@ def test_contact_details_and_images_are_kept_only_with_consent(running: Running)
     assert photos == [["image", "https://x/1.jpg"]] and phone == "0901234567"
 
 
-def test_replies_outside_the_free_window_are_recorded_not_sent(running: Running) -> None:
+def test_replies_past_the_free_48_hours_go_on_the_paid_quota_and_say_so(running: Running) -> None:
     citizen = running.user("u-500")
     late = citizen.text_event("xin chào", ago=49 * 3600)  # Zalo delivered it two days late
     assert citizen.post(late).status_code == 200
     settle(running.engine)
-    assert citizen.texts() == []
+    assert len(citizen.texts()) == 1
     t = table(OutboxMessage)
     with running.engine.connect() as conn:
-        status, error = conn.execute(sa.select(t.c.status, t.c.last_error)).one()
-    assert status == "dead" and "free-reply window" in error
+        status, rule = conn.execute(sa.select(t.c.status, t.c.last_error)).one()
+    assert status == "sent" and rule.startswith("zalo rule: paid quota")
 
 
 def test_zalo_errors_are_retried_or_dead_lettered_with_the_reason(running: Running) -> None:
