@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -27,10 +29,11 @@ from storage.db import DatabaseError
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 REPORT_FORMATS = ("table", "csv", "xlsx", "json")
-REPORTS = ("satisfaction", "complaints")
-DEFAULT_REPORT_XLSX = Path("hailong-report.xlsx")
-DEFAULT_COMPLAINTS_XLSX = Path("hailong-complaints.xlsx")
-DEFAULT_EXPORT_XLSX = Path("hailong-export.xlsx")
+REPORTS = ("satisfaction", "complaints", "close", "reopen")
+# The table's width when standard output is not a terminal: the survey report is laid out
+# for 100 columns; the complaints report's wide tables keep their former width.
+TABLE_WIDTH = 100
+COMPLAINTS_TABLE_WIDTH = 160
 
 
 def parse_date(value: str | None, option: str) -> date | None:
@@ -146,7 +149,47 @@ def report(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | xlsx | json")] = "table",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write to this file (default: standard output)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (default: standard output; xlsx only when it is not a "
+            "terminal). Nothing is written into the current folder without --out.",
+        ),
+    ] = None,
+    machine: Annotated[
+        bool,
+        typer.Option(
+            "--machine",
+            help="With --format csv: the stable machine form (English snake_case columns "
+            "and codes, reports/README.md) instead of the analyst's Vietnamese headers.",
+        ),
+    ] = False,
+    questionnaire: Annotated[
+        str | None,
+        typer.Option(
+            "--questionnaire",
+            "-q",
+            help="Questionnaire code the figures are for (default: GENERAL_QUESTIONNAIRE).",
+        ),
+    ] = None,
+    month: Annotated[
+        str | None,
+        typer.Option(
+            "--month",
+            help="One month, YYYY-MM (instead of --from/--to). A closed month shows its "
+            "stored figures and what changed since; `report close|reopen` need it.",
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="A closed month: recompute instead of the stored figures."),
+    ] = False,
+    closed_by: Annotated[
+        str | None,
+        typer.Option("--closed-by", help="report close/reopen: who (default: the login name)."),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="report reopen: why (kept in the audit log).")
     ] = None,
 ) -> None:
     """Satisfaction report (default): criterion rates, element and overall indices, the
@@ -154,8 +197,8 @@ def report(
     targets. `hailong report complaints`: how complaints are handled (received, routed,
     answered on time, open, overdue, times, transfers, reopened, satisfaction, the Decision
     766 complaint ratios)."""
-    from reports.build import build_report, parse_by
-    from reports.complaints import dossier_complaint_exclusion
+    from reports.build import Report, build_report, parse_by
+    from reports.closing import CLOSED_BREAKDOWNS, parse_month, stored_month, with_close
     from reports.render import write_csv, write_json, write_table, write_xlsx
 
     kind = what.strip().lower()
@@ -164,31 +207,160 @@ def report(
     fmt = fmt.strip().lower()
     if fmt not in REPORT_FORMATS:
         raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(REPORT_FORMATS)}")
-    if kind == "complaints":
-        _complaints_report(by, date_from, date_to, fmt, out)
+    if machine and fmt != "csv":
+        raise UserError("--machine applies to --format csv only")
+    if month is not None:
+        if date_from is not None or date_to is not None:
+            raise UserError("--month replaces --from/--to; give one or the other")
+        try:
+            first, last = parse_month(month)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        date_from, date_to = first.isoformat(), last.isoformat()
+    if kind in ("close", "reopen"):
+        if month is None:
+            raise UserError(f"report {kind} needs --month YYYY-MM")
+        _close_or_reopen(kind, month, questionnaire, closed_by, reason)
         return
-    specs, start, end, out = _checked(
-        parse_by, by, date_from, date_to, fmt, out, DEFAULT_REPORT_XLSX
-    )
+    if kind == "complaints":
+        _complaints_report(by, date_from, date_to, fmt, out, machine)
+        return
+    specs, start, end, out = _checked(parse_by, by, date_from, date_to, fmt, out)
     engine, settings = _settings_engine()
     try:
-        result = build_report(
-            engine,
-            specs,
-            start,
-            end,
-            min_n=settings.report_min_n,
-            target=settings.satisfaction_target,
-            element_weights=settings.element_weights,
-            dossier_questionnaire=settings.dossier_questionnaire,
-            # Decision 766: a dossier with a complaint about its handling is not satisfied.
-            extra_766_exclusions=[dossier_complaint_exclusion],
-        )
+        code = _report_questionnaire(engine, settings, questionnaire)
+        options = _build_options(settings, code)
+
+        def build(breakdowns: Any) -> Report:
+            return build_report(engine, breakdowns, start, end, **options)
+
+        stored = stored_month(engine, code, month) if month and not live else None
+        if stored is None or month is None:
+            result = build(specs)
+        else:
+            missing = [",".join(s) for s in specs if tuple(s) not in CLOSED_BREAKDOWNS]
+            if missing:
+                raise UserError(
+                    f"{month} is closed: its stored breakdowns are "
+                    f"{' '.join(','.join(s) for s in CLOSED_BREAKDOWNS)}; not {' '.join(missing)}"
+                    " (add --live to recompute)"
+                )
+            result = with_close(stored, month, build(CLOSED_BREAKDOWNS))
+            wanted = {tuple(s) for s in specs}
+            result.breakdowns = [b for b in result.breakdowns if b.by in wanted]
     except DatabaseError as exc:
         raise UserError(str(exc).splitlines()[0]) from exc
     finally:
         engine.dispose()
-    _write(result, fmt, out, write_table, write_json, write_csv, write_xlsx)
+    _write(
+        result, fmt, out, write_table, write_json, partial(write_csv, machine=machine), write_xlsx
+    )
+
+
+def _report_questionnaire(engine: Engine, settings: Settings, code: str | None) -> str:
+    """The questionnaire a report is for: --questionnaire, else GENERAL_QUESTIONNAIRE; it must
+    exist as a file or have stored answers."""
+    from reports.queries import questionnaire_versions
+
+    code = (code or settings.general_questionnaire).strip()
+    if code in _questionnaires(settings):
+        return code
+    with engine.connect() as conn:
+        if questionnaire_versions(conn, code):
+            return code
+    known = ", ".join(sorted(_questionnaires(settings)))
+    raise UserError(f"unknown questionnaire {code!r}; known: {known}")
+
+
+def _questionnaires(settings: Settings) -> dict[str, Any]:
+    from survey.loader import QuestionnaireError, load_questionnaires
+
+    try:
+        return load_questionnaires([settings.questionnaire_dir])
+    except QuestionnaireError as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+
+
+def _build_options(settings: Settings, code: str) -> dict[str, Any]:
+    """build_report's keyword arguments from the settings, each checked against the data:
+    ELEMENT_WEIGHTS must name elements of the questionnaire; the dossier questionnaire must
+    name its rating question."""
+    from reports.complaints import dossier_complaint_exclusion
+
+    files = _questionnaires(settings)
+    weights = dict(settings.element_weights)
+    if weights and code in files:
+        known = [e.code for e in files[code].elements]
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise UserError(
+                f"ELEMENT_WEIGHTS: {', '.join(unknown)} is not an element of {code} "
+                f"(elements: {', '.join(known)})"
+            )
+    dossier = files.get(settings.dossier_questionnaire)
+    if dossier is None or dossier.rating_question is None:
+        raise UserError(
+            f"DOSSIER_QUESTIONNAIRE: {settings.dossier_questionnaire!r} is not a questionnaire "
+            "with a rating_question"
+        )
+    return {
+        "min_n": settings.report_min_n,
+        "target": settings.satisfaction_target,
+        "on_time_target": settings.dossiers_on_time_target,
+        "element_weights": weights,
+        "questionnaire": code,
+        "dossier_questionnaire": dossier.code,
+        "rating_question": dossier.rating_question,
+        "timezone": settings.report_timezone,
+        # Decision 766: a dossier with a complaint about its handling is not satisfied.
+        "extra_766_exclusions": [dossier_complaint_exclusion],
+    }
+
+
+def _close_or_reopen(
+    kind: str, month: str, questionnaire: str | None, who: str | None, reason: str | None
+) -> None:
+    """`hailong report close|reopen --month M`: store or release a month's signed figures."""
+    import getpass
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reports.build import build_report
+    from reports.closing import (
+        CLOSED_BREAKDOWNS,
+        CloseError,
+        close_month,
+        parse_month,
+        reopen_month,
+    )
+
+    who = (who or getpass.getuser()).strip()
+    if not who:
+        raise UserError("--closed-by is empty")
+    if kind == "reopen" and not (reason and reason.strip()):
+        raise UserError("report reopen needs --reason (it is kept in the audit log)")
+    first, last = parse_month(month)
+    engine, settings = _settings_engine()
+    try:
+        code = _report_questionnaire(engine, settings, questionnaire)
+        if kind == "close":
+            result = build_report(
+                engine,
+                CLOSED_BREAKDOWNS,
+                first,
+                last,
+                **_build_options(settings, code),
+            )
+            today = datetime.now(ZoneInfo(settings.report_timezone)).date()
+            close_month(engine, result, month, closed_by=who, today=today)
+            typer.echo(f"{month} closed for {code} by {who}: its figures are stored")
+        else:
+            reopen_month(engine, code, month, by=who, reason=(reason or "").strip())
+            typer.echo(f"{month} reopened for {code} by {who}: reports recompute it")
+    except (CloseError, DatabaseError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from exc
+    finally:
+        engine.dispose()
 
 
 def _checked(
@@ -198,20 +370,36 @@ def _checked(
     date_to: str | None,
     fmt: str,
     out: Path | None,
-    default_xlsx: Path,
 ) -> tuple[Any, date | None, date | None, Path | None]:
     """A report's arguments checked before anything is opened or written: the breakdowns,
-    the dates, and the output file (xlsx needs one: `default_xlsx`)."""
+    the dates, and the output file (see `_check_binary_out`)."""
     try:
         specs = parse(by)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     _check_dates(start, end)
-    if fmt == "xlsx" and out is None:
-        out = default_xlsx
+    _check_binary_out(fmt, out)
     _check_out(out)
     return specs, start, end, out
+
+
+def _check_binary_out(fmt: str, out: Path | None) -> None:
+    """XLSX goes to --out, or to standard output when that is not a terminal (a pipe or a
+    redirection); never to a default file in the current folder, never onto a terminal."""
+    if fmt == "xlsx" and out is None and sys.stdout.isatty():
+        raise UserError("--format xlsx needs --out FILE")
+
+
+def _xlsx_to_stdout(write: Callable[[Path], object]) -> None:
+    """An XLSX written to a private temp folder (not the current one), then copied out."""
+    with tempfile.TemporaryDirectory(prefix="hailong-") as folder:
+        path = Path(folder) / "out.xlsx"
+        write(path)
+        sys.stdout.flush()
+        with path.open("rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
 
 
 def _write(
@@ -222,12 +410,15 @@ def _write(
     write_json: Callable[[Any, TextIO], None],
     write_csv: Callable[[Any, TextIO], None],
     write_xlsx: Callable[[Any, Path], None],
+    table_width: int = TABLE_WIDTH,
 ) -> None:
     """A built report to standard output or, atomically, to `out` in `fmt`."""
     if out is None:
         if fmt == "table":
-            width = None if sys.stdout.isatty() else 160
+            width = None if sys.stdout.isatty() else table_width
             write_table(result, sys.stdout, width=width)
+        elif fmt == "xlsx":
+            _xlsx_to_stdout(partial(write_xlsx, result))
         elif fmt == "json":
             write_json(result, sys.stdout)
         else:
@@ -250,14 +441,13 @@ def _complaints_report(
     date_to: str | None,
     fmt: str,
     out: Path | None,
+    machine: bool = False,
 ) -> None:
     """`hailong report complaints`: checked like the satisfaction report, same outputs."""
     from reports import render
     from reports.complaints import build_complaint_report, parse_by
 
-    specs, start, end, out = _checked(
-        parse_by, by, date_from, date_to, fmt, out, DEFAULT_COMPLAINTS_XLSX
-    )
+    specs, start, end, out = _checked(parse_by, by, date_from, date_to, fmt, out)
     engine, settings = _settings_engine()
     try:
         result = build_complaint_report(
@@ -278,8 +468,9 @@ def _complaints_report(
         out,
         render.write_complaints_table,
         render.write_complaints_json,
-        render.write_complaints_csv,
+        partial(render.write_complaints_csv, machine=machine),
         render.write_complaints_xlsx,
+        COMPLAINTS_TABLE_WIDTH,
     )
 
 
@@ -287,7 +478,12 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv | xlsx")] = "csv",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write to this file (csv default: standard output)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (default: standard output; xlsx only when it is not a "
+            "terminal). Nothing is written into the current folder without --out.",
+        ),
     ] = None,
     date_from: Annotated[
         str | None, typer.Option("--from", help="First day included, YYYY-MM-DD (UTC).")
@@ -309,12 +505,19 @@ def export(
         raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     _check_dates(start, end)
-    if fmt == "xlsx" and out is None:
-        out = DEFAULT_EXPORT_XLSX
+    _check_binary_out(fmt, out)
     _check_out(out)
     engine, _ = _settings_engine()
+    count = 0
     try:
-        if out is None:
+        if out is None and fmt == "xlsx":
+
+            def write(path: Path) -> None:
+                nonlocal count
+                count = export_answers(engine, fmt, path, start, end, include_text=include_text)
+
+            _xlsx_to_stdout(write)
+        elif out is None:
             sys.stdout.write("\ufeff")
             count = export_answers(engine, fmt, sys.stdout, start, end, include_text=include_text)
         else:

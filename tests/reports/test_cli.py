@@ -94,7 +94,7 @@ def test_report_csv_has_bom_and_vietnamese(
 ) -> None:
     use_db(scenario_url)
     out = tmp_path / "report.csv"
-    result = run(app, "report", "--format", "csv", "--out", str(out))
+    result = run(app, "report", "--format", "csv", "--machine", "--out", str(out))
     assert result.exit_code == 0, result.output
     raw = out.read_bytes()
     assert raw.startswith(BOM)
@@ -118,7 +118,7 @@ def test_report_csv_has_bom_and_vietnamese(
 def test_report_xlsx_sheets_rows_and_chart(
     app: typer.Typer, use_db, scenario_url: str, tmp_path: Path
 ) -> None:
-    use_db(scenario_url)
+    use_db(scenario_url, REPORT_MIN_N="1")  # every unit with an answer is ranked
     out = tmp_path / "report.xlsx"
     result = run(
         app, "report", "-f", "xlsx", "-o", str(out), "--by", "unit,month", "--by", "element"
@@ -126,6 +126,7 @@ def test_report_xlsx_sheets_rows_and_chart(
     assert result.exit_code == 0, result.output
     wb = load_workbook(out)
     assert wb.sheetnames == [
+        "Giới thiệu",
         "Tổng hợp",
         "Đơn vị × Tháng",
         "Yếu tố",
@@ -140,7 +141,7 @@ def test_report_xlsx_sheets_rows_and_chart(
     assert rows[2][1] == "SXD" and rows[2][4] == pytest.approx(0.7083)
     assert len(units._charts) == 1  # bar chart of units against the target line
     monthly = list(wb["Đơn vị × Tháng"].iter_rows(values_only=True))
-    assert len(monthly) == 1 + 3
+    assert len([r for r in monthly[1:] if r[3]]) == 3  # rows with answers (others: no data)
     r766 = list(wb["QĐ 766"].iter_rows(values_only=True))
     assert r766[1][:8] == ("SXD", "Sở Xây dựng", "2026-03", 5, 2, 2, 3, 0.4)
 

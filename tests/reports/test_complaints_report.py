@@ -575,7 +575,9 @@ def test_cli_json_csv_xlsx_table(
     assert overall["satisfaction"]["small_n"] is False
 
     out = tmp_path / "c.csv"
-    result = run(app, "report", "complaints", "-f", "csv", "--by", "unit", "-o", str(out))
+    result = run(
+        app, "report", "complaints", "-f", "csv", "--machine", "--by", "unit", "-o", str(out)
+    )
     assert result.exit_code == 0, result.output
     raw = out.read_bytes()
     assert raw.startswith(BOM)
