@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import pydantic
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from base.errors import InvalidSetting
+
+# Each rule below is said in `.env.example` next to its setting.
+LINK_SECRET_MIN_BYTES = 32  # HMAC-SHA256 key: shorter keys are guessable offline from one link
+_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")  # "<bot id>:<secret>", from @BotFather
+_TELEGRAM_USERNAME = re.compile(r"@?[A-Za-z][A-Za-z0-9_]{4,31}")
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # setWebhook's secret_token alphabet
+_DIGITS = re.compile(r"[0-9]{1,32}")
+# Values of these settings are never echoed in an error message.
+_SECRET_WORDS = ("secret", "token", "key", "database_url")
 
 
 class Settings(BaseSettings):
     """Every setting hailong reads. `.env.example` documents each one."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", allow_inf_nan=False
+    )
 
     database_url: str = Field(
         default="sqlite:///./hailong.db",
@@ -36,7 +57,7 @@ class Settings(BaseSettings):
     )
     report_min_n: int = Field(default=30, ge=1, description="Below this n a rate is flagged")
     satisfaction_target: float = Field(default=0.95, gt=0, le=1)
-    element_weights: dict[str, float] = Field(
+    element_weights: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=dict,
         description='JSON map of element code to weight, e.g. {"TCDV": 1, "CC": 2}; default equal',
     )
@@ -44,7 +65,7 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public HTTPS address of `hailong serve`"
     )
-    api_keys: list[str] = Field(
+    api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description='JSON list of keys for /api/v1, e.g. ["k1","k2"]'
     )
     link_secret: str = Field(
@@ -161,10 +182,175 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("DATABASE_URL must start with sqlite:// or postgresql+psycopg://")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL: sqlite:///path.db or postgresql+psycopg://user@host/db"
+            ) from None
         return value
+
+    # --- every setting is checked when read: a wrong value stops the command, naming it ---
+
+    @field_validator("element_weights", "api_keys", mode="before")
+    @classmethod
+    def _json(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        """These two are JSON in the environment: a typo is named, not a traceback."""
+        weights = info.field_name == "element_weights"
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else None
+            except json.JSONDecodeError as exc:
+                example = '{"TCDV": 1, "CC": 2}' if weights else '["k1", "k2"]'
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at column {exc.colno}), e.g. {example}"
+                ) from None
+        return _check_weights(value) if weights else _check_keys(value)
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secret(cls, value: str) -> str:
+        size = len(value.encode())
+        if value and size < LINK_SECRET_MIN_BYTES:
+            raise ValueError(
+                f"must be at least {LINK_SECRET_MIN_BYTES} bytes when set (it has {size}): "
+                "use a long random string, e.g. python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str) -> str:
+        if value and not _TELEGRAM_TOKEN.fullmatch(value):
+            raise ValueError("not a Bot API token: <digits>:<letters> as @BotFather gives it")
+        return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _bot_username(cls, value: str) -> str:
+        if value and not _TELEGRAM_USERNAME.fullmatch(value):
+            raise ValueError("not a Telegram username: 5-32 letters, digits or _ (e.g. hl_bot)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        if value and not _TELEGRAM_SECRET.fullmatch(value):
+            raise ValueError("Telegram takes 1-256 characters A-Z, a-z, 0-9, _ and - only")
+        return value
+
+    @field_validator("zalo_app_id", "zalo_oa_id")
+    @classmethod
+    def _numeric_id(cls, value: str) -> str:
+        if value and not _DIGITS.fullmatch(value):
+            raise ValueError("a Zalo id is digits only")
+        return value
+
+    @field_validator("dossier_questionnaire", "general_questionnaire")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a questionnaire")
+        return value
+
+    @field_validator("complaint_monitor_chat_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("questionnaire_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such folder: {value}")
+        return value
+
+    @field_validator("complaint_holidays_file")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("zalo_link_template")
+    @classmethod
+    def _link_template(cls, value: str) -> str:
+        try:
+            sample = value.format(oa_id="1", token="t")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may use only {oa_id} and {token}") from None
+        if "{token}" not in value:
+            raise ValueError("must contain {token}")
+        _http_url(sample)
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _urls(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        """Every `*_url` setting but DATABASE_URL is an http(s) address."""
+        name = info.field_name or ""
+        if name.endswith("_url") and name != "database_url" and isinstance(value, str):
+            _http_url(value)
+        return value
+
+
+def _check_weights(value: Any) -> dict[str, Any]:
+    """Weights are positive and finite: a negative one made an index outside its interval."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError('must be a JSON object of element code to weight, e.g. {"CC": 2}')
+    for code, weight in value.items():
+        number = isinstance(weight, int | float) and not isinstance(weight, bool)
+        if not code or not number or not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"the weight of {code!r} must be a positive number, got {weight!r}")
+    return value
+
+
+def _check_keys(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ValueError('must be a JSON list of strings, e.g. ["k1", "k2"]')
+    if any(not k.isprintable() or not k or any(c.isspace() for c in k) for k in value):
+        raise ValueError("a key is empty or has spaces or control characters")
+    return value
+
+
+def _http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        raise ValueError(f"not an http:// or https:// address: {value!r}")
+
+
+def describe(exc: pydantic.ValidationError) -> str:
+    """One line naming each wrong setting by its environment variable, with the reason;
+    secrets are not echoed."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        loc = [str(p) for p in error["loc"]]
+        name = loc[0].upper() if loc else "settings"
+        reason = error["msg"].removeprefix("Value error, ")
+        if len(loc) > 1:
+            reason = f"{'.'.join(loc[1:])}: {reason}"
+        shown = error.get("input")
+        secret = any(word in name.lower() for word in _SECRET_WORDS)
+        if error["type"] != "value_error" and isinstance(shown, str | int | float) and not secret:
+            reason += f" (got {str(shown)[:60]!r})"
+        parts.append(f"{name}: {reason}")
+    return "; ".join(parts)
 
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once. Raises InvalidSetting (one line, naming the
+    environment variable) for any value that is wrong."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        raise InvalidSetting(describe(exc)) from None
+    except SettingsError as exc:  # a source that could not even be read
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1).upper() if found else "settings"
+        raise InvalidSetting(f"{name}: {exc.__cause__ or exc}") from None

@@ -404,7 +404,7 @@ class Citizens:
 
         self.engine = make_engine(url)
         self.svc = conversation_service(
-            Settings(database_url=url, link_secret="bench"), self.engine
+            Settings(database_url=url, link_secret="bench-" * 8), self.engine
         )
         self.n = 0
         self.prefix = f"prep-{uuid.uuid4().hex[:8]}-"  # message ids unique across instances
@@ -617,7 +617,7 @@ class Server:
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
             "TELEGRAM_BASE_URL": bot_api + "/bot",
             "TELEGRAM_BOT_USERNAME": "hl_bot",
-            "LINK_SECRET": "bench",
+            "LINK_SECRET": "bench-" * 8,
         }
         if mode == "deployed":
             cmd = [sys.executable, "-m", "hailong.cli", "serve", "--host", "127.0.0.1"]

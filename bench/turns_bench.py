@@ -54,7 +54,7 @@ def main() -> None:
     try:
         _migrate(url)
         engine = make_engine(url)
-        svc = conversation_service(Settings(database_url=url, link_secret="bench"), engine)
+        svc = conversation_service(Settings(database_url=url, link_secret="bench-" * 8), engine)
         print(run(svc, args.batch, args.rounds, args.profile, args.db))
         engine.dispose()
     finally:

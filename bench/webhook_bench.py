@@ -633,7 +633,7 @@ def main() -> None:
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_BASE_URL": bot_api + "/bot",
-        "LINK_SECRET": "bench",
+        "LINK_SECRET": "bench-" * 8,
     }
     chosen: list[tuple[str, str, dict[str, str], int]] = []
     if "bare" in targets:

@@ -98,13 +98,43 @@ def test_a_broken_questionnaire_file_is_named(sqlite_url: str, tmp_path: Path) -
     one_line_error(result, "bad.yaml", "field questions")
 
 
-@pytest.mark.parametrize(
-    "args", [["chat"], ["chat", "--user"], ["frobnicate"], ["db", "upgrade", "1", "2"]]
-)
-def test_wrong_arguments_exit_with_usage(sqlite_url: str, args: list[str]) -> None:
+# Every usage error of every command: one line `hailong: error: <what>`, one hint line at
+# most, exit 2, nothing on stdout (Typer's boxes and usage blocks bypassed the rule).
+USAGE_ERRORS: list[tuple[list[str], str]] = [
+    (["chat"], "chat: Missing option '--user'"),  # a required option
+    (["chat", "--user"], "chat: Option '--user' requires an argument"),
+    (["chat", "--user", "a", "--bogus"], "chat: No such option: --bogus"),  # unknown option
+    (["frobnicate"], "No such command 'frobnicate'"),
+    (["db", "upgrade", "1", "2"], "db upgrade: Got unexpected extra argument"),
+    (["demo", "--responses", "many"], "demo: Invalid value for '--responses'"),  # a bad int
+    (["serve", "--port", "0"], "serve: Invalid value for '--port'"),  # out of range
+    (["serve", "--log-level", "loud"], "unknown log level 'loud'"),  # a bad choice
+    (["report", "--format", "pdf"], "unknown --format 'pdf'"),  # a bad choice
+    (["staff", "add", "--unit", "SXD"], "staff add: Missing option '--name'"),
+    (["staff", "add", "--name", "An", "--role", "boss"], "unknown role 'boss'"),  # a bad choice
+    (["staff", "remove", "--telegram-id", "x"], "staff remove: Invalid value for '--telegram-id'"),
+    (["nlp", "route"], "nlp route: Missing argument"),
+    (["invite", "--dossier", "X"], "invite: Missing option"),
+    (["export", "--nope"], "export: No such option: --nope"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_are_one_line_and_exit_2(sqlite_url: str, args: list[str], says: str) -> None:
     result = hailong(*args, db=sqlite_url)
-    assert result.returncode == 2 and ("Usage" in result.stderr or "Error" in result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert 1 <= len(lines) <= 2 and lines[0].startswith("hailong: error: "), result.stderr
+    assert says in lines[0], lines[0]
+    assert all(line.startswith("hailong: ") for line in lines), lines  # no box, no usage block
+    assert "╭" not in result.stderr and "Usage:" not in result.stderr
     assert result.stdout == ""
+
+
+def test_help_still_works_and_no_command_shows_it(sqlite_url: str) -> None:
+    assert hailong("chat", "--help", db=sqlite_url).returncode == 0
+    bare = hailong(db=sqlite_url)
+    assert bare.returncode == 2 and "chat" in bare.stdout and bare.stderr == ""
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -95,7 +95,7 @@ def test_two_workers_serve_on_postgresql(postgres_url: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": migrated(postgres_url), "LINK_SECRET": "t"}
+    env = {**os.environ, "DATABASE_URL": migrated(postgres_url), "LINK_SECRET": "t" * 32}
     assert subprocess.run(
         [sys.executable, "-m", "hailong.cli", "catalogue", "load"], env=env, cwd=ROOT
     ).returncode == 0

@@ -37,7 +37,7 @@ def server_env(db_url: str, telegram_url: str) -> dict[str, str]:
         "TELEGRAM_BOT_TOKEN": FakeTelegram.token,
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_BASE_URL": f"{telegram_url}/bot",
-        "LINK_SECRET": "test-link-secret-0123456789",
+        "LINK_SECRET": "test-link-secret-0123456789abcdef",
         "OUTBOX_LEASE_SECONDS": "2",
         "OUTBOX_RETRY_BASE_SECONDS": "0.05",
     }

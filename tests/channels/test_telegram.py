@@ -36,7 +36,7 @@ def channel_settings(db_url: str, telegram_url: str, **extra: object) -> Setting
         "telegram_webhook_secret": SECRET,
         "telegram_base_url": f"{telegram_url}/bot",
         "telegram_bot_username": "hl_bot",
-        "link_secret": "test-link-secret-0123456789",
+        "link_secret": "test-link-secret-0123456789abcdef",
         "outbox_retry_base_seconds": 0.05,
         "outbox_lease_seconds": 2,
         **extra,

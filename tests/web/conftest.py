@@ -21,7 +21,7 @@ from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import session_scope
 
 API_KEY = "test-key-6a1f0c"
-LINK_SECRET = "test-link-secret-1b7e"
+LINK_SECRET = "test-link-secret-1b7e-0123456789abcdef"
 BOT_USERNAME = "hailong_test_bot"
 OA_ID = "4318005"
 

@@ -10,7 +10,11 @@ from storage.db import make_engine
 from tests.test_cli import hailong, migrated, one_line_error
 from tests.web.conftest import seed_catalogue
 
-ENV = {"LINK_SECRET": "cli-secret", "TELEGRAM_BOT_USERNAME": "hailong_bot", "ZALO_OA_ID": ""}
+ENV = {
+    "LINK_SECRET": "cli-secret-0123456789abcdef0123456789",
+    "TELEGRAM_BOT_USERNAME": "hailong_bot",
+    "ZALO_OA_ID": "",
+}
 ARGS = ("invite", "--dossier", "HS-CLI-1", "--unit", "STP", "--procedure", "CC_HOP_DONG")
 
 

@@ -15,7 +15,7 @@ from storage.db import session_scope
 from storage.dossiers import DossierConflict, DossierRef, UnknownProcedure, UnknownUnit, register
 from tests.web.conftest import seed_catalogue
 
-SECRET = "unit-test-secret"
+SECRET = "unit-test-secret-0123456789abcdef"
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 REF = DossierRef(2**40 + 7, "000.00.20.H29-250301-0042", "UBND_XA", "HT_KHAI_SINH", NOW)
 
