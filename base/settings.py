@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(
         default=60.0, gt=0, description="How long a sender worker holds messages it claimed"
     )
+    outbox_retry_for_hours: float = Field(
+        default=24.0, gt=0, description="Transient send failures are retried this long"
+    )
+    outbox_retry_max_delay_seconds: float = Field(
+        default=600.0, gt=0, description="Longest wait between two retries of a failed send"
+    )
     zalo_event_max_age_hours: float = Field(
         default=168,
         gt=0,

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -33,12 +34,23 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
-    """A send failed. `permanent` failures are dead-lettered at once (blocked bot, bad chat)."""
+    """A send failed. `permanent` failures are dead-lettered at once (blocked bot, bad chat);
+    transient ones (5xx, network, timeouts) are retried for `OUTBOX_RETRY_FOR_HOURS`;
+    `unexpected` ones (a bug, a payload the client library refuses) `OUTBOX_MAX_ATTEMPTS`
+    times."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        unexpected: bool = False,
+    ):
         super().__init__(reason)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.unexpected = unexpected
 
 
 def as_delivery_error(exc: Exception) -> DeliveryError:
@@ -48,7 +60,7 @@ def as_delivery_error(exc: Exception) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
     log.error("send failed unexpectedly", exc_info=exc)
-    return DeliveryError(f"unexpected {type(exc).__name__}: {str(exc)[:300]}")
+    return DeliveryError(f"unexpected {type(exc).__name__}: {str(exc)[:300]}", unexpected=True)
 
 
 class Transport(Protocol):
@@ -135,13 +147,15 @@ class AsyncTransport(Protocol):
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Sending limits of a platform. Telegram: ~30 messages/s overall, ~1/s in one chat
-    (short bursts pass); `per_chat_burst` messages may go at once before the 1/s pace."""
+    """Sending limits of a platform. Telegram: at most 30 calls in any second overall, ~1/s
+    in one chat (short bursts pass: `per_chat_burst` messages may go at once before the 1/s
+    pace), 20 a minute in one group."""
 
     per_second: float = 30.0
     per_chat_interval: float = 1.0
     per_chat_burst: int = 3
-    tick: float = 0.1  # sends due within one tick go together (see _Pace.delay)
+    group_per_minute: int = 0  # 0: no per-group limit
+    tick: float = 0.1  # a chat's sends due within one tick go together (see _Pace.delay)
 
 
 class _Pace:
@@ -193,6 +207,59 @@ class _Pace:
             self.paused_until = until
             self.tokens, self.stamp = 0.0, until  # nothing is saved up over a pause
             self._pauses += 1
+
+
+class Limiter:
+    """Every API call of one platform account takes its slot here, whoever makes it (the
+    outbox sender, a button press's answer, an edit): one limiter per bot and process.
+
+    Overall the calls are paced steadily, with no burst: a token bucket of one token refilled
+    at 90% of `per_second`, so any second holds at most 1 + 0.9 x 30 = 28 calls, with room
+    for the jitter between our clock and the platform's. Within a chat, `per_chat_burst`
+    then one per `per_chat_interval`; in a group (`group=True`) also at most
+    `group_per_minute` in any minute (a bucket of `per_chat_burst` refilled at the rest).
+    """
+
+    def __init__(self, limits: RateLimits, monotonic: Callable[[], float] = time.monotonic):
+        self.limits = limits
+        self.monotonic = monotonic
+        self._global = _Pace(limits.per_second * 0.9, 1.0, monotonic)
+        self._chats: dict[str, _Pace] = {}
+        self._groups: dict[str, _Pace] = {}
+
+    async def acquire(self, chat: str | None = None, *, group: bool = False) -> None:
+        """Wait for this call's slot: its chat's, its group's, then the account's."""
+        if chat is not None:
+            await self._chat(chat).acquire()
+            if group and self.limits.group_per_minute:
+                await self._group(chat).acquire()
+        await self._global.acquire()
+
+    def pause(self, seconds: float) -> None:
+        """The platform said 429 `retry_after`: no call goes before it."""
+        self._global.pause(seconds)
+
+    def _chat(self, chat: str) -> _Pace:
+        pace = self._chats.get(chat)
+        if pace is None:
+            if len(self._chats) > 10_000:  # forget idle chats now and then
+                self._chats.clear()
+            limits = self.limits
+            pace = _Pace(
+                1 / limits.per_chat_interval, limits.per_chat_burst, self.monotonic, limits.tick
+            )
+            self._chats[chat] = pace
+        return pace
+
+    def _group(self, chat: str) -> _Pace:
+        pace = self._groups.get(chat)
+        if pace is None:
+            if len(self._groups) > 10_000:
+                self._groups.clear()
+            burst = min(self.limits.per_chat_burst, self.limits.group_per_minute)
+            rate = max(self.limits.group_per_minute - burst, 1) / 60
+            pace = self._groups[chat] = _Pace(rate, burst, self.monotonic)
+        return pace
 
 
 class _Leadership:
@@ -248,6 +315,48 @@ class _Leadership:
             self._conn = None
 
 
+def worker_identity() -> str:
+    """`host|boot|pid` of this process: what a lease owner's name starts with. Two owners with
+    the same host and kernel boot see the same process ids, so one can tell the other died."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
+    except OSError:
+        boot = "noboot"
+    return f"{socket.gethostname()[:30]}|{boot}|{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process we could judge: assume alive, let the lease expire
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has that id now
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"  # a zombie sends nothing
+
+
+def dead_here(owner: str, own: str) -> bool:
+    """Whether a lease `owner` was a sender process of this machine that is gone: same host
+    and boot, and its pid is no longer alive (or is this process's, with another token: an
+    earlier run that had our pid, as in a restarted container). Anything else: unknown."""
+    theirs, mine = owner.split("|"), own.split("|")
+    if len(theirs) != 4 or len(mine) != 4 or theirs[:2] != mine[:2] or owner == own:
+        return False
+    try:
+        pid = int(theirs[2])
+    except ValueError:
+        return False
+    if theirs[2] == mine[2]:
+        return mine[2] == str(os.getpid())
+    return not _pid_alive(pid)
+
+
 class OutboxWorker:
     """The asynchronous sender loop of one channel, run in the app's lifespan.
 
@@ -255,12 +364,24 @@ class OutboxWorker:
     advisory lock sends (`_Leadership`), the others stand by and take over if it goes. It
     leases due messages (`storage.outbox.claim`), so even two senders at once (a leader and
     one that lost its lock unnoticed for a moment) never send a message twice; sends each
-    chat's messages in order under the platform's rate limits; records each acknowledgement
-    in its own transaction at once (an acknowledged message is never sent again); backs off
-    on failures and dead-letters after `max_attempts`. A 429 `retry_after` pauses the whole
-    channel and does not count as an attempt. The only duplicate left possible is a crash
-    between the platform's acknowledgement and that one-row commit: the lease then expires
-    and the message goes again.
+    chat's messages in order under the platform's rate limits (`Limiter`, shared with every
+    other call to that platform; or paced by the transport itself, `pace_sends=False`).
+
+    Delivery under faults:
+    - An acknowledged send is recorded in its own transaction at once; if that commit fails
+      (the database is down) it is retried until it succeeds, the original error logged: the
+      message keeps its lease, is never given back, and this worker claims nothing new
+      meanwhile, so it is not sent again when the lease expires.
+    - Transient failures (5xx, network, timeouts) are retried with capped exponential backoff
+      until `retry_for` seconds after the first failure; permanent ones (blocked, chat not
+      found, bad request) are dead-lettered at once with the reason; unexpected exceptions (a
+      bug, a payload the client refuses) after `max_attempts`. A 429 `retry_after` pauses the
+      whole channel and does not count as an attempt.
+    - A process that died (SIGKILL) leaves leases behind: the next sender on the same machine
+      gives them back as soon as it leads (`dead_here`), instead of waiting for them to expire.
+
+    The one duplicate left possible: a send the platform took while the process was killed,
+    before its acknowledgement was committed; it goes again.
     """
 
     def __init__(
@@ -271,30 +392,33 @@ class OutboxWorker:
         max_attempts: int = 5,
         base_delay: float = 2.0,
         max_delay: float = 600.0,
+        retry_for: float = 24 * 3600.0,
         lease_seconds: float = 60.0,
         limits: RateLimits | None = None,
+        limiter: Limiter | None = None,
+        pace_sends: bool = True,
         poll_interval: float = 0.5,
         batch: int = 100,
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
         standby_interval: float = 2.0,
         max_in_flight: int = 8,
+        ack_retry_max: float = 1.0,
+        stop_timeout: float = 10.0,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.retry_for = timedelta(seconds=retry_for)
         self.lease = timedelta(seconds=lease_seconds)
-        self.limits = limits or RateLimits()
+        self.limiter = limiter or Limiter(limits or RateLimits())
+        self.pace_sends = pace_sends
         self.poll_interval = poll_interval
         self.batch = batch
         self.clock = clock
-        self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._global = _Pace(
-            self.limits.per_second, self.limits.per_second, time.monotonic, self.limits.tick
-        )
-        self._chats: dict[str, _Pace] = {}
+        self.owner = owner or f"{worker_identity()}|{uuid.uuid4().hex[:8]}"
         # Sends at once: the rate limit needs only rate x latency of them (30/s x ~0.2 s), and
         # httpcore checks every connection its pool keeps on every request, so fewer is
         # cheaper (~30 stayed open after a burst).
@@ -302,6 +426,8 @@ class OutboxWorker:
         self._acks: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._erase: set[int] = set()  # sent messages to delete once acknowledged (/xoa)
         self._recording: asyncio.Task[None] | None = None
+        self.ack_retry_max = ack_retry_max
+        self.stop_timeout = stop_timeout
         self.standby_interval = standby_interval
         self._lead = _Leadership(engine, transport.channel, check_every=standby_interval)
         self._wake = asyncio.Event()
@@ -317,15 +443,27 @@ class OutboxWorker:
             self._task = asyncio.create_task(self.run(), name=f"outbox-{self.transport.channel}")
 
     async def stop(self) -> None:
-        """Stop the loop; leased messages not yet sent are given back, leadership too."""
+        """Stop the loop; leased messages not yet sent are given back, leadership too.
+        Acknowledgements still being recorded get `stop_timeout` seconds."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._recording is not None:
-            with contextlib.suppress(Exception):
-                await self._recording  # acknowledgements still being committed
+        recording = self._recording
+        if recording is not None and not recording.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(recording), self.stop_timeout)
+            except TimeoutError:
+                log.error(
+                    "outbox %s: stopped with acknowledged sends %s unrecorded (database "
+                    "unreachable); they go again when their lease expires",
+                    self.transport.channel,
+                    [i for i, _, _ in self._acks],
+                )
+                recording.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recording
         await asyncio.to_thread(self._lead.release)
 
     @property
@@ -335,25 +473,61 @@ class OutboxWorker:
 
     async def run(self) -> None:
         """Deliver until cancelled."""
+        failures = 0
+        leading = False
         while True:
             try:
                 if not await asyncio.to_thread(self._lead.hold):
+                    leading = False
                     await asyncio.sleep(self.standby_interval)  # another process sends
                     continue
+                if not leading:
+                    await asyncio.to_thread(self.reclaim)  # a dead predecessor's leases
+                    leading = True
                 stats = await self.deliver_once()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database hiccup must not kill the loop: log and go on
-                log.exception("outbox %s: delivery pass failed", self.transport.channel)
-                stats = DeliveryStats()
+            except Exception as exc:  # the database is down: log the cause, back off, go on
+                failures += 1
+                if failures == 1:
+                    log.exception("outbox %s: delivery pass failed", self.transport.channel)
+                else:
+                    log.warning(
+                        "outbox %s: delivery pass failed %d times in a row: %s: %s",
+                        self.transport.channel,
+                        failures,
+                        type(exc).__name__,
+                        exc,
+                    )
+                await asyncio.sleep(min(5.0, self.poll_interval * 2 ** min(failures, 10)))
+                continue
             if stats.sent or stats.retried or stats.dead:
                 continue  # there may be more right away
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
 
+    def reclaim(self) -> int:
+        """Give back the leases of this machine's dead sender processes (`dead_here`): their
+        messages go now rather than when the lease expires. How many were given back."""
+        channel = self.transport.channel
+        with session_scope(self.engine) as session:
+            owners = outbox.lease_owners(session, channel, self.clock())
+            dead = [owner for owner in owners if dead_here(owner, self.owner)]
+            released = outbox.release_owners(session, channel, dead)
+        if released:
+            log.warning(
+                "outbox %s: %d messages leased by dead processes %s taken back",
+                channel,
+                released,
+                dead,
+            )
+        return released
+
     async def deliver_once(self) -> DeliveryStats:
-        """Claim one batch and deliver it, chats in parallel, each chat in order."""
+        """Claim one batch and deliver it, chats in parallel, each chat in order. Returns when
+        every send of the batch is settled and every acknowledgement recorded."""
         claim = asyncio.ensure_future(asyncio.to_thread(self._claim))
         try:
             batch = await asyncio.shield(claim)
@@ -367,12 +541,32 @@ class OutboxWorker:
         for message in batch:
             by_chat.setdefault(message.recipient, []).append(message)
         try:
-            await asyncio.gather(*(self._deliver_chat(msgs, stats) for msgs in by_chat.values()))
+            # Every chat's coroutine is waited for, even if one fails: giving back the
+            # messages of chats still sending would let them be claimed and sent twice.
+            results = await asyncio.gather(
+                *(self._deliver_chat(msgs, stats) for msgs in by_chat.values()),
+                return_exceptions=True,
+            )
         finally:
             # Cancelled (shutdown) or crashed mid-batch: give back what was not sent.
             leftover = [m.id for m in batch if m.id not in stats.done]
             if leftover:
-                await asyncio.shield(asyncio.to_thread(self._release, leftover))
+                try:
+                    await asyncio.shield(asyncio.to_thread(self._release, leftover))
+                except Exception as exc:
+                    log.warning(
+                        "outbox %s: %d unsent messages not given back (%s: %s); their lease "
+                        "expires",
+                        self.transport.channel,
+                        len(leftover),
+                        type(exc).__name__,
+                        exc,
+                    )
+        for result in results:
+            if isinstance(result, Exception):
+                log.error(
+                    "outbox %s: a chat's delivery failed", self.transport.channel, exc_info=result
+                )
         return stats
 
     def _claim(self) -> list[outbox.Pending]:
@@ -396,8 +590,12 @@ class OutboxWorker:
         return future
 
     async def _record_acks(self) -> None:
+        """Commit the acknowledgements until none is left. A commit that fails (the database
+        is down) is retried until it succeeds, never given up: the platform took these
+        messages, so they keep their lease and are neither given back nor sent again."""
+        failures = 0
         while self._acks:
-            acks, self._acks = self._acks, []
+            acks = list(self._acks)
             try:
                 await asyncio.to_thread(self._mark_sent, [(i, p) for i, p, _ in acks])
             except asyncio.CancelledError:
@@ -405,13 +603,31 @@ class OutboxWorker:
                     future.cancel()
                 raise
             except Exception as exc:
-                for _, _, future in acks:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for _, _, future in acks:
-                    if not future.done():
-                        future.set_result(None)
+                failures += 1
+                if failures == 1 or failures % 30 == 0:
+                    log.error(
+                        "outbox %s: %d acknowledged sends not recorded (try %d), retrying: %s: %s",
+                        self.transport.channel,
+                        len(acks),
+                        failures,
+                        type(exc).__name__,
+                        exc,
+                        exc_info=exc if failures == 1 else None,
+                    )
+                await asyncio.sleep(min(self.ack_retry_max, 0.05 * 2**failures))
+                continue
+            if failures:
+                log.warning(
+                    "outbox %s: %d acknowledged sends recorded after %d failed tries",
+                    self.transport.channel,
+                    len(acks),
+                    failures,
+                )
+                failures = 0
+            del self._acks[: len(acks)]  # only appended to meanwhile
+            for _, _, future in acks:
+                if not future.done():
+                    future.set_result(None)
 
     def _mark_sent(self, acknowledged: list[tuple[int, str | None]]) -> None:
         erase = [i for i, _ in acknowledged if i in self._erase]
@@ -420,58 +636,65 @@ class OutboxWorker:
         self._erase.difference_update(erase)
 
     async def _deliver_chat(self, messages: list[outbox.Pending], stats: DeliveryStats) -> None:
-        chat = self._chats.get(messages[0].recipient)
-        if chat is None:
-            chat = _Pace(
-                1 / self.limits.per_chat_interval,
-                self.limits.per_chat_burst,
-                time.monotonic,
-                self.limits.tick,
-            )
-            self._chats[messages[0].recipient] = chat
-            if len(self._chats) > 10_000:  # forget idle chats now and then
-                self._chats = {messages[0].recipient: chat}
         for message in messages:
-            await chat.acquire()
-            await self._global.acquire()
+            if self.pace_sends:
+                await self.limiter.acquire(message.recipient)
             try:
                 async with self._in_flight:
                     platform_id = await self.transport.send(message.recipient, message.payload)
             except Exception as exc:  # one poison message fails alone, never the pass
-                await asyncio.to_thread(self._failed, message, as_delivery_error(exc), stats)
+                stats.done.add(message.id)
+                try:
+                    await asyncio.to_thread(self._failed, message, as_delivery_error(exc), stats)
+                except Exception as db_exc:  # not sent: its lease expires, then it is retried
+                    log.warning(
+                        "outbox %s: failure of %s (%s) not recorded: %s: %s",
+                        self.transport.channel,
+                        message.id,
+                        exc,
+                        type(db_exc).__name__,
+                        db_exc,
+                    )
                 return  # nothing overtakes a failed message; the rest is released
-            # Sent: the acknowledgement is recorded even if the loop is being stopped, or the
-            # message would be given back and a standby would send it again.
+            # Sent: never given back from here on, and its acknowledgement is recorded even if
+            # the loop is being stopped (`stop` waits for it).
+            stats.done.add(message.id)
             if message.payload.get("erase"):
                 self._erase.add(message.id)
-            ack = self._acknowledge(message.id, platform_id)
-            try:
-                await asyncio.shield(ack)
-            except asyncio.CancelledError:
-                await ack  # recorded before the rest of the batch is given back
-                stats.done.add(message.id)
-                raise
+            await asyncio.shield(self._acknowledge(message.id, platform_id))
             stats.sent += 1
-            stats.done.add(message.id)
 
     def _failed(self, message: outbox.Pending, exc: DeliveryError, stats: DeliveryStats) -> None:
         stats.done.add(message.id)
+        now = self.clock()
+        reason = str(exc)
         throttled = exc.retry_after is not None and not exc.permanent
+        retry_in: timedelta | None = None
         if throttled:
-            self._global.pause(float(exc.retry_after or 0))
-            retry_in: timedelta | None = timedelta(seconds=float(exc.retry_after or 0))
-        elif exc.permanent or message.attempts + 1 >= self.max_attempts:
-            retry_in = None
+            self.limiter.pause(float(exc.retry_after or 0))
+            retry_in = timedelta(seconds=float(exc.retry_after or 0))
+        elif exc.permanent:
+            pass
+        elif exc.unexpected:
+            if message.attempts + 1 < self.max_attempts:
+                retry_in = self._backoff(message.attempts)
+        elif (
+            message.first_failed_at is not None and now - message.first_failed_at >= self.retry_for
+        ):
+            hours = self.retry_for.total_seconds() / 3600
+            reason = f"{reason} (still failing {hours:g} h after the first failure)"
         else:
-            delay = min(self.max_delay, self.base_delay * 2**message.attempts)
-            retry_in = timedelta(seconds=delay * random.uniform(0.8, 1.2))
+            retry_in = self._backoff(message.attempts)
         with session_scope(self.engine) as session:
-            outbox.mark_failed(
-                session, message, str(exc), self.clock(), retry_in, count_attempt=not throttled
-            )
+            outbox.mark_failed(session, message, reason, now, retry_in, count_attempt=not throttled)
         if retry_in is None:
             stats.dead += 1
-            log.warning("outbox %s dead (attempt %s): %s", message.id, message.attempts + 1, exc)
+            log.warning("outbox %s dead (attempt %s): %s", message.id, message.attempts + 1, reason)
         else:
             stats.retried += 1
-            log.info("outbox %s retry in %.1fs: %s", message.id, retry_in.total_seconds(), exc)
+            log.info("outbox %s retry in %.1fs: %s", message.id, retry_in.total_seconds(), reason)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """Exponential from `base_delay`, capped at `max_delay`, with jitter below the cap."""
+        delay = min(self.max_delay, self.base_delay * 2 ** min(attempts, 60))
+        return timedelta(seconds=delay * random.uniform(0.8, 1.0))

@@ -216,6 +216,9 @@ class OutboxMessage(SQLModel, table=True):
     # future no other worker touches this chat's messages; a crashed worker's lease expires.
     lease_owner: str | None = Field(default=None, max_length=64)
     leased_until: datetime | None = _ts(nullable=True)
+    # The first failed attempt (revision 0007_sender): transient failures are retried until
+    # OUTBOX_RETRY_FOR_HOURS after it, whatever the number of attempts.
+    first_failed_at: datetime | None = _ts(nullable=True)
 
 
 class InboundMessage(SQLModel, table=True):

@@ -22,6 +22,7 @@ class Pending:
     recipient: str
     payload: dict[str, Any]
     attempts: int
+    first_failed_at: datetime | None = None  # None: it never failed yet
 
 
 def due(session: Session, channel: str, now: datetime, limit: int) -> list[Pending]:
@@ -42,7 +43,7 @@ def due(session: Session, channel: str, now: datetime, limit: int) -> list[Pendi
         .where(_outbox.c.next_attempt_at > now)
     )
     rows = session.execute(
-        select(_outbox.c.id, _outbox.c.recipient, _outbox.c.payload, _outbox.c.attempts)
+        select(*_PENDING_COLUMNS)
         .where(
             _outbox.c.channel == channel,
             _outbox.c.status == OutboxStatus.PENDING.value,
@@ -52,7 +53,20 @@ def due(session: Session, channel: str, now: datetime, limit: int) -> list[Pendi
         .order_by(_outbox.c.id)
         .limit(limit)
     ).all()
-    return [Pending(r.id, r.recipient, dict(r.payload), r.attempts) for r in rows]
+    return [_pending(r) for r in rows]
+
+
+_PENDING_COLUMNS = (
+    _outbox.c.id,
+    _outbox.c.recipient,
+    _outbox.c.payload,
+    _outbox.c.attempts,
+    _outbox.c.first_failed_at,
+)
+
+
+def _pending(row: Any) -> Pending:
+    return Pending(row.id, row.recipient, dict(row.payload), row.attempts, row.first_failed_at)
 
 
 def claim(
@@ -105,9 +119,9 @@ def claim(
         update(_outbox)
         .where(_outbox.c.id.in_(ids))
         .values(lease_owner=owner, leased_until=now + lease)
-        .returning(_outbox.c.id, _outbox.c.recipient, _outbox.c.payload, _outbox.c.attempts)
+        .returning(*_PENDING_COLUMNS)
     ).all()
-    claimed = [Pending(r.id, r.recipient, dict(r.payload), r.attempts) for r in rows]
+    claimed = [_pending(r) for r in rows]
     return sorted(claimed, key=lambda p: p.id)  # RETURNING promises no order
 
 
@@ -133,6 +147,70 @@ def release(session: Session, ids: Iterable[int], owner: str) -> None:
         )
         .values(lease_owner=None, leased_until=None)
     )
+
+
+def lease_owners(session: Session, channel: str, now: datetime) -> list[str]:
+    """The workers holding a live lease on some of a channel's pending messages."""
+    rows = session.execute(
+        select(_outbox.c.lease_owner)
+        .where(
+            _outbox.c.channel == channel,
+            _outbox.c.status == OutboxStatus.PENDING.value,
+            _outbox.c.leased_until > now,
+        )
+        .distinct()
+    ).scalars()
+    return [owner for owner in rows if owner]
+
+
+def release_owners(session: Session, channel: str, owners: Sequence[str]) -> int:
+    """Give back every pending message leased by these workers (known to be dead); how many."""
+    if not owners:
+        return 0
+    result = session.execute(
+        update(_outbox)
+        .where(
+            _outbox.c.channel == channel,
+            _outbox.c.status == OutboxStatus.PENDING.value,
+            _outbox.c.lease_owner.in_(list(owners)),
+        )
+        .values(lease_owner=None, leased_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def requeue(
+    session: Session, now: datetime, *, dead: bool, channel: str | None = None
+) -> tuple[int, int]:
+    """After an outage: messages waiting for a retry are due now, and with `dead` the dead
+    letters go back to the queue with a fresh retry period. (dead letters re-queued, waiting
+    messages made due)"""
+    scope = [] if channel is None else [_outbox.c.channel == channel]
+    waiting = session.execute(
+        update(_outbox)
+        .where(
+            *scope,
+            _outbox.c.status == OutboxStatus.PENDING.value,
+            _outbox.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    requeued = 0
+    if dead:
+        result = session.execute(
+            update(_outbox)
+            .where(*scope, _outbox.c.status == OutboxStatus.DEAD.value)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+                first_failed_at=None,
+                next_attempt_at=now,
+                lease_owner=None,
+                leased_until=None,
+            )
+        )
+        requeued = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return requeued, int(waiting.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _lock_key(channel: str) -> int:
@@ -214,6 +292,8 @@ def mark_failed(
         # the chat's last trace.
         session.execute(delete(_outbox).where(_outbox.c.id == message.id))
         return
+    if count_attempt and message.first_failed_at is None:
+        values["first_failed_at"] = now
     if retry_in is None:
         values["status"] = OutboxStatus.DEAD.value
     else:

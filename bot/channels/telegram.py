@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 from typing_extensions import TypeIs
 
@@ -45,7 +45,7 @@ from bot.asgi import header
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
 from bot.links import make_resolver
-from bot.sender import DeliveryError, OutboxWorker, RateLimits
+from bot.sender import DeliveryError, Limiter, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
 from bot.staff import GroupUpdate, StaffOutcome, StaffService, is_staff_callback
 from bot.text_split import split_text
@@ -70,8 +70,51 @@ COMMANDS = ("/start", "/help", "/stop", "/phananh", "/tracuu", "/xoa", "/huy", "
 GROUP_TYPES = ("group", "supergroup")
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
-    """A PTB Application for the bot, with no Updater (updates arrive by our webhook)."""
+def telegram_limits() -> RateLimits:
+    """The Bot API's limits (core.telegram.org/bots/faq): about 30 messages a second overall,
+    one a second in a chat (short bursts pass), 20 a minute in a group."""
+    return RateLimits(per_second=30, per_chat_interval=1.0, per_chat_burst=3, group_per_minute=20)
+
+
+class BotApiLimiter(BaseRateLimiter[None]):
+    """PTB's hook on every Bot API request of the bot (sendMessage, sendPhoto,
+    editMessageText, answerCallbackQuery, ...; PTB never limits getUpdates): each takes its
+    slot from one `Limiter`, its chat's and the bot's; a 429 pauses them all."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+
+    async def initialize(self) -> None:
+        """Nothing to set up: the limiter is plain state."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for the request's slot, then make it."""
+        chat = data.get("chat_id")
+        group = isinstance(chat, int) and chat < 0  # group and supergroup ids are negative
+        await self.limiter.acquire(None if chat is None else str(chat), group=group)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self.limiter.pause(_retry_seconds(exc))
+            raise
+
+
+def build_application(
+    settings: Settings, limiter: Limiter | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A PTB Application for the bot, with no Updater (updates arrive by our webhook), whose
+    every Bot API call goes through `limiter` (one per bot: pass the same one to the sender)."""
     base = settings.telegram_base_url
     file_base = base.replace("/bot", "/file/bot", 1) if base.endswith("/bot") else base
     return (
@@ -79,6 +122,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .token(settings.telegram_bot_token)
         .base_url(base)
         .base_file_url(file_base)
+        .rate_limiter(BotApiLimiter(limiter or Limiter(telegram_limits())))
         .updater(None)
         .build()
     )
@@ -328,14 +372,20 @@ class TelegramChannel:
             ctx.service.desk,
             link_ttl=timedelta(hours=ctx.settings.link_code_ttl_hours),
         )
-        self.application = build_application(ctx.settings)
+        # One limiter for every call of the bot: the sender's messages, the answers to button
+        # presses and the edits (the bot paces each request itself, so the worker does not).
+        self.limiter = Limiter(telegram_limits())
+        self.application = build_application(ctx.settings, self.limiter)
         self.worker = OutboxWorker(
             ctx.engine,
             TelegramTransport(self.application.bot, self._load_upload),
             max_attempts=ctx.settings.outbox_max_attempts,
             base_delay=ctx.settings.outbox_retry_base_seconds,
+            max_delay=ctx.settings.outbox_retry_max_delay_seconds,
+            retry_for=ctx.settings.outbox_retry_for_hours * 3600,
             lease_seconds=ctx.settings.outbox_lease_seconds,
-            limits=RateLimits(per_second=30, per_chat_interval=1.0, per_chat_burst=3),
+            limiter=self.limiter,
+            pace_sends=False,
         )
         self._secret = ctx.settings.telegram_webhook_secret.encode()
         self._tasks: set[asyncio.Task[None]] = set()
