@@ -78,6 +78,14 @@ def queue(session: Session, channel: str, recipient: str, payload: dict[str, Any
     return enqueue(session, channel, recipient, payload)
 
 
+def queued(session: Session, channel: str, recipient: str) -> bool:
+    """Whether an invitation was ever queued for this recipient."""
+    found = session.execute(
+        select(_outbox.c.id).where(_outbox.c.channel == channel, _outbox.c.recipient == recipient)
+    ).first()
+    return found is not None
+
+
 def settle(
     session: Session, channel: str, recipient: str, outcome: str, **extra: str | None
 ) -> None:
