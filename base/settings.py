@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     )
     report_min_n: int = Field(default=30, ge=1, description="Below this n a rate is flagged")
     satisfaction_target: float = Field(default=0.95, gt=0, le=1)
+    dossiers_on_time_target: float = Field(
+        default=0.98, gt=0, le=1, description="Decision 766: share of dossiers finished on time"
+    )
+    report_timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="IANA time zone whose calendar reports use for days, months and --from/--to",
+    )
     element_weights: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=dict,
         description='JSON map of element code to weight, e.g. {"TCDV": 1, "CC": 2}; default equal',
@@ -182,6 +189,17 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Ho_Chi_Minh)") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

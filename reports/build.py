@@ -73,6 +73,11 @@ class Figure:
         """k successes out of n."""
         return cls.of(k / n if n > 0 else None, n, min_n)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Figure:
+        """Back from `to_dict` (a stored report): the values as rounded there."""
+        return cls(data["value"], data["n"], data["ci_low"], data["ci_high"], data["small_n"])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form: fractions rounded to 4 places."""
         return {
@@ -118,6 +123,20 @@ class IndexRow:
     def no_data(self) -> bool:
         """True for a row that exists only to say that nothing was answered in it."""
         return self.respondents == 0 and self.overall_index.value is None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], dims: Sequence[str]) -> IndexRow:
+        """Back from `to_dict`, the row's dimensions being `dims`."""
+        return cls(
+            keys=_keys_from(data, dims),
+            respondents=data["respondents"],
+            overall_index=Figure.from_dict(data["overall_index"]),
+            elements={k: Figure.from_dict(v) for k, v in data["elements"].items()},
+            criteria={k: Figure.from_dict(v) for k, v in data["criteria"].items()},
+            meets_target=data["meets_target"],
+            rank=data.get("rank"),
+            unranked=data.get("unranked"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: dimension keys first, then the figures."""
@@ -169,6 +188,22 @@ class Ratio766Row:
     on_time: Figure | None = None
     meets_on_time_target: bool | None = None
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], dims: Sequence[str]) -> Ratio766Row:
+        """Back from `to_dict`."""
+        on_time = data.get("on_time")
+        return cls(
+            keys=_keys_from(data, dims),
+            dossiers=data["dossiers"],
+            rated_khong_hai_long=data["rated_khong_hai_long"],
+            late=data["late"],
+            excluded=data["excluded"],
+            ratio=Figure.from_dict(data["ratio"]),
+            meets_target=data["meets_target"],
+            on_time=Figure.from_dict(on_time) if on_time else None,
+            meets_on_time_target=data.get("meets_on_time_target"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         out: dict[str, Any] = {k: _dim_json(v) for k, v in self.keys.items()}
@@ -194,6 +229,18 @@ class Rating3Row:
     counts: dict[str, int]
     shares: dict[str, Figure]
     satisfied: Figure  # rất hài lòng + hài lòng
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], dims: Sequence[str]) -> Rating3Row:
+        """Back from `to_dict`."""
+        levels = data["levels"]
+        return cls(
+            keys=_keys_from(data, dims),
+            n=data["n"],
+            counts={lvl: levels[lvl]["count"] for lvl in RATING3_LEVELS},
+            shares={lvl: Figure.from_dict(levels[lvl]["share"]) for lvl in RATING3_LEVELS},
+            satisfied=Figure.from_dict(data["satisfied"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -298,6 +345,45 @@ class Report:
     criteria_text: dict[str, str] = field(default_factory=dict)
     closed: ClosedMonth | None = None  # set when the report shows a closed month's figures
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """A report back from its JSON document (a closed month's stored figures)."""
+        period = data.get("period")
+        pair = ("unit", period) if period else ("unit",)
+        overall = data["overall"]
+        filters = data.get("filters") or {}
+        span = data.get("span")
+        questionnaire = data.get("questionnaire") or {}
+        targets = data.get("targets") or {}
+        responses = data.get("responses") or {}
+        return cls(
+            generated_at=datetime.fromisoformat(data["generated_at"]),
+            date_from=date.fromisoformat(filters["from"]) if filters.get("from") else None,
+            date_to=date.fromisoformat(filters["to"]) if filters.get("to") else None,
+            target=data["target"],
+            min_n=data["min_n"],
+            element_weights=dict(data.get("element_weights") or {}),
+            overall=IndexRow.from_dict(overall, ()),
+            overall_766=Ratio766Row.from_dict(overall["ratio_766"], ()),
+            overall_rating3=Rating3Row.from_dict(overall["rating3"], ()),
+            breakdowns=[
+                Breakdown(tuple(b["by"]), [IndexRow.from_dict(r, b["by"]) for r in b["rows"]])
+                for b in data["breakdowns"]
+            ],
+            units=[IndexRow.from_dict(r, ("unit",)) for r in data["units"]],
+            period=period,
+            ratio_766=[Ratio766Row.from_dict(r, pair) for r in data["ratio_766"]],
+            rating3=[Rating3Row.from_dict(r, pair) for r in data["rating3"]],
+            questionnaire=questionnaire.get("code", "sipas"),
+            questionnaire_title=questionnaire.get("title", ""),
+            versions=list(questionnaire.get("versions") or []),
+            timezone=data.get("timezone", DEFAULT_TIMEZONE),
+            span=(date.fromisoformat(span[0]), date.fromisoformat(span[1])) if span else None,
+            targets=Targets(**targets) if targets else Targets(),
+            responses=ResponseCounts(**responses) if responses else ResponseCounts(),
+            criteria_text=dict(data.get("criteria_text") or {}),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (documented in reports/README.md)."""
         overall = self.overall.to_dict()
@@ -334,6 +420,16 @@ class Report:
 
 def _dim_json(value: DimValue) -> Any:
     return value.to_dict() if isinstance(value, Dim) else value
+
+
+def _keys_from(data: Mapping[str, Any], dims: Sequence[str]) -> dict[str, DimValue]:
+    out: dict[str, DimValue] = {}
+    for dim in dims:
+        value = data.get(dim)
+        out[dim] = (
+            Dim(value.get("code"), value.get("name", "")) if isinstance(value, dict) else value
+        )
+    return out
 
 
 def parse_by(

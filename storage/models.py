@@ -506,3 +506,34 @@ class ComplaintCard(SQLModel, table=True):
     )
     message_id: int = Field(sa_type=BigInteger)
     updated_at: datetime = _ts()
+
+
+class ReportClose(SQLModel, table=True):
+    """A month's satisfaction figures as they were when an analyst closed the month.
+
+    Later answers (a late «Không hài lòng», a late dossier) do not change what was signed: a
+    report of a closed month shows these figures and, separately, what changed since. A
+    reopened close keeps its row (reopened_at set); at most one close per month is in force.
+    """
+
+    __tablename__ = "report_close"
+    __table_args__ = (
+        Index(
+            "ux_report_close_in_force",
+            "questionnaire",
+            "month",
+            unique=True,
+            sqlite_where=text("reopened_at IS NULL"),
+            postgresql_where=text("reopened_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    questionnaire: str = Field(max_length=32)
+    month: str = Field(max_length=7)  # YYYY-MM, in REPORT_TIMEZONE's calendar
+    timezone: str = Field(max_length=64)
+    closed_at: datetime = _ts()
+    closed_by: str = Field(max_length=100)
+    figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # Report.to_dict()
+    reopened_at: datetime | None = _ts(nullable=True)
+    reopened_by: str | None = Field(default=None, max_length=100)
