@@ -212,7 +212,7 @@ CSV_HEADERS: dict[str, str] = {
     "count": "Số lượng",
     "field": "Lĩnh vực",
     "unranked": "Chưa xếp hạng vì",
-    "statement": "Nội dung tiêu chí",
+    "statement": "Nội dung",
     "ward_code": "Mã phường/xã",
     "ward_name": "Phường/xã",
     "target": "Mục tiêu",
