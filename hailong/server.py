@@ -28,6 +28,7 @@ from base.settings import Settings, get_settings
 from bot.asgi import RETRY_AFTER, Handler, serve
 from bot.channels.context import AppContext, ChannelPlugin
 from bot.scheduler import Scheduler
+from hailong import docs
 from hailong.app import conversation_service
 from storage import migrate
 from storage.db import UNAVAILABLE, make_engine
@@ -113,8 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Citizens' satisfaction surveys and feedback over chat.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by hailong.docs from local files, not a CDN
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    docs.install(app)
 
     async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
         """A database that is down or hanging (past DB_*_TIMEOUT_SECONDS): 503, retry later."""

@@ -114,3 +114,35 @@ def test_a_hanging_database_is_a_503_with_retry_after_not_a_hang() -> None:
         server.close()
         for s in held:
             s.close()
+
+
+def test_docs_use_only_local_assets_that_answer(sqlite_url: str) -> None:
+    """/docs was blank offline: Swagger UI came from a CDN (issue 14: 25). Every URL the page
+    names is on this server and answers 200."""
+    import re
+
+    with TestClient(create_app(Settings(_env_file=None, database_url=sqlite_url))) as client:  # type: ignore[call-arg]
+        response = client.get("/docs")
+        assert response.status_code == 200
+        html = response.text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        urls += re.findall(r"""\burl: ?["']([^"']+)["']""", html)  # the spec Swagger UI reads
+        assert "/openapi.json" in urls and len(urls) >= 4, urls  # script, style, icon, spec
+        assert not re.search(r"https?://|//cdn", html)
+        assert '"validatorUrl": null' in html  # no spec sent to swagger.io's validator
+        for url in urls:
+            assert url.startswith("/") and not url.startswith("//"), url
+            assert client.get(url).status_code == 200, url
+        assert client.get("/docs/oauth2-redirect").status_code == 200
+        assert client.get("/redoc").status_code == 404  # ReDoc would fetch its CDN's logo
+        bundle = client.get("/static/docs/swagger-ui-bundle.js")
+        assert "javascript" in bundle.headers["content-type"] and len(bundle.content) > 100_000
+
+
+def test_the_site_icon_is_served(sqlite_url: str) -> None:
+    with TestClient(create_app(Settings(_env_file=None, database_url=sqlite_url))) as client:  # type: ignore[call-arg]
+        icon = client.get("/favicon.ico")
+        page = client.get("/")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert '<link rel="icon" href="/favicon.ico">' in page.text
