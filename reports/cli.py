@@ -131,7 +131,7 @@ def report(
         list[str] | None,
         typer.Option(
             "--by",
-            help="Breakdown: unit|procedure|element|channel|day|month|quarter|year "
+            help="Breakdown: unit|procedure|field|element|channel|day|month|quarter|year "
             "(complaints: unit|ward|channel|day|month|quarter|year); commas combine "
             "(unit,month); repeat for several breakdowns. Default: unit,month.",
         ),
@@ -139,12 +139,12 @@ def report(
     date_from: Annotated[
         str | None,
         typer.Option(
-            "--from", help="First day included, YYYY-MM-DD (UTC; complaints: Vietnam time)."
+            "--from", help="First day included, YYYY-MM-DD (local: REPORT_TIMEZONE)."
         ),
     ] = None,
     date_to: Annotated[
         str | None,
-        typer.Option("--to", help="Last day included, YYYY-MM-DD (UTC; complaints: Vietnam time)."),
+        typer.Option("--to", help="Last day included, YYYY-MM-DD (local: REPORT_TIMEZONE)."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | xlsx | json")] = "table",
     out: Annotated[
@@ -457,6 +457,7 @@ def _complaints_report(
             end,
             min_n=settings.report_min_n,
             satisfaction_target=settings.satisfaction_target,
+            timezone=settings.report_timezone,
         )
     except DatabaseError as exc:
         raise UserError(str(exc).splitlines()[0]) from exc
