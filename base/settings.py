@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -354,7 +355,7 @@ def describe(exc: pydantic.ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         loc = [str(p) for p in error["loc"]]
-        name = loc[0].upper() if loc else "settings"
+        name = _variable(loc[0]) if loc else "settings"
         reason = error["msg"].removeprefix("Value error, ")
         if len(loc) > 1:
             reason = f"{'.'.join(loc[1:])}: {reason}"
@@ -364,6 +365,17 @@ def describe(exc: pydantic.ValidationError) -> str:
             reason += f" (got {str(shown)[:60]!r})"
         parts.append(f"{name}: {reason}")
     return "; ".join(parts)
+
+
+def _variable(key: str) -> str:
+    """The environment variable behind an error's key: of a setting with older names too
+    (AliasChoices), the one that is set."""
+    field = Settings.model_fields.get(key)
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices):
+        names = [str(choice).upper() for choice in alias.choices]
+        return next((n for n in names if n in os.environ), key.upper())
+    return key.upper()
 
 
 @lru_cache

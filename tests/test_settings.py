@@ -66,6 +66,7 @@ BAD: list[tuple[str, str, str]] = [
     ("QUESTIONNAIRE_DIR", "/nonexistent/questionnaires", "no such folder"),
     ("COMPLAINT_HOLIDAYS_FILE", "/nonexistent/holidays.yaml", "no such file"),
     ("GENERAL_QUESTIONNAIRE", " ", "must name a questionnaire"),
+    ("ZALO_REPLY_WINDOW_MAX", "-1", "greater than or equal to 0"),  # an older name, named
 ]
 IDS = [f"{name}={value[:20]}" for name, value, _ in BAD]
 
