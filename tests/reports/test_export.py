@@ -73,6 +73,27 @@ def test_export_free_text_only_on_request_and_masked(app: typer.Typer, tmp_path:
     assert texts and all("0903123456" not in t and "chờ quá lâu" in t for t in texts)
 
 
+def test_export_free_text_masks_names_and_contacts_typed_to_dodge_filters(
+    engine: Engine,
+) -> None:
+    """Issue 14, item 7: names, spaced and dotted phones, e-mails with "(at)" were exported."""
+    typed = (
+        "Tôi là Nguyễn Văn An, gọi 0 9 0 1 2 3 4 5 6 7 hoặc +84 90 123 4567, mail an (at) "
+        "gmail (dot) com; chị Trần Thị Bích ở đường Lê Lợi hướng dẫn sai"
+    )
+    _bulk_answers(engine, 1, per_response=1)
+    with engine.begin() as conn:
+        conn.execute(sa.update(answer_t).values(kind="text", score=None, text=typed))
+    out = io.StringIO()
+    assert export_answers(engine, "csv", out, include_text=True) == 1
+    (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["text"] == (
+        "Tôi là [TÊN], gọi [SĐT] hoặc [SĐT], mail [EMAIL]; chị [TÊN] ở đường Lê Lợi hướng dẫn sai"
+    )
+    with engine.connect() as conn:  # the stored answer is untouched
+        assert conn.execute(sa.select(answer_t.c.text)).scalar_one() == typed
+
+
 def test_export_xlsx_and_date_filter(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "answers.xlsx"
     result = CliRunner().invoke(
