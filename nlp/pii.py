@@ -307,8 +307,10 @@ def _cue_at(
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip()
-    return not before or before[-1] in ".!?:;\n-–(\"'“,"
+    k = start - 1
+    while k >= 0 and text[k] in " \t":  # not rstrip() of the whole prefix: linear, not square
+        k -= 1
+    return k < 0 or text[k] in ".!?:;\n\r-–(\"'“,"
 
 
 def _name_after_cue(
@@ -406,7 +408,7 @@ def _place_context(text: str, words: list[tuple[int, int, str]], lower: list[str
     """The words before ``i`` make it a place: "đường", "số 12", "ở", "góc X -"."""
     k = i - 1
     number = False
-    while k >= 0 and (words[k][2].isdigit() or any(ch.isdigit() for ch in words[k][2])):
+    while k >= 0 and i - k <= 3 and any(ch.isdigit() for ch in words[k][2]):
         number = True  # "12/3A Nguyễn Huệ", "số 12 Nguyễn Huệ", "hẻm 45 Lê Văn Sỹ"
         k -= 1
     if number:
