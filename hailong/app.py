@@ -80,10 +80,30 @@ def complaint_desk(settings: Settings) -> ComplaintDesk:
     )
 
 
+def check_wording(engine: Engine, found: dict[str, Questionnaire]) -> None:
+    """Refuse a questionnaire file that rewords a stored version's question (see
+    `storage.catalogue.reworded_questions`): the file needs a new version."""
+    from sqlmodel import Session
+
+    from storage.catalogue import reworded_questions
+
+    with Session(engine) as session:
+        for q in found.values():
+            changed = reworded_questions(session, q)
+            if changed:
+                raise QuestionnaireError(
+                    f"questionnaire {q.code} version {q.version} rewords {', '.join(changed)} "
+                    "after answers were stored under that version: give the file a new version "
+                    "(and list the statements still comparable under `previous:`)"
+                )
+
+
 def conversation_service(settings: Settings, engine: Engine) -> ConversationService:
+    found = questionnaires(settings)
+    check_wording(engine, found)
     return ConversationService(
         engine,
-        questionnaires(settings),
+        found,
         dossier_questionnaire=settings.dossier_questionnaire,
         general_questionnaire=settings.general_questionnaire,
         desk=complaint_desk(settings),

@@ -137,6 +137,24 @@ def upsert_catalogue(
     return unit_ids, procedure_ids
 
 
+def reworded_questions(session: Session, questionnaire: Questionnaire) -> list[str]:
+    """Codes whose text differs from the stored row of the same (code, version).
+
+    A version's wording is fixed once answered: rewording a statement without a new version
+    would count answers to two statements as one criterion (reports pool by version and code).
+    """
+    stored = session.exec(
+        select(QuestionnaireVersion.definition).where(
+            QuestionnaireVersion.code == questionnaire.code,
+            QuestionnaireVersion.version == questionnaire.version,
+        )
+    ).first()
+    if not stored:
+        return []
+    texts = {q.get("code"): q.get("text") for q in stored.get("questions") or ()}
+    return [q.code for q in questionnaire.questions if q.code in texts and texts[q.code] != q.text]
+
+
 def ensure_questionnaire(session: Session, questionnaire: Questionnaire) -> int:
     """The id of the stored questionnaire row for (code, version), created if missing.
 
