@@ -110,7 +110,10 @@ LEGEND_INDEX = (
     "n: số phiếu có câu trả lời hợp lệ; Chỉ số: chỉ số hài lòng chung; KTC 95%: khoảng tin cậy"
     " Wilson 95%; MT: đạt mục tiêu ≥ {target}; *: mẫu nhỏ (n < {min_n}), chưa đủ để xếp hạng"
 )
-LEGEND_ELEMENTS = "Yếu tố: {elements}"
+LEGEND_ELEMENTS = "Yếu tố (chỉ số, %): {elements}"
+ELEMENTS_OMITTED = (
+    "Chỉ số từng yếu tố không đủ chỗ ở độ rộng này: xem --by element, hoặc --format xlsx/csv."
+)
 LEGEND_766 = (
     "QĐ 766: Hồ sơ: số hồ sơ đã giải quyết; KHL: bị đánh giá Không hài lòng; Trễ: trễ hạn;"
     " Trừ: bị trừ (mỗi hồ sơ một lần); Tỷ lệ: (hồ sơ − bị trừ) / hồ sơ; MT: tỷ lệ ≥ {target};"

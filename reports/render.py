@@ -280,6 +280,34 @@ def _pct(figure: Figure | None) -> str:
     return f"{figure.value * 100:.1f}%" + ("*" if figure.small_n else "")
 
 
+def _fits(console: Any, table: Any) -> bool:
+    """Whether `table` fits the console's width with every no-wrap column (numbers,
+    intervals, marks) whole and each wrapping column (names) at its min_width.
+
+    Padding and borders come from rich's own accounting (private helpers of rich's Table,
+    rich 13+); beyond the width rich would cut the last columns off.
+    """
+    from rich.cells import cell_len
+
+    total = table._extra_width
+    for index, column in enumerate(table.columns):
+        if column.no_wrap:
+            lines = [str(column.header)]
+            lines += [line for cell in column.cells for line in str(cell).split("\n")]
+            content = max(cell_len(line) for line in lines)
+        else:
+            content = column.min_width or 1
+        total += content + table._get_padding_width(index)
+    return bool(total <= console.width)
+
+
+def _points(figure: Figure | None) -> str:
+    """A rate in percentage points without the % sign (element columns; saves the width)."""
+    if figure is None or figure.value is None:
+        return "–" if figure is not None else ""
+    return f"{figure.value * 100:.1f}" + ("*" if figure.small_n else "")
+
+
 def _ci(figure: Figure | None) -> str:
     if figure is None or figure.ci_low is None or figure.ci_high is None:
         return "–"
@@ -421,6 +449,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
             title=title,
             title_justify="left",
             box=box.SIMPLE_HEAD,
+            show_edge=False,  # two more columns for the names
             pad_edge=False,
             collapse_padding=True,
         )
@@ -431,6 +460,10 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
 
     def number_column(table: Table, head: str) -> None:
         table.add_column(head, justify="right", no_wrap=True)
+
+    def mark_column(table: Table, head: str) -> None:
+        # Marks are at most 8 characters a line ("Chưa đạt"; no data on two lines).
+        table.add_column(head, no_wrap=True, min_width=8)
 
     def dim_column(table: Table, dim: str) -> None:
         head = L.DIMENSION_HEADERS.get(dim, dim)
@@ -445,6 +478,25 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
         if not rows:
             console.print(f"{title}: {L.NO_DATA}", markup=False)
             return
+        table = build_index_table(title, dims, rows, ranked, with_elements=True)
+        if not _fits(console, table):
+            # Too many columns for this width: the element indices are left to the other
+            # formats rather than squeezing the names or cutting off the marks.
+            table = build_index_table(title, dims, rows, ranked, with_elements=False)
+            console.print(table)
+            console.print(L.ELEMENTS_OMITTED, markup=False)
+        else:
+            console.print(table)
+        console.print()  # a blank line between tables
+
+    def build_index_table(
+        title: str,
+        dims: Sequence[str],
+        rows: Sequence[IndexRow],
+        ranked: bool,
+        *,
+        with_elements: bool,
+    ) -> Table:
         table = new_table(title)
         if ranked:
             number_column(table, L.HEADER_RANK)
@@ -452,18 +504,18 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
             dim_column(table, dim)
         for head in (L.SHORT_RESPONDENTS, L.HEADER_INDEX, L.HEADER_CI):
             number_column(table, head)
-        elements = _element_codes(rows)
+        elements = _element_codes(rows) if with_elements else []
         for code in elements:
             number_column(table, code)
-        table.add_column(L.SHORT_TARGET, min_width=8)
+        mark_column(table, L.SHORT_TARGET)
         for row in rows:
             cells = [str(row.rank or "")] if ranked else []
             cells += [_dim_text(row.keys.get(d)) for d in dims]
             cells += [str(row.respondents), _pct(row.overall_index), _ci(row.overall_index)]
-            cells += [_pct(row.elements.get(c)) if c in row.elements else "" for c in elements]
+            cells += [_points(row.elements.get(c)) for c in elements]
             cells.append(_mark(row.meets_target, cell=True))
             table.add_row(*cells)
-        console.print(table)
+        return table
 
     index_table(L.TITLE_OVERALL, [], [report.overall])
     for breakdown in report.breakdowns:
@@ -471,6 +523,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
         index_table(f"{L.TITLE_BREAKDOWN} {heads}", breakdown.by, breakdown.rows)
         if "field" in breakdown.by and breakdown.rows:
             console.print(_field_verdict(report, breakdown.rows), markup=False)
+            console.print()
 
     ranked_units = [r for r in report.units if r.rank is not None]
     unranked_units = [r for r in report.units if r.rank is None]
@@ -481,7 +534,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
         dim_column(table, "unit")
         for head in (L.SHORT_RESPONDENTS, L.HEADER_INDEX, L.HEADER_CI):
             number_column(table, head)
-        table.add_column(L.SHORT_TARGET, min_width=8)
+        mark_column(table, L.SHORT_TARGET)
         table.add_column(L.HEADER_REASON, min_width=16, ratio=1)
         for row in unranked_units:
             reason = _unranked_reason(row) or ""
@@ -494,6 +547,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
                 L.UNRANKED_REASONS.get(reason, reason),
             )
         console.print(table)
+        console.print()  # a blank line between tables
 
     dims = ["unit", report.period] if report.period else ["unit"]
     if report.ratio_766:
@@ -509,9 +563,9 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
             L.HEADER_CI,
         ):
             number_column(t766, head)
-        t766.add_column(L.SHORT_TARGET, min_width=8)
+        mark_column(t766, L.SHORT_TARGET)
         number_column(t766, L.SHORT_ON_TIME)
-        t766.add_column(L.SHORT_ON_TIME_TARGET, min_width=8)
+        mark_column(t766, L.SHORT_ON_TIME_TARGET)
 
         def add_766(r: Ratio766Row, keys: list[str]) -> None:
             t766.add_row(
@@ -532,6 +586,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
         t766.add_section()
         add_766(report.overall_766, [L.TOTAL] + [""] * (len(dims) - 1))
         console.print(t766)
+        console.print()  # a blank line between tables
     else:
         console.print(f"{L.TITLE_766}: {L.NO_DATA}", markup=False)
 
@@ -551,6 +606,7 @@ def write_table(report: Report, out: TextIO, *, width: int | None = None) -> Non
                 _pct(d3.satisfied),
             )
         console.print(t3)
+        console.print()  # a blank line between tables
     else:
         console.print(f"{L.TITLE_RATING3}: {L.NO_DATA}", markup=False)
 

@@ -121,6 +121,7 @@ def sample_report(*, closed: bool = True, units: int = 4) -> Report:
         index_row({"unit": TTHCC, "month": "2026-11"}, 64, 0.9021),
         index_row({"unit": SXD, "month": "2026-11"}, 3, 0.7083),
         index_row({"unit": XTD, "month": "2026-11"}, 0, None),
+        index_row({"unit": NOWHERE, "month": "2026-11"}, 1, 1.0),  # the widest cells
     ]
     fields = [
         index_row({"field": "Xây dựng"}, 80, 0.96, target=0.95),

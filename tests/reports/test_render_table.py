@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import reports.cli
 from base.settings import get_settings
-from reports.build import ResponseCounts
+from reports.build import Breakdown, Dim, ResponseCounts
 from reports.render import write_table
 from tests.reports.render_sample import LONG_NAME, OTHER_LONG_NAME, sample_report
 
@@ -30,12 +30,12 @@ def table(**changes: object) -> str:
 
 
 def section(text: str, title: str) -> list[str]:
-    """The lines of the table titled `title`, up to the next blank-then-title gap."""
+    """The lines of the table titled `title` (header first), up to the blank line after it."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(title))
     body: list[str] = []
     for line in lines[start + 1 :]:
-        if line and not line.startswith(" "):
+        if not line.strip():
             break
         body.append(line)
     return body
@@ -65,7 +65,8 @@ def test_period_of_a_report_without_data_says_so() -> None:
 def test_every_row_is_marked_against_the_target_and_small_samples_flagged() -> None:
     rows = section(table(), "Chỉ số hài lòng theo Đơn vị × Tháng")
     data = [line for line in rows if "2026-11" in line]
-    assert len(data) == 4
+    assert len(data) == 5
+    assert "100.0*" in data[-1]  # the element indices are there, even with the widest cells
     marks = [("Chưa đạt" in r) or (" Đạt" in r) or ("Không có" in r) for r in data]
     assert all(marks), data
     assert "70.8%*" in next(r for r in data if "SXD" in r)
@@ -77,7 +78,7 @@ def test_every_row_is_marked_against_the_target_and_small_samples_flagged() -> N
 def test_unranked_units_come_after_the_ranked_ones_with_the_reason() -> None:
     text = table()
     ranked = section(text, "Xếp hạng đơn vị")
-    assert any(line.strip().startswith("1 ") for line in ranked)
+    assert any(line.strip().startswith("1 ") for line in ranked[2:])
     assert not any("SXD" in line or "XTD" in line for line in ranked)
     unranked = section(text, "Đơn vị chưa xếp hạng")
     assert text.index("Xếp hạng đơn vị") < text.index("Đơn vị chưa xếp hạng")
@@ -91,12 +92,36 @@ def test_unranked_units_come_after_the_ranked_ones_with_the_reason() -> None:
 def test_766_shows_dossiers_on_time_against_98_percent() -> None:
     text = table()
     rows = section(text, "Tỷ lệ hài lòng giải quyết TTHC (QĐ 766)")
-    assert "Đúng hạn" in rows[1] and "MT98" in rows[1]
+    assert "Đúng hạn" in rows[0] and "MT98" in rows[0]
     bth = next(line for line in rows if "BTH" in line)
     assert "96.7%" in bth and "98.7%" in bth
-    total = next(line for line in rows if line.strip().startswith("Tổng"))
+    after = text[text.index("Tỷ lệ hài lòng giải quyết TTHC") : text.index("Đánh giá 3 mức")]
+    total = next(line for line in after.splitlines() if line.startswith("Tổng"))
     assert "98.5%" in total
     assert "MT98: đúng hạn ≥ 98%" in " ".join(text.split())
+
+
+def test_too_many_columns_leave_out_the_element_indices_never_the_marks() -> None:
+    report = sample_report()
+    by_procedure = [
+        replace(row, keys={"unit": row.keys["unit"], "procedure": Dim("GPXD", OTHER_LONG_NAME)})
+        for row in report.breakdowns[0].rows
+    ]
+    report.breakdowns.append(Breakdown(("unit", "procedure"), by_procedure))
+    out = io.StringIO()
+    write_table(report, out, width=WIDTH)
+    text = out.getvalue()
+    assert [line for line in text.splitlines() if len(line) > WIDTH] == []
+    rows = section(text, "Chỉ số hài lòng theo Đơn vị × Thủ tục")
+    assert "TCDV" not in rows[0] and "MT" in rows[0]
+    data = [line for line in rows if "GPXD" in line]
+    assert len(data) == 5
+    assert all(("Đạt" in r) or ("Chưa đạt" in r) or ("Không có" in r) for r in data)
+    assert "Chỉ số từng yếu tố không đủ chỗ ở độ rộng này" in text
+    # The same report on a wide terminal keeps them.
+    wide = io.StringIO()
+    write_table(report, wide, width=160)
+    assert "TCDV" in section(wide.getvalue(), "Chỉ số hài lòng theo Đơn vị × Thủ tục")[0]
 
 
 def test_response_counts_are_shown() -> None:
