@@ -709,6 +709,7 @@ def write_xlsx(report: Report, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.chart.shapes import GraphicalProperties
     from openpyxl.styles import Alignment, Font
 
     wb = Workbook(write_only=True)
@@ -888,6 +889,11 @@ def write_xlsx(report: Report, path: Path) -> None:
         target_line.series[0].graphicalProperties.line.solidFill = "C00000"
         target_line.series[0].graphicalProperties.line.width = 28575  # 2.25 pt
         target_line.series[0].smooth = False
+        # A dash on each unit as well: with a single ranked unit there is no line to draw.
+        target_line.series[0].marker.symbol = "dash"
+        target_line.series[0].marker.size = 20
+        target_line.series[0].marker.graphicalProperties = GraphicalProperties(solidFill="C00000")
+        target_line.series[0].marker.graphicalProperties.line.solidFill = "C00000"
         bars += target_line
         bars.width = max(18, min(60, 2.0 * charted))  # cm
         bars.height = 12  # room for the unit names under the bars
