@@ -116,12 +116,20 @@ def test_a_hanging_database_is_a_503_with_retry_after_not_a_hang() -> None:
             s.close()
 
 
+def migrated_settings(url: str) -> Settings:
+    """Settings for an app on a migrated database, from nothing but `url` (no .env)."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+
+
 def test_docs_use_only_local_assets_that_answer(sqlite_url: str) -> None:
     """/docs was blank offline: Swagger UI came from a CDN (issue 14: 25). Every URL the page
     names is on this server and answers 200."""
     import re
 
-    with TestClient(create_app(Settings(_env_file=None, database_url=sqlite_url))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(migrated_settings(sqlite_url))) as client:
         response = client.get("/docs")
         assert response.status_code == 200
         html = response.text
@@ -140,7 +148,7 @@ def test_docs_use_only_local_assets_that_answer(sqlite_url: str) -> None:
 
 
 def test_the_site_icon_is_served(sqlite_url: str) -> None:
-    with TestClient(create_app(Settings(_env_file=None, database_url=sqlite_url))) as client:  # type: ignore[call-arg]
+    with TestClient(create_app(migrated_settings(sqlite_url))) as client:
         icon = client.get("/favicon.ico")
         page = client.get("/")
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
