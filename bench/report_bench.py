@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a plain script from a checkout
 
 from demo.surveys import seed_surveys  # noqa: E402
+from reports.queries import fixed_offset_minutes  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
@@ -51,47 +52,128 @@ RESULTS = ROOT / "bench" / "results" / "report_bench.md"
 TARGET_RATIO = 1.5
 
 
-def _month(column: str, dialect: str) -> str:
+@dataclass(frozen=True)
+class FloorRules:
+    """What the report counts, read from the same settings and questionnaire files as the CLI:
+    statements of one questionnaire, the rating question of the dossier questionnaire, months
+    in the report's time zone."""
+
+    questionnaire: str = "sipas"
+    dossier_questionnaire: str = "danh-gia-ho-so"
+    rating_question: str = "DG"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    elements: tuple[str, ...] = ("TCDV", "TTHC", "CC", "KQ", "PAKN")
+
+    @classmethod
+    def from_settings(cls) -> FloorRules:
+        """GENERAL_QUESTIONNAIRE, DOSSIER_QUESTIONNAIRE and REPORT_TIMEZONE as the CLI reads
+        them (environment, .env); elements and rating question from the questionnaire files."""
+        from base.settings import Settings
+        from survey.loader import load_questionnaires
+
+        settings = Settings()
+        files = load_questionnaires([settings.questionnaire_dir])
+        general = files[settings.general_questionnaire]
+        dossier = files[settings.dossier_questionnaire]
+        if dossier.rating_question is None:
+            raise SystemExit(f"{dossier.code} names no rating_question")
+        return cls(
+            questionnaire=general.code,
+            dossier_questionnaire=dossier.code,
+            rating_question=dossier.rating_question,
+            timezone=settings.report_timezone,
+            elements=tuple(e.code for e in general.elements),
+        )
+
+
+def _lit(value: str) -> str:
+    """A SQL string literal (the values come from settings, not from users)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _month(column: str, dialect: str, tz: str) -> str:
+    """The local-time month of a UTC timestamp, as a hand-written query would say it."""
     if dialect == "sqlite":
-        return f"strftime('%Y-%m', {column})"
-    return f"to_char(date_trunc('month', {column} AT TIME ZONE 'UTC'), 'YYYY-MM')"
+        offset = fixed_offset_minutes(tz)
+        if offset is None:  # the report registers a Python function for such zones
+            raise SystemExit(f"the floor supports fixed-offset zones only, not {tz}")
+        return f"strftime('%Y-%m', {column}, '{offset:+d} minutes')"
+    return f"to_char(timezone({_lit(tz)}, {column}), 'YYYY-MM')"
 
 
-def floor_queries(dialect: str) -> dict[str, str]:
+def floor_queries(dialect: str, rules: FloorRules = FloorRules()) -> dict[str, str]:
     """The hand-written SQL that produces every figure of the unit x month report."""
+    tz = rules.timezone
     sat = "a.satisfied" if dialect == "sqlite" else "a.satisfied::int"
+    statements = f"""r.questionnaire_code = {_lit(rules.questionnaire)} AND a.kind = 'likert5'
+              AND a.status = 'answered' AND a.element_code IS NOT NULL"""
+    flags = ",\n".join(
+        f"                   MAX(CASE WHEN a.element_code = {_lit(code)} THEN 1 ELSE 0 END) AS e{i}"
+        for i, code in enumerate(rules.elements)
+    )
+    flag_sums = "".join(f", SUM(e{i})" for i in range(len(rules.elements)))
     return {
-        # Criterion rate per statement: SUM(satisfied) / COUNT(valid), valid = answered likert5.
+        # Criterion rate per statement of each questionnaire version: SUM(satisfied) /
+        # COUNT(valid), valid = answered likert5 with an element.
         "criteria": f"""
-            SELECT r.unit_id, {_month("r.started_at", dialect)} AS month, a.question_code,
-                   a.element_code, COUNT(*) AS n, SUM({sat}) AS satisfied
+            SELECT r.unit_id, {_month("r.started_at", dialect, tz)} AS month,
+                   r.questionnaire_id, a.question_code, a.element_code,
+                   COUNT(*) AS n, SUM({sat}) AS satisfied
             FROM answer a JOIN survey_response r ON r.id = a.response_id
-            WHERE a.kind = 'likert5' AND a.status = 'answered' AND a.element_code IS NOT NULL
-            GROUP BY r.unit_id, month, a.question_code, a.element_code""",
-        # Decision 766: dossiers by completion month, minus those rated "không hài lòng" or
-        # finished late, each dossier counted once.
+            WHERE {statements}
+            GROUP BY r.unit_id, month, r.questionnaire_id, a.question_code, a.element_code""",
+        # Decision 766: dossiers by local completion month; rated "không hài lòng" on the
+        # rating question, finished late, or with a complaint about them; each dossier once.
         "ratio_766": f"""
-            SELECT d.unit_id, {_month("d.completed_at", dialect)} AS month, COUNT(*) AS dossiers,
-                   SUM(CASE WHEN d.completed_at > d.due_at OR EXISTS (
-                         SELECT 1 FROM survey_response r JOIN answer a ON a.response_id = r.id
-                         WHERE r.dossier_id = d.id AND r.questionnaire_code = 'danh-gia-ho-so'
-                           AND a.question_code = 'DG' AND a.choice = 'khong_hai_long'
-                       ) THEN 1 ELSE 0 END) AS failed
-            FROM dossier d WHERE d.completed_at IS NOT NULL
-            GROUP BY d.unit_id, month""",
-        # Respondents per group: distinct responses with a valid statement answer.
+            SELECT unit_id, month, COUNT(*) AS dossiers, SUM(rated) AS rated, SUM(late) AS late,
+                   SUM(CASE WHEN rated = 1 OR late = 1 OR complained = 1 THEN 1 ELSE 0 END)
+            FROM (
+              SELECT d.unit_id, {_month("d.completed_at", dialect, tz)} AS month,
+                     CASE WHEN EXISTS (
+                       SELECT 1 FROM survey_response r JOIN answer a ON a.response_id = r.id
+                       WHERE r.dossier_id = d.id
+                         AND r.questionnaire_code = {_lit(rules.dossier_questionnaire)}
+                         AND a.question_code = {_lit(rules.rating_question)}
+                         AND a.status = 'answered' AND a.choice = 'khong_hai_long'
+                     ) THEN 1 ELSE 0 END AS rated,
+                     CASE WHEN d.completed_at > d.due_at THEN 1 ELSE 0 END AS late,
+                     CASE WHEN EXISTS (
+                       SELECT 1 FROM complaint c WHERE c.dossier_id = d.id
+                         AND c.code IS NOT NULL AND c.status <> 'rejected'
+                     ) THEN 1 ELSE 0 END AS complained
+              FROM dossier d WHERE d.completed_at IS NOT NULL
+            ) x
+            GROUP BY unit_id, month""",
+        # Respondents per group (the n of the indices): responses with a valid statement
+        # answer, in all, finished, and in each element.
         "respondents": f"""
-            SELECT r.unit_id, {_month("r.started_at", dialect)} AS month,
-                   COUNT(DISTINCT a.response_id)
-            FROM answer a JOIN survey_response r ON r.id = a.response_id
-            WHERE a.kind = 'likert5' AND a.status = 'answered' AND a.element_code IS NOT NULL
-            GROUP BY r.unit_id, month""",
-        # Three-level distribution of the per-dossier rating.
+            SELECT unit_id, month, COUNT(*), SUM(complete){flag_sums}
+            FROM (
+              SELECT r.unit_id, {_month("r.started_at", dialect, tz)} AS month,
+                   MAX(CASE WHEN r.status = 'completed' THEN 1 ELSE 0 END) AS complete,
+{flags}
+              FROM answer a JOIN survey_response r ON r.id = a.response_id
+              WHERE {statements}
+              GROUP BY r.id
+            ) x
+            GROUP BY unit_id, month""",
+        # Three-level distribution: answers to the dossier questionnaire's rating question.
         "rating3": f"""
-            SELECT r.unit_id, {_month("r.started_at", dialect)} AS month, a.choice, COUNT(*)
+            SELECT r.unit_id, {_month("r.started_at", dialect, tz)} AS month, a.choice, COUNT(*)
             FROM answer a JOIN survey_response r ON r.id = a.response_id
-            WHERE a.kind = 'rating3' AND a.status = 'answered'
+            WHERE r.questionnaire_code = {_lit(rules.dossier_questionnaire)}
+              AND a.question_code = {_lit(rules.rating_question)} AND a.kind = 'rating3'
+              AND a.status = 'answered'
+              AND a.choice IN ('rat_hai_long', 'hai_long', 'khong_hai_long')
             GROUP BY r.unit_id, month, a.choice""",
+        # Responses of the questionnaire (those without a valid answer are reported too) and
+        # their span (the months listed even without data).
+        "responses": f"""
+            SELECT COUNT(*), MIN(started_at), MAX(started_at) FROM survey_response
+            WHERE questionnaire_code = {_lit(rules.questionnaire)}""",
+        # Units listed even without answers: those with a dossier or a response.
+        "units": """
+            SELECT unit_id FROM dossier UNION SELECT unit_id FROM survey_response""",
     }
 
 
@@ -247,7 +329,7 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
         engine, res.seed_seconds = seed(url, args.answers, progress=not args.quiet)
         env["DATABASE_URL"] = url
         # (b) the floor, first warm-up run discarded for both sides so caches are equal.
-        queries = floor_queries(engine.dialect.name)
+        queries = floor_queries(engine.dialect.name, args.rules)
 
         floor_rows: dict[str, list[Any]] = {}
 
@@ -273,7 +355,11 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
         if first.returncode != 0:
             res.report.error = f"exit {first.returncode}: {first.stderr.strip()[-400:]}"
         else:
-            res.notes.append(cross_check(out, floor_rows))
+            with engine.connect() as conn:
+                unit_codes: dict[int, str] = dict(
+                    conn.exec_driver_sql("SELECT id, code FROM unit").fetchall()
+                )
+            res.notes.append(cross_check(out, floor_rows, unit_codes, args.rules))
             for _ in range(args.repeat):
                 run = run_child(report_args, env, out)
                 if run.returncode != 0:  # a failed run is not a fast run
@@ -299,33 +385,172 @@ def bench_db(kind: str, args: argparse.Namespace, tmp: Path) -> DbResult:
     return res
 
 
-def cross_check(report_json: Path, floor_rows: dict[str, list[Any]]) -> str:
-    """Compare the report's totals with the floor's, so both sides compute the same thing."""
+Group = tuple[str | None, str]  # (unit code, local month)
+
+
+def _add(into: dict[Group, dict[str, int]], key: Group, measure: str, value: Any) -> None:
+    if value:
+        group = into.setdefault(key, {})
+        group[measure] = group.get(measure, 0) + int(value)
+
+
+def cross_check(
+    report_json: Path,
+    floor_rows: dict[str, list[Any]],
+    unit_codes: dict[int, str],
+    rules: FloorRules,
+) -> str:
+    """Compare the report with the floor group by group (unit x local month): every count
+    (criterion n and satisfied, respondents in all, finished and per element, the 766 counts,
+    the three levels), the response counts and the units listed. Equal per month, so the
+    local-time month boundaries agree too, not only the totals."""
     try:
         data = json.loads(report_json.read_text(encoding="utf-8"))
         rows = next(b["rows"] for b in data["breakdowns"] if b["by"] == ["unit", "month"])
-        got = {
-            "criteria n": sum(c["n"] for r in rows for c in r["criteria"].values()),
-            "respondents": sum(r["respondents"] for r in rows),
-            "766 dossiers": sum(r["dossiers"] for r in data["ratio_766"]),
-            "rating3 n": sum(r["n"] for r in data["rating3"]),
-        }
+        got: dict[Group, dict[str, int]] = {}
+        rates: dict[tuple[str | None, str, str], float] = {}
+        for r in rows:
+            key = (r["unit"]["code"], r["month"])
+            _add(got, key, "respondents", r["respondents"])
+            for code, fig in r["criteria"].items():
+                _add(got, key, "criteria n", fig["n"])
+                if fig["value"] is not None:
+                    rates[(*key, code)] = fig["value"]
+            for code, fig in r["elements"].items():
+                _add(got, key, f"{code} n", fig["n"])
+        for r in data["ratio_766"]:
+            key = (r["unit"]["code"], r["month"])
+            for measure in ("dossiers", "rated_khong_hai_long", "late", "excluded"):
+                _add(got, key, f"766 {measure}", r[measure])
+        for r in data["rating3"]:
+            key = (r["unit"]["code"], r["month"])
+            for level, entry in r["levels"].items():
+                _add(got, key, f"rating3 {level}", entry["count"])
+        responses = data["responses"]
+        got_units = {str(u["unit"]["code"]) for u in data["units"] if u["unit"]["code"]}
     except (KeyError, StopIteration, TypeError, ValueError) as exc:
         return f"cross-check skipped: report JSON not in the expected shape ({exc!r})"
-    want = {
-        "criteria n": sum(r[4] for r in floor_rows["criteria"]),
-        "respondents": sum(r[2] for r in floor_rows["respondents"]),
-        "766 dossiers": sum(r[2] for r in floor_rows["ratio_766"]),
-        "rating3 n": sum(r[3] for r in floor_rows["rating3"]),
-    }
-    diffs = [f"{k}: report {got[k]} vs floor {want[k]}" for k in want if got[k] != want[k]]
+
+    def code_of(unit_id: int | None) -> str | None:
+        return unit_codes.get(unit_id) if unit_id is not None else None
+
+    want: dict[Group, dict[str, int]] = {}
+    satisfied: dict[tuple[str | None, str, str], list[int]] = {}
+    for unit_id, month, _version, question, _element, n, sat in floor_rows["criteria"]:
+        _add(want, (code_of(unit_id), month), "criteria n", n)
+        counts = satisfied.setdefault((code_of(unit_id), month, question), [0, 0])
+        counts[0] += int(sat or 0)
+        counts[1] += int(n)
+    for unit_id, month, respondents, complete, *in_element in floor_rows["respondents"]:
+        key = (code_of(unit_id), month)
+        _add(want, key, "respondents", respondents)
+        _add(want, key, "complete", complete)
+        for element, n in zip(rules.elements, in_element, strict=True):
+            _add(want, key, f"{element} n", n)
+    for unit_id, month, dossiers, rated, late, excluded in floor_rows["ratio_766"]:
+        key = (code_of(unit_id), month)
+        _add(want, key, "766 dossiers", dossiers)
+        _add(want, key, "766 rated_khong_hai_long", rated)
+        _add(want, key, "766 late", late)
+        _add(want, key, "766 excluded", excluded)
+    for unit_id, month, level, n in floor_rows["rating3"]:
+        _add(want, (code_of(unit_id), month), f"rating3 {level}", n)
+    complete = sum(g.pop("complete", 0) for g in want.values())
+    want = {k: v for k, v in want.items() if v}
+    total_responses = int(floor_rows["responses"][0][0])
+    want_units = {str(code_of(row[0])) for row in floor_rows["units"] if row[0] is not None}
+
+    diffs = [
+        f"{key}: report {got.get(key)} vs floor {want.get(key)}"
+        for key in sorted(set(got) | set(want), key=str)
+        if got.get(key) != want.get(key)
+    ]
+    diffs += [
+        f"rate {key}: report {rates.get(key)} vs floor {s}/{n}"
+        for key, (s, n) in sorted(satisfied.items(), key=str)
+        if n and abs(rates.get(key, -1.0) - s / n) > 0.00005 + 1e-9
+    ]
+    if responses["complete"] != complete:
+        diffs.append(f"complete responses: report {responses['complete']} vs floor {complete}")
+    if sum(responses.values()) != total_responses:
+        diffs.append(f"responses: report {responses} vs floor {total_responses}")
+    if got_units != want_units:
+        diffs.append(f"units: report {sorted(got_units)} vs floor {sorted(want_units)}")
     if diffs:
-        return "cross-check MISMATCH: " + "; ".join(diffs)
+        return f"cross-check MISMATCH ({len(diffs)}): " + "; ".join(diffs[:8])
+    totals: dict[str, int] = {}
+    for group in want.values():
+        for measure, value in group.items():
+            if measure in ("criteria n", "respondents", "766 dossiers") or measure.startswith(
+                "rating3"
+            ):
+                name = "rating3 n" if measure.startswith("rating3") else measure
+                totals[name] = totals.get(name, 0) + value
+    months = sorted({m for _, m in want})
     return (
-        "cross-check OK: report totals equal the floor's ("
-        + ", ".join(f"{k} {v:,}" for k, v in want.items())
-        + ")"
+        f"cross-check OK: report equals the floor in each of {len(want):,} unit x month groups "
+        f"({months[0] if months else '-'} .. {months[-1] if months else '-'}, local months "
+        f"in {rules.timezone}), every criterion rate, {len(want_units)} units listed, "
+        f"{total_responses:,} responses; totals "
+        + ", ".join(f"{k} {v:,}" for k, v in totals.items())
     )
+
+
+def code_version() -> str:
+    """The commit measured: the snapshot's, else HEAD with a note of local changes."""
+    commit = os.environ.get("HAILONG_BENCH_COMMIT")
+    if commit:
+        return f"{commit[:10]} (git archive snapshot)"
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    name = head.stdout.strip()[:10] or "unknown"
+    return f"{name} (working tree{', with local changes' if dirty else ''})"
+
+
+def run_from_snapshot(rev: str) -> int:
+    """Export `rev` with git archive, copy this script in, and run it from there: the working
+    tree is shared with people editing it, and a file changed mid-run can break a long run.
+    The children (`hailong report`) import the snapshot's code through PYTHONPATH."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", rev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dest = Path(tempfile.mkdtemp(prefix="hailong-snapshot-"))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        shutil.copy2(Path(__file__), dest / "bench" / "report_bench.py")
+        argv: list[str] = []
+        words, i = sys.argv[1:], 0
+        while i < len(words):
+            word = words[i]
+            i += 1
+            if word == "--snapshot" and i < len(words) and words[i] == rev:
+                i += 1
+            elif word == "--out" and i < len(words):
+                argv += ["--out", str(Path(words[i]).resolve())]
+                i += 1
+            elif word != "--snapshot" and not word.startswith("--snapshot="):
+                argv.append(word)
+        if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+            argv += ["--out", str(RESULTS)]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(dest),
+            "HAILONG_BENCH_COMMIT": commit,
+            "HAILONG_BENCH_COMMAND": " ".join(["python", "bench/report_bench.py", *sys.argv[1:]]),
+        }
+        print(f"running the code of {commit[:10]} from {dest}", flush=True)
+        script = dest / "bench" / "report_bench.py"
+        return subprocess.run([sys.executable, str(script), *argv], env=env, cwd=dest).returncode
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 def fmt_s(value: float | None) -> str:
@@ -335,18 +560,27 @@ def fmt_s(value: float | None) -> str:
 def render(results: list[DbResult], args: argparse.Namespace) -> str:
     """The Markdown summary: one table per database, ratios against the floor."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rules: FloorRules = args.rules
+    command = os.environ.get("HAILONG_BENCH_COMMAND") or " ".join(
+        ["python", "bench/report_bench.py", *sys.argv[1:]]
+    )
     lines = [
         "# Report benchmark",
         "",
         f"Run {now} on {platform.node()} ({os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}), `python bench/report_bench.py --answers {args.answers}`; "
+        f"{platform.python_version()}), `{command}`, code of {code_version()}; "
         f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine makes "
         "absolute times noisy; floor and report run back to back, so the ratio is steadier).",
-        "Report: `hailong report --format json --by unit,month` (median of "
+        "Report: `hailong report --format json --by unit,month` to standard output (median of "
         f"{args.repeat} runs after a warm-up). Floor: the hand-written SQL of the same figures "
-        "(criterion counts by unit x month x statement, respondents, Decision 766 ratio, "
-        "three-level rating distribution), run in-process. Start-up: `hailong --help`, the "
-        "interpreter and import cost every CLI call pays. "
+        f"under the report's rules (statements of questionnaire `{rules.questionnaire}` only, "
+        "by questionnaire version; the three-level rating only from question "
+        f"`{rules.rating_question}` of `{rules.dossier_questionnaire}`; months local to "
+        f"{rules.timezone}): criterion counts by unit x month x version x statement, "
+        "respondents in all, finished and per element, the Decision 766 counts (rated "
+        "không hài lòng, late, complaint; each dossier once), the three-level distribution, "
+        "the questionnaire's responses and span, the units listed; run in-process. "
+        "Start-up: `hailong --help`, the interpreter and import cost every CLI call pays. "
         f"Target: report <= {TARGET_RATIO}x floor.",
         "",
     ]
@@ -424,6 +658,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="Markdown summary path")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--snapshot",
+        nargs="?",
+        const="HEAD",
+        metavar="REV",
+        help="run the code of a commit (default HEAD), exported with git archive to a temp dir, "
+        "not the working tree others may be editing (this script is copied in as it is)",
+    )
     args = parser.parse_args(argv)
     if args.answers <= 0:
         parser.error("--answers must be positive")
@@ -436,6 +678,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark for the chosen databases and write the Markdown summary."""
     args = parse_args(argv)
+    if args.snapshot:
+        return run_from_snapshot(args.snapshot)
+    args.rules = FloorRules.from_settings()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     tmp = Path(tempfile.mkdtemp(prefix="hailong_bench_"))
     results = []
