@@ -80,15 +80,16 @@ def complaint_desk(settings: Settings) -> ComplaintDesk:
     )
 
 
-def check_wording(engine: Engine, found: dict[str, Questionnaire]) -> None:
+def check_wording(settings: Settings, engine: Engine) -> None:
     """Refuse a questionnaire file that rewords a stored version's question (see
-    `storage.catalogue.reworded_questions`): the file needs a new version."""
+    `storage.catalogue.reworded_questions`): the file needs a new version. Run by the commands
+    that start conversations (`chat`, `serve`, `telegram poll`), once, at start."""
     from sqlmodel import Session
 
     from storage.catalogue import reworded_questions
 
     with Session(engine) as session:
-        for q in found.values():
+        for q in questionnaires(settings).values():
             changed = reworded_questions(session, q)
             if changed:
                 raise QuestionnaireError(
@@ -99,11 +100,9 @@ def check_wording(engine: Engine, found: dict[str, Questionnaire]) -> None:
 
 
 def conversation_service(settings: Settings, engine: Engine) -> ConversationService:
-    found = questionnaires(settings)
-    check_wording(engine, found)
     return ConversationService(
         engine,
-        found,
+        questionnaires(settings),
         dossier_questionnaire=settings.dossier_questionnaire,
         general_questionnaire=settings.general_questionnaire,
         desk=complaint_desk(settings),

@@ -82,12 +82,13 @@ async def _poll(timeout: int, max_seconds: float | None) -> None:
 
     from base.settings import get_settings
     from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel
-    from hailong.app import conversation_service, open_database
+    from hailong.app import check_wording, conversation_service, open_database
     from hailong.server import AppContext
 
     log = logging.getLogger("hailong.telegram.poll")
     settings = get_settings()
     engine = open_database(settings)
+    check_wording(settings, engine)
     ctx = AppContext(settings, engine, conversation_service(settings, engine))
     channel = TelegramChannel(ctx)
     loop = asyncio.get_running_loop()

@@ -14,7 +14,7 @@ from base.errors import UserError
 from base.settings import get_settings
 from bot.channels.console import ConsoleTransport, run_chat
 from bot.sender import Sender
-from hailong.app import conversation_service, open_database
+from hailong.app import check_wording, conversation_service, open_database
 from storage import migrate, outbox, surveys
 from storage.db import session_scope
 
@@ -80,6 +80,7 @@ def chat(
         raise UserError("--user must be 1 to 64 characters")
     settings = get_settings()
     engine = open_database(settings)
+    check_wording(settings, engine)
     service = conversation_service(settings, engine)
     if dossier is not None:
         with session_scope(engine) as session:
@@ -112,6 +113,7 @@ def serve(
         raise UserError(f"unknown log level {log_level!r}")
     settings = get_settings()
     engine = open_database(settings)  # fail fast, with one line, before forking workers
+    check_wording(settings, engine)
     if workers > 1 and engine.dialect.name == "sqlite":
         raise UserError("several workers need PostgreSQL: SQLite allows one writer at a time")
     engine.dispose()

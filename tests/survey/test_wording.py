@@ -29,6 +29,8 @@ def test_rewording_a_stored_version_is_refused(sqlite_url: str, tmp_path: Path) 
     env = {"QUESTIONNAIRE_DIR": str(folder)}
     result = hailong("chat", "--user", "an", db=sqlite_url, stdin="", env=env)
     one_line_error(result, "sipas", "rewords TCDV3", "new version")
+    served = hailong("serve", "--port", "1", db=sqlite_url, env=env)  # refused before binding
+    one_line_error(served, "sipas", "rewords TCDV3")
     # With a new version declaring what stays comparable, the same text is accepted.
     bumped = reworded.replace(
         '\nversion: "2025.1"',
