@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-ERROR_PREFIX = "lỗi"
+# The same one-line error form as every other hailong command.
+ERROR_PREFIX = "hailong: error"
 NO_MODEL = "không có mô hình trong {path}; chạy 'hailong nlp train --data TỆP.csv --model {path}'"
 TRAINING_DEFAULT = "Chưa có mô hình: đang huấn luyện mô hình mặc định từ kho dữ liệu mẫu..."
 STEP_READ = "Đọc dữ liệu"

@@ -104,6 +104,7 @@ def test_missing_files_are_one_line_errors(args: list[str], needle: str, tmp_pat
     assert needle in result.stderr
     assert "Traceback" not in result.output + result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("hailong: error: ")  # the form of every hailong command
 
 
 def test_bad_columns_and_unknown_labels_are_one_line_errors(tmp_path: Path) -> None:
