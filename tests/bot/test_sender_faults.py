@@ -5,9 +5,11 @@ limiter's slots, a dead process's leases recognised."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -153,9 +155,33 @@ def test_the_limiter_has_no_burst_and_at_most_30_calls_in_any_second() -> None:
 
     slots = asyncio.run(run())
     first = [t for t in slots if t < slots[0] + 1]
-    assert len(first) <= 28
-    assert _max_in_window(slots, 1.0) <= 28
-    assert _max_in_window(slots[60:], 1.0) <= 28
+    assert len(first) <= 26
+    assert _max_in_window(slots, 1.0) <= 26
+    assert _max_in_window(slots[60:], 1.0) <= 26
+
+
+def test_calls_woken_late_together_still_start_apart() -> None:
+    """An event loop busy elsewhere wakes several waiters at once, their slots past: they
+    start one gap apart all the same (measured on the loop's clock)."""
+
+    async def run() -> list[float]:
+        loop = asyncio.get_running_loop()
+        limiter = Limiter(RateLimits(per_second=100), monotonic=loop.time)
+        starts: list[float] = []
+
+        async def call() -> None:
+            await limiter.acquire()
+            starts.append(loop.time())
+
+        tasks = [asyncio.create_task(call()) for _ in range(10)]
+        await asyncio.sleep(0)
+        time.sleep(0.2)  # the loop is blocked past every slot
+        await asyncio.gather(*tasks)
+        return starts
+
+    starts = asyncio.run(run())
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 1 / 85 * 0.9
 
 
 def test_a_group_gets_at_most_20_messages_in_any_minute() -> None:
