@@ -118,12 +118,6 @@ class Settings(BaseSettings):
     outbox_retry_max_delay_seconds: float = Field(
         default=600.0, gt=0, description="Longest wait between two retries of a failed send"
     )
-    outbox_retry_for_hours: float = Field(
-        default=24.0, gt=0, description="Transient send failures are retried this long"
-    )
-    outbox_retry_max_delay_seconds: float = Field(
-        default=600.0, gt=0, description="Longest wait between two retries of a failed send"
-    )
     zalo_event_max_age_hours: float = Field(
         default=168,
         gt=0,

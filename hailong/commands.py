@@ -162,34 +162,6 @@ def outbox_retry(
     typer.echo(f"{waiting} waiting messages due now{where}")
 
 
-OUTBOX_CHANNELS = ("telegram", "zalo", "web", "console")
-
-
-@outbox_app.command("retry")
-def outbox_retry(
-    dead: Annotated[
-        bool, typer.Option("--dead", help="Also re-queue dead-lettered messages")
-    ] = False,
-    channel: Annotated[
-        str | None, typer.Option("--channel", help="Only this channel: telegram, zalo or web")
-    ] = None,
-) -> None:
-    """After an outage: messages waiting for their next retry are due now; with --dead, dead
-    letters go back to the queue too, with a fresh retry period. The running sender sends
-    them."""
-    from storage.types import utcnow
-
-    if channel is not None and channel not in OUTBOX_CHANNELS:
-        raise UserError(f"unknown channel {channel!r}: telegram, zalo or web")
-    engine = open_database(get_settings())
-    with session_scope(engine) as session:
-        requeued, waiting = outbox.requeue(session, utcnow(), dead=dead, channel=channel)
-    where = f" ({channel})" if channel else ""
-    if dead:
-        typer.echo(f"{requeued} dead letters re-queued{where}")
-    typer.echo(f"{waiting} waiting messages due now{where}")
-
-
 staff_app = typer.Typer(
     help="Unit staff who handle complaints in Telegram groups.", no_args_is_help=True
 )

@@ -219,9 +219,6 @@ class OutboxMessage(SQLModel, table=True):
     # The first failed attempt (revision 0007_sender): transient failures are retried until
     # OUTBOX_RETRY_FOR_HOURS after it, whatever the number of attempts.
     first_failed_at: datetime | None = _ts(nullable=True)
-    # The first failed attempt (revision 0007_sender): transient failures are retried until
-    # OUTBOX_RETRY_FOR_HOURS after it, whatever the number of attempts.
-    first_failed_at: datetime | None = _ts(nullable=True)
 
 
 class InboundMessage(SQLModel, table=True):
