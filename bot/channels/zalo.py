@@ -426,6 +426,8 @@ class ZaloChannel:
             self.transport,
             max_attempts=ctx.settings.outbox_max_attempts,
             base_delay=ctx.settings.outbox_retry_base_seconds,
+            max_delay=ctx.settings.outbox_retry_max_delay_seconds,
+            retry_for=ctx.settings.outbox_retry_for_hours * 3600,
             lease_seconds=ctx.settings.outbox_lease_seconds,
             limits=RateLimits(per_second=20, per_chat_interval=0.5, per_chat_burst=3),
         )

@@ -390,3 +390,34 @@ def test_a_killed_sender_is_replaced_at_once_and_only_sends_in_flight_can_repeat
     assert twice <= in_flight and max(counts.values()) <= 2
     assert took < 20, took  # not the 60 s lease
     print(f"in flight at the kill: {len(in_flight)}, sent twice: {len(twice)}, took {took:.1f}s")
+
+
+# --- the settings reach both channels' senders -------------------------------------------------
+
+
+def test_both_channels_senders_follow_the_retry_settings(sqlite_url: str) -> None:
+    from datetime import timedelta
+
+    from bot.channels.context import AppContext
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.zalo import ZaloChannel
+    from hailong.app import conversation_service
+    from tests.channels.test_zalo import zalo_settings
+
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    extra = {"outbox_retry_for_hours": 36, "outbox_retry_max_delay_seconds": 120}
+    telegram = channel_settings(sqlite_url, "http://127.0.0.1:9", **extra)
+    zalo = zalo_settings(sqlite_url, "http://127.0.0.1:9", **extra)
+
+    async def workers() -> list[OutboxWorker]:
+        made = []
+        for settings, plugin in ((telegram, TelegramChannel), (zalo, ZaloChannel)):
+            ctx = AppContext(settings, engine, conversation_service(settings, engine))
+            made.append(plugin(ctx).worker)
+            await ctx.turns.close()
+        return made
+
+    for worker in asyncio.run(workers()):
+        assert worker.retry_for == timedelta(hours=36) and worker.max_delay == 120
+    engine.dispose()
