@@ -31,6 +31,9 @@ CONSENT_REASK: Final = "Xin Ông/Bà chọn «Đồng ý» hoặc «Không đồ
 SURVEY_INTRO: Final = "📋 {title}\n{intro}"
 DOSSIER_INTRO: Final = "Hồ sơ {dossier}: {procedure} tại {unit}."
 QUESTION: Final = "Câu {number}/{total}: {text}"
+# While a later question may still be skipped or added (skip logic), the total is not shown:
+# once shown, it never changes.
+QUESTION_OPEN: Final = "Câu {number}: {text}"
 CHOICES_HINT: Final = "Bấm nút hoặc gõ số tương ứng."
 MULTI_HINT: Final = (
     "Có thể chọn nhiều: gõ các số cách nhau bằng dấu phẩy (ví dụ 1,3) "
@@ -38,12 +41,14 @@ MULTI_HINT: Final = (
 )
 TEXT_HINT: Final = "Gõ câu trả lời của Ông/Bà."
 OPTIONAL_HINT: Final = "Gõ «bỏ qua» nếu không muốn trả lời."
-MULTI_SELECTED: Final = "Đã chọn: {labels}. Chọn thêm, hoặc bấm «Xong»."
 MULTI_DONE: Final = "Xong"
 MULTI_TOO_MANY: Final = "Chỉ chọn tối đa {max} mục."
 MULTI_EMPTY: Final = "Ông/Bà chưa chọn mục nào."
 
 NOT_UNDERSTOOD: Final = "Xin lỗi, tôi chưa hiểu câu trả lời «{text}»."
+STALE_BUTTON: Final = (
+    "Nút này thuộc một câu hỏi trước nên không được ghi nhận. Xin Ông/Bà trả lời câu hỏi dưới đây."
+)
 TOO_LONG: Final = "Nội dung quá dài (tối đa {max} ký tự). Xin Ông/Bà gửi ngắn gọn hơn."
 EMPTY_TEXT: Final = "Ông/Bà chưa nhập nội dung."
 REQUIRED: Final = "Câu này cần được trả lời để cơ quan biết lý do và khắc phục."

@@ -83,12 +83,14 @@ CROSS JOIN LATERAL (
 # and indexes) even for an empty array, and each array costs psycopg a dump. Answers take
 # their response id from a response opened in this statement (which the statement's own
 # snapshot does not show) or from the table; a later answer to a question replaces the
-# earlier one; an unknown key fails on the NOT NULL response id, a dossier rated twice on the
-# unique constraint. The response id is a subquery per answer, not a join (see _READ);
-# dossiers, responses completed and states updated are found by their indexes too (an UPDATE
-# joins the row it found by its ctid: a TID scan). States are updated only at the version
-# read. Outbox ids come back in order. Arrays are text[], which the
-# columns compare and store alike.
+# earlier one; an unknown key fails on the NOT NULL response id. A response's first answer
+# attaches it to its dossier (`storage.surveys.record_answers`): in the INSERT of a response
+# opened in this batch, in the UPDATE of one completed in it (a statement may not update a
+# row twice), else in `attached`; a dossier rated twice fails on the unique constraint. The
+# response id is a subquery per answer, not a join (see _READ); dossiers, responses completed
+# and states updated are found by their indexes too (an UPDATE joins the row it found by its
+# ctid: a TID scan). States are updated only at the version read. Outbox ids come back in
+# order. Arrays are text[], which the columns compare and store alike.
 _PARTS = {
     "claimed": """
     INSERT INTO inbound_message (channel, message_id, received_at)
@@ -106,15 +108,18 @@ _PARTS = {
            s.code,
            (SELECT c.id FROM citizen c
             WHERE c.channel = s.channel AND c.external_id = s.external_id),
-           d.id, d.unit_id, d.procedure_id, s.channel, s.status, s.at, s.completed_at
+           CASE WHEN s.attached THEN d.id END, d.unit_id, d.procedure_id, s.channel,
+           s.status, s.at, s.completed_at
     FROM unnest(%(r_key)s::text[], %(r_code)s::text[], %(r_version)s::text[],
                 %(r_dossier)s::text[], %(r_channel)s::text[], %(r_external)s::text[],
-                %(r_status)s::text[], %(r_at)s::timestamptz[], %(r_completed)s::timestamptz[])
-         s(key, code, version, dossier, channel, external_id, status, at, completed_at)
+                %(r_status)s::text[], %(r_at)s::timestamptz[], %(r_completed)s::timestamptz[],
+                %(r_attached)s::boolean[])
+         s(key, code, version, dossier, channel, external_id, status, at, completed_at,
+           attached)
     LEFT JOIN LATERAL (
         SELECT d.id, d.unit_id, d.procedure_id FROM dossier d
         WHERE d.code = s.dossier OFFSET 0) d ON true
-    RETURNING id, key, dossier_id""",
+    RETURNING id, key, unit_id""",
     "answers": """
     INSERT INTO answer (response_id, question_code, answered_at, element_code, kind, status,
                         score, choice, text, satisfied)
@@ -133,11 +138,23 @@ _PARTS = {
         satisfied = excluded.satisfied, answered_at = excluded.answered_at
     RETURNING 1""",
     "completed": """
-    UPDATE survey_response r SET status = %(completed)s, completed_at = x.at
-    FROM unnest(%(x_key)s::text[], %(x_at)s::timestamptz[]) x(key, at)
+    UPDATE survey_response r SET status = %(completed)s, completed_at = x.at,
+        dossier_id = COALESCE(r.dossier_id,
+                              (SELECT d.id FROM dossier d WHERE d.code = x.dossier))
+    FROM unnest(%(x_key)s::text[], %(x_at)s::timestamptz[], %(x_dossier)s::text[])
+         x(key, at, dossier)
     CROSS JOIN LATERAL (
         SELECT t.ctid FROM survey_response t WHERE t.key = x.key OFFSET 0) t
     WHERE r.ctid = t.ctid
+    RETURNING 1""",
+    "attached": """
+    UPDATE survey_response r SET dossier_id = d.id
+    FROM unnest(%(t_key)s::text[], %(t_dossier)s::text[]) v(key, dossier)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid FROM survey_response t WHERE t.key = v.key OFFSET 0) t
+    CROSS JOIN LATERAL (
+        SELECT d.id FROM dossier d WHERE d.code = v.dossier OFFSET 0) d
+    WHERE r.ctid = t.ctid AND r.dossier_id IS NULL
     RETURNING 1""",
     "changed": """
     UPDATE conversation_state s
@@ -186,7 +203,7 @@ _COUNTS = (
     ("changed", "(SELECT count(*) FROM changed)"),
     ("created", "(SELECT count(*) FROM created)"),
     ("completed", "(SELECT count(*) FROM completed)"),
-    ("started", "(SELECT count(*) FROM started WHERE dossier_id IS NOT NULL)"),
+    ("started", "(SELECT count(*) FROM started WHERE unit_id IS NOT NULL)"),
 )
 
 
@@ -468,6 +485,10 @@ def write(
     changed, new, gone = states
     done = dict(completions)
     ended = [done.pop(s.key, None) for s in starts]  # opened and completed in this batch
+    # Responses attached to their dossier now, by the statement that writes their row anyway.
+    attach = {a["key"]: a["dossier"] for a in answers if a.get("dossier")}
+    attached_at_start = [attach.pop(s.key, None) is not None for s in starts]
+    attached_at_end = [attach.pop(key, None) for key in done]
     params: dict[str, str] = {"now": now.isoformat()}
     parts = set()
     if claims:
@@ -490,6 +511,7 @@ def write(
             ),
             "r_at": _stamps(s.at for s in starts),
             "r_completed": _stamps(ended),
+            "r_attached": _bools(attached_at_start),
         }
     if answers:
         parts.add("answers")
@@ -508,7 +530,12 @@ def write(
             "completed": ResponseStatus.COMPLETED.value,
             "x_key": _array(done),
             "x_at": _stamps(done.values()),
+            "x_dossier": _array(attached_at_end),
         }
+    if attach:
+        parts.add("attached")
+        params["t_key"] = _array(attach)
+        params["t_dossier"] = _array(attach.values())
     if changed:
         parts.add("changed")
         params |= {

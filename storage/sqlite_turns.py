@@ -12,10 +12,12 @@ the tests run both paths' callers (`ConversationService`) on both backends.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage.surveys import ANSWER_VALUES
@@ -39,6 +41,11 @@ _ANSWER = (
     + ", ".join("?" for _ in ANSWER_VALUES)
     + ") ON CONFLICT (response_id, question_code) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in (*ANSWER_VALUES, "answered_at"))
+)
+# A response's first answer attaches it to its dossier (`storage.surveys.record_answers`).
+_ATTACH = (
+    "UPDATE survey_response SET dossier_id = (SELECT id FROM dossier WHERE code = ?)"
+    " WHERE key = ? AND dossier_id IS NULL"
 )
 _UPDATE = (
     "UPDATE conversation_state SET state = ?, version = ?, updated_at = ?"
@@ -113,6 +120,14 @@ def write(
                 for a in answers
             ],
         )
+        attach = [(a["dossier"], a["key"]) for a in answers if a.get("dossier")]
+        if attach:
+            try:
+                cur.executemany(_ATTACH, attach)
+            except sqlite3.IntegrityError as exc:
+                # Another response rated the dossier first: raised as SQLAlchemy raises it,
+                # so that the service redoes the turn (which is then told so).
+                raise IntegrityError(_ATTACH, attach, exc) from exc
     written = 0
     changed = [(s, v + 1, at, c, e, v) for c, e, s, v in states.changed]
     if changed:

@@ -46,7 +46,7 @@ class DossierInfo:
     code: str
     unit_name: str
     procedure_name: str
-    rated: frozenset[str]  # questionnaire codes already answered for this dossier
+    rated: frozenset[str]  # questionnaire codes of the responses attached to this dossier
 
 
 def dossier_info(session: Session, code: str) -> DossierInfo | None:
@@ -158,8 +158,8 @@ def start_response(
 ) -> int:
     """Open a response; unit and procedure are copied from the dossier for the reports.
 
-    Raises sqlalchemy's IntegrityError when the dossier already has a response to this
-    questionnaire (two chats racing): the caller retries and is then told it was rated.
+    The response is not attached to the dossier yet (`dossier_id` stays NULL): its first
+    answer attaches it (`record_answers`), so a survey started and abandoned blocks no one.
     """
     dossier = None
     if dossier_code is not None:
@@ -175,7 +175,6 @@ def start_response(
             questionnaire_id=ensure_questionnaire(session, questionnaire),
             questionnaire_code=questionnaire.code,
             citizen_id=citizen,
-            dossier_id=dossier.id if dossier else None,
             unit_id=dossier.unit_id if dossier else None,
             procedure_id=dossier.procedure_id if dossier else None,
             channel=channel,
@@ -207,6 +206,15 @@ def _upsert_answer(dialect: Any) -> Any:
 
 
 _UPSERT_ANSWER = {"sqlite": _upsert_answer(sqlite), "postgresql": _upsert_answer(postgresql)}
+_ATTACH = (
+    update(_response)
+    .where(_response.c.key == bindparam("b_key"), _response.c.dossier_id.is_(None))
+    .values(
+        dossier_id=select(_dossier.c.id)
+        .where(_dossier.c.code == bindparam("b_dossier"))
+        .scalar_subquery()
+    )
+)
 
 
 def record_answers(session: Session, answers: Sequence[Mapping[str, Any]]) -> None:
@@ -215,21 +223,35 @@ def record_answers(session: Session, answers: Sequence[Mapping[str, Any]]) -> No
     An answer to a question already answered in the same response replaces it (quay lại);
     within one call the last wins (one multi-row upsert may not touch a row twice on
     PostgreSQL). An unknown response key fails on the NOT NULL response id (IntegrityError).
+
+    An answer carrying a `dossier` code (a response's first answer, when it was opened for
+    a dossier) attaches its response to that dossier: from then on the dossier counts as
+    rated (`dossier_info`). If another response was attached to it first (two chats rating
+    at once), the unique (dossier_id, questionnaire_code) fails with IntegrityError and the
+    turn is redone. A response never answered stays unattached: it blocks no one and holds
+    no answer (the fast paths, `storage.sqlite_turns` and `storage.pg_turns`, do the same).
     """
+    last = last_answers(answers)
     params = [
         {f"b_{name}": a.get(name) for name in ANSWER_VALUES}
         | {"b_key": a["key"], "b_question": a["question_code"], "b_at": a["at"]}
-        for a in last_answers(answers)
+        for a in last
     ]
     if params:
         session.execute(_UPSERT_ANSWER[session.get_bind().dialect.name], params)
+    attach = [{"b_key": a["key"], "b_dossier": a["dossier"]} for a in last if a.get("dossier")]
+    if attach:
+        session.execute(_ATTACH, attach)
 
 
 def last_answers(answers: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The last answer to each (key, question_code), in the order of those last answers."""
+    """The last answer to each (key, question_code), in the order of those last answers.
+    An earlier answer's `dossier` (it attaches the response) is kept on the last one."""
     last: dict[tuple[str, str], Mapping[str, Any]] = {}
     for a in answers:
-        last.pop((a["key"], a["question_code"]), None)  # keep the order of the last write
+        earlier = last.pop((a["key"], a["question_code"]), None)  # the last write's order
+        if earlier is not None and earlier.get("dossier") and not a.get("dossier"):
+            a = {**a, "dossier": earlier["dossier"]}
         last[(a["key"], a["question_code"])] = a
     return list(last.values())
 

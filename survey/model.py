@@ -18,7 +18,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
 class QuestionType(StrEnum):
     """How a question is answered."""
 
-    RATING3 = "rating3"  # Rất hài lòng / Hài lòng / Không hài lòng (Decision 766, national portal)
+    RATING3 = "rating3"  # Không hài lòng / Hài lòng / Rất hài lòng (Decision 766, national portal)
     LIKERT5 = "likert5"  # 1..5 plus "không ý kiến" (SIPAS)
     SINGLE = "single"
     MULTI = "multi"
@@ -38,10 +38,12 @@ class Choice(BaseModel):
     aliases: tuple[str, ...] = ()
 
 
+# Worst to best, numbered 1..3 as shown, the direction of SIPAS's five levels (1 = Rất không
+# hài lòng … 5 = Rất hài lòng): typing "1" is the worst on either scale, never the best.
 RATING3_CHOICES: tuple[Choice, ...] = (
-    Choice(code="rat_hai_long", label="Rất hài lòng", score=3, satisfied=True),
-    Choice(code="hai_long", label="Hài lòng", score=2, satisfied=True),
     Choice(code="khong_hai_long", label="Không hài lòng", score=1, satisfied=False),
+    Choice(code="hai_long", label="Hài lòng", score=2, satisfied=True),
+    Choice(code="rat_hai_long", label="Rất hài lòng", score=3, satisfied=True),
 )
 
 # Numbered by score so that typing "5" means "Rất hài lòng"; "0" is "không ý kiến".

@@ -41,9 +41,11 @@ from telegram.warnings import PTBDeprecationWarning
 from typing_extensions import TypeIs
 
 from bot import http_json
+from bot import messages as msg
 from bot.asgi import header
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
+from bot.engine.types import CHOSEN_MARK, EDIT_PREFIX, listed_once
 from bot.links import make_resolver
 from bot.sender import DeliveryError, Limiter, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
@@ -171,22 +173,28 @@ class TelegramTransport:
         self.load_upload = load_upload  # a web chat photo's bytes, by key
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
-        """Send one reply (a text, a photo, or an edit of a card); the platform's id."""
+        """Send one reply (a text, a photo, or an edit of a card or of a question tapped);
+        the platform's id. The buttons carry the options' numbers, so the text's numbered
+        list of them is not repeated above the keyboard."""
         markup = keyboard(payload.get("buttons", []))
+        text = payload["text"]
+        if isinstance(markup, InlineKeyboardMarkup):
+            text = listed_once(text, [b.text for row in markup.inline_keyboard for b in row])
+        edit = payload.get("edit_message_id") or _edited(payload.get("buttons", []))
         try:
-            if payload.get("edit_message_id"):
+            if edit:
                 inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
                 try:
                     await self.bot.edit_message_text(
-                        payload["text"][:TEXT_MAX],
+                        text[:TEXT_MAX],
                         chat_id=int(recipient),
-                        message_id=int(payload["edit_message_id"]),
+                        message_id=int(edit),
                         reply_markup=inline,
                     )
                 except BadRequest as exc:
                     if "not modified" not in str(exc).lower():
                         raise
-                return str(payload["edit_message_id"])
+                return str(edit)
             photo: str | bytes | None = payload.get("photo")
             if payload.get("photo_upload") and self.load_upload is not None:
                 found = await asyncio.to_thread(self.load_upload, str(payload["photo_upload"]))
@@ -203,7 +211,7 @@ class TelegramTransport:
             if markup is None and payload.get("close_keyboard"):
                 markup = ReplyKeyboardRemove()  # type: ignore[assignment]
             reply_to = payload.get("reply_to")
-            *first, last = split_text(payload["text"], TEXT_MAX)
+            *first, last = split_text(text, TEXT_MAX)
             for piece in first:  # a long answer: the buttons go with its last piece
                 await self.bot.send_message(chat_id=int(recipient), text=piece)
             message = await self.bot.send_message(
@@ -225,6 +233,16 @@ class TelegramTransport:
         return str(message.message_id)
 
 
+def _edited(buttons: list[dict[str, str]]) -> str | None:
+    """The id of the message a reply replaces (a multiple-choice question re-marked), if
+    the engine named one (`EDIT_PREFIX`)."""
+    for b in buttons:
+        ref = b["payload"].removeprefix(EDIT_PREFIX)
+        if ref != b["payload"] and ref.isdigit():
+            return ref
+    return None
+
+
 def translate(update: Mapping[str, Any]) -> tuple[str, Inbound] | None:
     """The chat id and engine input of an update (its JSON); None for what the bot ignores.
 
@@ -239,7 +257,9 @@ def translate(update: Mapping[str, Any]) -> tuple[str, Inbound] | None:
         chat = _field(query.get("message"), "chat", "id")
         if chat is None:  # the message is too old to be sent along: answer the user instead
             chat = _field(query, "from", "id")
-        return (str(chat), Inbound(choice=data)) if _id_ok(chat) else None
+        tapped = _field(query.get("message"), "message_id")  # a reply may replace it
+        ref = str(tapped) if _id_ok(tapped) else None
+        return (str(chat), Inbound(choice=data, ref=ref)) if _id_ok(chat) else None
     message = update.get("message")
     chat = _field(message, "chat", "id")
     if not isinstance(message, dict) or not _id_ok(chat):
@@ -450,7 +470,14 @@ class TelegramChannel:
             except (TypeError, KeyError, ValueError, OverflowError) as exc:  # stored: only log
                 log.warning("callback query %s not answered: %r", update["update_id"], exc)
             else:
-                self._background(self._acknowledge(query, edit=not outcome.duplicate))
+                # The tapped message is marked with the answer, unless a reply replaces it
+                # (multiple choice, re-marked) or the button was an old one (nothing taken).
+                replaced = any(
+                    b.payload.startswith(EDIT_PREFIX) for r in outcome.replies for b in r.buttons
+                )
+                stale = any(r.text == msg.STALE_BUTTON for r in outcome.replies)
+                edit = not (outcome.duplicate or replaced or stale)
+                self._background(self._acknowledge(query, edit=edit))
         return outcome
 
     async def _staff(self, staff: GroupUpdate, update: Mapping[str, Any]) -> None:
@@ -487,6 +514,9 @@ class TelegramChannel:
         label = _label_of(message.reply_markup, query.data)
         if label is None:
             return
+        if query.data and query.data.startswith("d:"):  # «Xong»: the options chosen
+            chosen = _chosen_labels(message.reply_markup)
+            label = ", ".join(chosen) if chosen else label
         try:
             await self.bot.edit_message_text(
                 f"{message.text}\n\n✅ {label}",
@@ -524,6 +554,18 @@ class TelegramChannel:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+
+
+def _chosen_labels(markup: InlineKeyboardMarkup | None) -> list[str]:
+    """The options marked chosen on a multiple-choice keyboard, without their mark."""
+    if markup is None:
+        return []
+    return [
+        b.text.removeprefix(CHOSEN_MARK)
+        for row in markup.inline_keyboard
+        for b in row
+        if b.text.startswith(CHOSEN_MARK)
+    ]
 
 
 def _label_of(markup: InlineKeyboardMarkup | None, data: str | None) -> str | None:

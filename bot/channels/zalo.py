@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from bot import http_json, zns
 from bot.batcher import TurnBatcher
 from bot.engine import Inbound
+from bot.engine.types import listed_once
 from bot.links import make_resolver
 from bot.sender import DeliveryError, OutboxWorker, RateLimits
 from bot.service import Outcome, PayloadResolver
@@ -88,9 +89,13 @@ def signature_ok(
 
 def message_body(recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The v3 consultation message for an outbox payload. At most 5 buttons fit the
-    template; the text already lists every option by number, and typed numbers work."""
+    template; the text lists every option by number, and typed numbers work. When every
+    option has its (numbered) button, the list is not repeated above them."""
     message: dict[str, Any] = {"text": payload["text"]}
+    offered = [b for b in payload.get("buttons", []) if not b["payload"].startswith("@")]
     buttons = _fit_buttons(payload.get("buttons", []))
+    if buttons and len(buttons) == len(offered):
+        message["text"] = listed_once(payload["text"], [b["label"] for b in buttons])
     if buttons:
         # The consultation message's buttons: an attachment payload with `buttons` and no
         # `template_type` (Zalo's official SDKs; `template_type` is Messenger's shape).

@@ -15,12 +15,15 @@ Channels translate platform events into `Inbound`; storage records the effects. 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot import messages as msg
 from bot.engine import complaint
 from bot.engine.state import ComplaintDraft, ConversationState, Phase, SurveyProgress
 from bot.engine.text import command_of, fold
 from bot.engine.types import (
+    CHOSEN_MARK,
+    EDIT_PREFIX,
     MAX_TEXT,
     Button,
     CompleteResponse,
@@ -474,12 +477,14 @@ def _answer(
 ) -> None:
     if question.type is QuestionType.TEXT:
         text = inbound.text.strip()
-        if inbound.choice is not None or not text:
+        if inbound.choice is not None:
+            _not_understood(turn, q, progress, question, inbound)  # an old button
+        elif not text:
             turn.replies.append(Reply(msg.EMPTY_TEXT))
             turn.replies.append(_render(q, progress, question))
         elif len(text) > MAX_TEXT:
             turn.replies.append(Reply(msg.TOO_LONG.format(max=MAX_TEXT)))
-        else:
+        elif not _rated_by_another(turn, progress, ctx):
             progress.answers[question.code] = text
             _record(turn, progress, question, ctx, text=text)
             _advance(turn, q, progress, ctx)
@@ -495,6 +500,8 @@ def _answer(
             complaint.offer(turn, ctx, inbound.text.strip(), head=msg.COMPLAINT_OFFER_IN_SURVEY)
             return
         _not_understood(turn, q, progress, question, inbound)
+        return
+    if _rated_by_another(turn, progress, ctx):
         return
     progress.answers[question.code] = choice.code
     _record(turn, progress, question, ctx, choices=(choice,))
@@ -524,10 +531,11 @@ def _answer_multi(
                 progress.picked.remove(tapped.code)
             else:
                 progress.picked.append(tapped.code)
-            labels = ", ".join(c.label for c in question.options if c.code in progress.picked)
-            turn.replies.append(
-                Reply(msg.MULTI_SELECTED.format(labels=labels or "—"), _multi_buttons(question))
-            )
+            # The question again, its chosen options marked: in place of the tapped message
+            # where the channel can edit one (Telegram), else as a new message.
+            shown = _render(q, progress, question)
+            edit = (Button("", EDIT_PREFIX + inbound.ref),) if inbound.ref else ()
+            turn.replies.append(Reply(shown.text, shown.buttons + edit))
             return
     elif command == "done":
         chosen = [c for c in question.options if c.code in progress.picked]
@@ -543,6 +551,8 @@ def _answer_multi(
     if question.max_choices is not None and len(chosen) > question.max_choices:
         turn.replies.append(Reply(msg.MULTI_TOO_MANY.format(max=question.max_choices)))
         turn.replies.append(_render(q, progress, question))
+        return
+    if _rated_by_another(turn, progress, ctx):
         return
     progress.picked = []
     progress.answers[question.code] = "|".join(c.code for c in chosen)
@@ -614,6 +624,24 @@ def _finish(turn: Turn, q: Questionnaire, progress: SurveyProgress, ctx: Context
         )
 
 
+def _rated_by_another(turn: Turn, progress: SurveyProgress, ctx: Context) -> bool:
+    """Before a response's first answer is stored: whether another chat rated its dossier
+    since this survey began (an abandoned start no longer blocks a dossier, so two chats
+    can be at its rating at once). If so the survey ends here, nothing stored."""
+    if progress.dossier is None or progress.claimed:
+        return False
+    if progress.answers:  # a state from before `claimed`: its answers attached it already
+        progress.claimed = True
+        return False
+    facts = ctx.dossier_facts
+    if facts is None or facts.code != progress.dossier or progress.questionnaire not in facts.rated:
+        return False
+    turn.state.survey = None
+    turn.state.phase = Phase.IDLE
+    turn.replies.append(Reply(msg.DOSSIER_ALREADY_RATED.format(dossier=progress.dossier)))
+    return True
+
+
 def _unsatisfied_reason(q: Questionnaire, progress: SurveyProgress) -> str | None:
     """The free-text reason of a dossier rating «Không hài lòng», if one was given."""
     if q.kind != "dossier":
@@ -643,6 +671,11 @@ def _record(
     skipped: bool = False,
 ) -> None:
     def answer(status: str, **values: object) -> RecordAnswer:
+        if status != "skipped" and progress.dossier is not None and not progress.claimed:
+            # The response's first answer (the dossier's rating): it attaches the response
+            # to its dossier, which from then on counts as rated.
+            progress.claimed = True
+            values["dossier"] = progress.dossier
         return RecordAnswer(
             key=progress.key,
             question_code=question.code,
@@ -749,14 +782,6 @@ def _applies(question: Question, progress: SurveyProgress) -> bool:
     return any(code in question.when.in_ for code in given.split("|"))
 
 
-def _may_apply(question: Question, progress: SurveyProgress) -> bool:
-    """For the "question n of m" count: conditions on questions not yet reached count as met."""
-    when = question.when
-    if when is not None and when.question not in progress.answers:
-        return when.question not in progress.history
-    return _applies(question, progress)
-
-
 def _questionnaire(progress: SurveyProgress | None, ctx: Context) -> Questionnaire | None:
     if progress is None:
         return None
@@ -767,17 +792,37 @@ def _questionnaire(progress: SurveyProgress | None, ctx: Context) -> Questionnai
 
 
 def _render(q: Questionnaire, progress: SurveyProgress, question: Question) -> Reply:
+    """The question, numbered "Câu n/m": n counts the questions asked so far; m, the
+    questions this citizen will be asked, is shown only once no answer to come can change
+    it (skip logic), so that it never changes in front of them (SIPAS: "Câu 1", then
+    "Câu 2/22" … "Câu 22/22" for a paper filed in person)."""
     number = len(progress.history) + 1
+    total = _total(q, progress)
+    if total is None:
+        head = msg.QUESTION_OPEN.format(number=number, text=question.text)
+    else:
+        head = msg.QUESTION.format(number=number, total=total, text=question.text)
+    tail, buttons = _body(question)
+    if question.type is QuestionType.MULTI and progress.picked:
+        buttons = _multi_buttons(question, progress.picked)
+    return Reply(f"{head}\n{tail}", buttons)
+
+
+def _total(q: Questionnaire, progress: SurveyProgress) -> int | None:
+    """How many questions this citizen is asked in all, or None while a condition of a
+    question not yet asked depends on the current question or a later one."""
     seen = set(progress.history)
     # Most questions have no condition: those are counted as a set difference, the few
     # conditional ones one by one (a generator over all ~23 questions cost ~10 us a turn).
-    later = len(q.unconditional - seen) + sum(
-        1 for x in q.conditional if x.code not in seen and _may_apply(x, progress)
-    )
-    total = len(progress.history) + max(1, later)
-    head = msg.QUESTION.format(number=number, total=total, text=question.text)
-    tail, buttons = _body(question)
-    return Reply(f"{head}\n{tail}", buttons)
+    later = len(q.unconditional - seen)
+    for x in q.conditional:
+        when = x.when
+        if x.code in seen or when is None:
+            continue
+        if when.question not in seen:
+            return None  # its condition is not settled yet
+        later += _applies(x, progress)
+    return len(progress.history) + max(1, later)
 
 
 # A question's options, hint and buttons never change: built once per loaded Question (it is
@@ -802,18 +847,33 @@ def _body(question: Question) -> tuple[str, tuple[Button, ...]]:
     return tail, buttons
 
 
-def _buttons(question: Question) -> tuple[Button, ...]:
-    return tuple(Button(c.label, f"a:{question.code}:{c.code}") for c in question.options)
+def _buttons(question: Question, picked: Sequence[str] = ()) -> tuple[Button, ...]:
+    """One button per option, labelled as the option is listed ("1. Rất không hài lòng"):
+    the number a citizen may type is on the button too. Chosen options (multiple choice)
+    are marked."""
+    return tuple(
+        Button(
+            f"{CHOSEN_MARK if c.code in picked else ''}{n}. {c.label}",
+            f"a:{question.code}:{c.code}",
+        )
+        for n, c in _numbers(question).items()
+    )
 
 
-def _multi_buttons(question: Question) -> tuple[Button, ...]:
-    return (*_buttons(question), Button(msg.MULTI_DONE, f"d:{question.code}"))
+def _multi_buttons(question: Question, picked: Sequence[str] = ()) -> tuple[Button, ...]:
+    return (*_buttons(question, picked), Button(msg.MULTI_DONE, f"d:{question.code}"))
 
 
 def _not_understood(
     turn: Turn, q: Questionnaire, progress: SurveyProgress, question: Question, inbound: Inbound
 ) -> None:
-    said = inbound.text.strip() or inbound.choice or ""
+    if inbound.choice is not None:
+        # A button of an earlier question (or of an earlier copy of this one): said as
+        # such, never by its payload.
+        turn.replies.append(Reply(msg.STALE_BUTTON))
+        turn.replies.append(_render(q, progress, question))
+        return
+    said = inbound.text.strip()
     if len(said) > _QUOTE_MAX:
         said = said[:_QUOTE_MAX] + "…"
     turn.replies.append(Reply(msg.NOT_UNDERSTOOD.format(text=said)))
@@ -832,6 +892,8 @@ def _yes_no(yes: str, no: str) -> tuple[Button, ...]:
 
 
 def _menu(head: str, buttons: tuple[Button, ...]) -> Reply:
-    """A reply whose buttons are also listed by number, so that typing works everywhere."""
-    lines = "\n".join(f"{i}. {b.label}" for i, b in enumerate(buttons, start=1))
-    return Reply(f"{head}\n{lines}", buttons)
+    """A reply whose buttons are also listed by number, so that typing works everywhere;
+    the buttons carry the same numbered labels (channels showing them drop the list)."""
+    numbered = tuple(Button(f"{i}. {b.label}", b.payload) for i, b in enumerate(buttons, start=1))
+    lines = "\n".join(b.label for b in numbered)
+    return Reply(f"{head}\n{lines}", numbered)

@@ -57,6 +57,9 @@ class SurveyProgress(BaseModel):
     history: list[str] = Field(default_factory=list)  # questions shown before `current`
     answers: dict[str, str] = Field(default_factory=dict)  # question -> choice code(s) or text
     picked: list[str] = Field(default_factory=list)  # multi-choice buttons tapped so far
+    # The first answer was stored: the response is attached to its dossier (the dossier is
+    # rated by it), so later answers need not ask whether another chat rated it first.
+    claimed: bool = False
 
 
 class ConversationState(BaseModel):

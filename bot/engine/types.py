@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +31,9 @@ class Inbound:
     attachments: tuple[tuple[str, str], ...] = ()
     location: tuple[float, float] | None = None
     contact: tuple[str, str] | None = None  # (name, phone)
+    # The channel's id of the message whose button was tapped (Telegram), so that a reply
+    # can replace that message (a multiple-choice tap re-marks the question in place).
+    ref: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _storable(self.text))
@@ -71,6 +74,24 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = ()
+
+
+# A button no channel shows, naming the message (`Inbound.ref`) this reply replaces: channels
+# that can edit a sent message (Telegram) edit it, the others send the reply as a new one.
+EDIT_PREFIX = "@edit:"
+# Put before the label of a multiple-choice option already chosen.
+CHOSEN_MARK = "✓ "
+
+
+def listed_once(text: str, labels: Iterable[str]) -> str:
+    """The text without the lines that repeat a shown button's label: where a channel shows
+    the buttons (which carry the options' numbers), the numbered list is not repeated above
+    them. A chosen mark on a label does not count; text-only channels keep the whole text."""
+    shown = {label.removeprefix(CHOSEN_MARK) for label in labels}
+    if not shown:
+        return text
+    kept = [line for line in text.split("\n") if line not in shown]
+    return "\n".join(kept).rstrip("\n")
 
 
 class DossierStatus(StrEnum):
@@ -183,6 +204,10 @@ class RecordAnswer:
     choice: str | None = None
     text: str | None = None
     satisfied: bool | None = None
+    # The first answer of a response opened for a dossier carries that dossier's code: storing
+    # it attaches the response to the dossier, which then counts as rated (and fails, for the
+    # turn to be redone, if another response was attached to it first).
+    dossier: str | None = None
 
 
 @dataclass(frozen=True)

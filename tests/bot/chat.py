@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from bot.engine import (
     Reply,
     handle,
 )
+from bot.engine.types import CHOSEN_MARK
 from survey.loader import load_questionnaires
 
 QUESTIONNAIRES = load_questionnaires()
@@ -34,7 +36,9 @@ class Chat:
     last_effects: list[Effect] = field(default_factory=list)
     _keys: itertools.count[int] = field(default_factory=itertools.count)
 
-    def send(self, text: str = "", *, choice: str | None = None) -> list[Reply]:
+    def send(
+        self, text: str = "", *, choice: str | None = None, ref: str | None = None
+    ) -> list[Reply]:
         payload_code = text.removeprefix("/start ").strip() if text.startswith("/start ") else None
         code = (
             payload_code
@@ -52,7 +56,7 @@ class Chat:
             new_key=lambda: f"r{next(self._keys)}",
             dossier=facts,
         )
-        turn = handle(self.state, Inbound(text=text, choice=choice), ctx)
+        turn = handle(self.state, Inbound(text=text, choice=choice, ref=ref), ctx)
         self.state = turn.state
         self.effects.extend(turn.effects)
         self.last_effects = list(turn.effects)
@@ -60,10 +64,11 @@ class Chat:
         return turn.replies
 
     def tap(self, label: str) -> list[Reply]:
-        """Press the button with this label on the last reply that had buttons."""
+        """Press the button with this label (its number and chosen mark aside, or in full)
+        on the last reply that had buttons."""
         for reply in reversed(self.last):
             for button in reply.buttons:
-                if button.label == label:
+                if label in (button.label, bare(button.label)):
                     return self.send(choice=button.payload)
         raise AssertionError(f"no button {label!r} in {[r.text[:40] for r in self.last]}")
 
@@ -78,6 +83,11 @@ class Chat:
             if isinstance(e, RecordAnswer) and (key is None or e.key == key):
                 folded[e.question_code] = e
         return folded
+
+
+def bare(label: str) -> str:
+    """A button's label without its chosen mark and number: "✓ 2. Hài lòng" → "Hài lòng"."""
+    return re.sub(r"^\d+\. ", "", label.removeprefix(CHOSEN_MARK))
 
 
 def dossier(code: str, *rated: str) -> DossierFacts:

@@ -31,7 +31,8 @@ def test_first_message_asks_consent_and_says_it_is_automated() -> None:
     chat = Chat()
     replies = chat.send("xin chào")
     assert "tự động" in replies[0].text
-    assert [b.label for b in replies[0].buttons] == [msg.CONSENT_YES, msg.CONSENT_NO]
+    labels = [b.label for b in replies[0].buttons]
+    assert labels == [f"1. {msg.CONSENT_YES}", f"2. {msg.CONSENT_NO}"]
     assert chat.effects == []  # nothing personal recorded before consent
 
 
@@ -108,7 +109,7 @@ def test_not_satisfied_requires_a_reason() -> None:
 
 def test_changing_the_rating_back_to_satisfied_drops_the_reason() -> None:
     chat = consented(Chat(dossiers={"HS1": dossier("HS1")}), "/start HS1")
-    chat.send("3")
+    chat.send("1")  # Không hài lòng
     chat.send("quay lại")
     assert "Không hài lòng" in chat.text  # the earlier answer is shown
     chat.send("rất hài lòng")
@@ -120,7 +121,7 @@ def test_changing_the_rating_back_to_satisfied_drops_the_reason() -> None:
 @pytest.mark.parametrize("route", ["truc_tiep", "truc_tuyen"])
 def test_full_sipas_after_the_dossier_rating(route: str) -> None:
     chat = consented(Chat(dossiers={"HS1": dossier("HS1")}), "/start HS1")
-    chat.send("1")
+    chat.send("3")  # Rất hài lòng
     chat.tap(msg.YES)
     sipas_key = chat.state.survey.key if chat.state.survey else ""
     chat.send(choice=f"a:HINHTHUC:{route}")
@@ -265,7 +266,7 @@ def test_a_dossier_is_rated_once() -> None:
 
 def test_no_sipas_offer_when_the_dossier_already_has_one() -> None:
     chat = consented(Chat(dossiers={"HS1": dossier("HS1", "sipas")}), "/start HS1")
-    chat.send("1")
+    chat.send("3")
     assert chat.state.phase is Phase.IDLE and msg.OFFER_SIPAS not in chat.text
 
 

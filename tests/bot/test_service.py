@@ -58,7 +58,7 @@ def say(svc: ConversationService, user: str, *texts: str) -> list[str]:
 def test_a_rated_dossier_lands_in_the_database_with_unit_and_procedure(engine: Engine) -> None:
     add_dossier(engine, "HS1")
     svc = service(engine)
-    say(svc, "u1", "/start HS1", "đồng ý", "3", "Phải đi lại nhiều lần", "không")
+    say(svc, "u1", "/start HS1", "đồng ý", "1", "Phải đi lại nhiều lần", "không")
     responses = rows(engine, SurveyResponse, "questionnaire_code", "status", "channel")
     assert responses == [("danh-gia-ho-so", "completed", "console")]
     answers = rows(
@@ -183,7 +183,7 @@ def test_sender_retries_in_order_then_delivers_each_message_once(engine: Engine)
     assert sender.deliver_due().sent == 3
     assert sender.deliver_due().sent == 0
     u1 = [text for r, text in transport.delivered if r == "u1"]
-    assert u1[0].startswith("Xin chào") and "Câu 1/" in u1[2]
+    assert u1[0].startswith("Xin chào") and u1[2].startswith("Câu 1")
 
 
 def test_sender_dead_letters_after_repeated_or_permanent_failures(engine: Engine) -> None:
@@ -378,8 +378,9 @@ def test_the_fast_and_the_portable_statements_store_the_same(
 def test_a_dossier_survey_looks_its_dossier_up_only_when_the_engine_needs_it(
     engine: Engine,
 ) -> None:
-    """Answers in the middle of a dossier's survey do not query the dossier; the start and
-    the survey's end (whether to offer the SIPAS survey) do."""
+    """Answers in the middle of a dossier's survey do not query the dossier; the start, the
+    first answer (has another chat rated it meanwhile?) and the survey's end (whether to
+    offer the SIPAS survey) do."""
     add_dossier(engine, "HS1")
     svc = service(engine)
     looked_up: list[str] = []
@@ -391,29 +392,40 @@ def test_a_dossier_survey_looks_its_dossier_up_only_when_the_engine_needs_it(
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
         per_turn = []
-        for text in ("/start HS1", "đồng ý", "3", "Phải đi lại nhiều lần"):
+        # Rated "Hài lòng": the SIPAS survey of the same dossier is offered and taken.
+        for text in ("/start HS1", "đồng ý", "2", "có", "1", "4", "5"):
             looked_up.clear()
             say(svc, "u1", text)
             per_turn.append(len(looked_up))
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert per_turn[0] > 0 and per_turn[2] == 0 and per_turn[3] > 0, per_turn
-    assert rows(engine, SurveyResponse, "status") == [("completed",)]
+    assert per_turn[0] > 0 and per_turn[2] > 0 and per_turn[4] > 0, per_turn
+    assert per_turn[5] == per_turn[6] == 0, per_turn
+    assert rows(engine, SurveyResponse, "questionnaire_code", "status") == [
+        ("danh-gia-ho-so", "completed"),
+        ("sipas", "in_progress"),
+    ]
 
 
-def test_two_chats_rating_one_dossier_in_one_batch_open_one_response(engine: Engine) -> None:
-    """Both chats opened the link before either consented. The batch fails on the dossier's
+def test_two_chats_rating_one_dossier_in_one_batch_rate_it_once(engine: Engine) -> None:
+    """Both chats opened the link and consented: each has its response open, neither
+    attached to the dossier. Both rate it in one batch: the batch fails on the dossier's
     unique response (PostgreSQL: inside its one write statement) and is redone turn by turn:
-    the second chat, consenting, is told the dossier was rated meanwhile."""
+    the second chat is told the dossier was rated meanwhile, and nothing of its is stored."""
     add_dossier(engine, "HS1")
     svc = service(engine)
     for user in ("u1", "u2"):
-        say(svc, user, "/start HS1")  # both asked for consent; consenting opens the response
+        say(svc, user, "/start HS1")
     outcomes = svc.handle_many([TurnRequest("console", u, Inbound(text="1")) for u in ("u1", "u2")])
     assert all(isinstance(o, Outcome) for o in outcomes), outcomes
-    assert len(rows(engine, SurveyResponse, "id")) == 1
+    assert rows(engine, SurveyResponse, "dossier_id") == [(None,), (None,)]
+    outcomes = svc.handle_many([TurnRequest("console", u, Inbound(text="2")) for u in ("u1", "u2")])
+    assert all(isinstance(o, Outcome) for o in outcomes), outcomes
+    attached = [r for r in rows(engine, SurveyResponse, "dossier_id") if r[0] is not None]
+    assert len(attached) == 1
+    assert rows(engine, Answer, "question_code", "choice") == [("DG", "hai_long")]
     second = [r.text for r in outcomes[1].replies]  # type: ignore[union-attr]
-    assert msg.DOSSIER_ALREADY_RATED.format(dossier="HS1") in second
+    assert second == [msg.DOSSIER_ALREADY_RATED.format(dossier="HS1")]
 
 
 def test_a_response_opened_and_completed_in_one_batch_is_stored_completed(engine: Engine) -> None:
@@ -460,7 +472,7 @@ def test_a_batch_whose_chat_moved_under_it_writes_nothing(postgres_url: str) -> 
 
 @pytest.mark.postgres
 def test_every_shape_of_the_postgresql_batch_write_is_valid_sql(postgres_url: str) -> None:
-    """A batch's write has only the parts (CTEs) it uses: all 255 combinations prepare."""
+    """A batch's write has only the parts (CTEs) it uses: all 511 combinations prepare."""
     from storage import pg_turns
 
     engine = make_engine(postgres_url)
@@ -493,7 +505,7 @@ def test_free_text_is_stored_exactly_whatever_its_quotes_and_braces(
     """Batches send their rows to PostgreSQL as array literals quoted by hailong."""
     add_dossier(engine, "HS1")
     svc = service(engine)
-    say(svc, "u1", "/start HS1", "đồng ý", "3", text)
+    say(svc, "u1", "/start HS1", "đồng ý", "1", text)
     assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", text.strip() or None)
     with session_scope(engine) as s:  # the state (JSON text in an array literal) reads back
         state, version = conversations.load_state(s, "console", "u1")
@@ -528,7 +540,7 @@ def test_a_nul_character_in_a_message_is_dropped_not_fatal(engine: Engine) -> No
     without it on both databases instead of failing its turn."""
     add_dossier(engine, "HS1")
     svc = service(engine)
-    say(svc, "u1", "/start HS1", "đồng ý", "3", "Chờ\x00 lâu")
+    say(svc, "u1", "/start HS1", "đồng ý", "1", "Chờ\x00 lâu")
     assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", "Chờ lâu")
 
 
@@ -538,5 +550,5 @@ def test_a_lone_surrogate_in_a_message_is_replaced_not_fatal(engine: Engine) -> 
     add_dossier(engine, "HS1")
     svc = service(engine)
     text = json.loads('"Ch\\u1edd l\\u00e2u \\ud83d"')
-    say(svc, "u1", "/start HS1", "đồng ý", "3", text)
+    say(svc, "u1", "/start HS1", "đồng ý", "1", text)
     assert rows(engine, Answer, "question_code", "text")[-1] == ("LYDO", "Chờ lâu \ufffd")

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot import messages as msg
+from bot.engine.types import listed_once
 from bot.sender import OutboxWorker, RateLimits
 from storage import conversations, migrate, outbox
 from storage.db import make_engine, session_scope
@@ -120,7 +121,9 @@ def test_a_server_killed_mid_survey_resumes_without_losing_or_repeating(
     assert status == "in_progress" and msg.PAUSED in citizen.texts()[-1]
     assert [got[f"TCDV{i}"] for i in range(1, 6)] == [4, 5, 5, 3, 5]
     assert {s for _, s in queued} == {"sent"}
-    assert citizen.texts() == [p["text"] for p, _ in queued]  # nothing lost, nothing twice
+    # Nothing lost, nothing twice (as shown: the options' list is on the buttons).
+    shown = [listed_once(p["text"], [b["label"] for b in p["buttons"]]) for p, _ in queued]
+    assert citizen.texts() == shown
 
 
 class RecordingTransport:

@@ -113,7 +113,7 @@ def test_a_citizen_rates_a_dossier_with_the_buttons_the_bot_sent(running: Runnin
     # Every press answered; the question edited to show the choice, keyboard removed.
     assert methods.count("answerCallbackQuery") == 4
     edits = [p for m, p in running.fake.calls if m == "editMessageText"]
-    assert any("✅ Không hài lòng" in e["text"] and "reply_markup" not in e for e in edits)
+    assert any("✅ 1. Không hài lòng" in e["text"] and "reply_markup" not in e for e in edits)
     for sent in running.fake.sent():
         for row in sent.get("reply_markup", {}).get("inline_keyboard", []):
             assert all(len(b["callback_data"].encode()) <= 64 for b in row)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from base.settings import Settings
 from bot import messages as msg
 from bot.channels.zalo import BUTTON_PREFIX, MAX_BUTTONS, signature_ok, store_tokens
+from bot.engine.types import CHOSEN_MARK
 from hailong.server import create_app
 from storage import chats, migrate
 from storage.catalogue import load_catalogue, upsert_catalogue
@@ -181,10 +182,11 @@ def test_a_citizen_completes_the_survey_through_zalo_buttons(running: Running) -
         ]
         if not buttons:
             citizen.say("Cán bộ hướng dẫn tận tình")
-        elif msg.MULTI_DONE in buttons and last["text"].startswith("Đã chọn"):
+        elif msg.MULTI_DONE in buttons and any(b.startswith(CHOSEN_MARK) for b in buttons):
             citizen.press(msg.MULTI_DONE)
         else:
-            citizen.press("Rất hài lòng" if "Rất hài lòng" in buttons else buttons[0])
+            best = [b for b in buttons if b.endswith(". Rất hài lòng")]  # "5. Rất hài lòng"
+            citizen.press(best[0] if best else buttons[0])
         settle(running.engine)
 
     t = table(Answer)

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import messages as msg
+from bot.engine.types import CHOSEN_MARK
 from storage.models import Answer, OutboxMessage, SurveyResponse
 from survey.loader import load_questionnaires
 from tests.web.chat import COMMENT, LIKERT
@@ -91,8 +92,10 @@ def take_survey(page: sync_api.Page) -> None:
     send = page.locator("#send")
 
     def click(label: str) -> None:
+        # Options carry their number ("2. Hài lòng"), a chosen one its mark.
         active = page.locator(".buttons button:not([disabled])")
-        active.filter(has_text=re.compile(f"^{re.escape(label)}$")).click()
+        exact = re.compile(f"^(?:{CHOSEN_MARK})?(?:\\d+\\. )?{re.escape(label)}$")
+        active.filter(has_text=exact).click()
         sync_api.expect(send).to_be_enabled()  # the reply has arrived
 
     def click_payload_answer(code: str, value: str) -> None:
@@ -105,7 +108,7 @@ def take_survey(page: sync_api.Page) -> None:
     sipas = load_questionnaires()["sipas"]
     page.locator(".msg.bot", has_text="Ông/Bà có đồng ý không?").wait_for()
     click(msg.CONSENT_YES)
-    click("Hài lòng")  # DG: the "Hài lòng" button, after "Rất hài lòng"
+    click("Hài lòng")  # DG: "2. Hài lòng", between "1. Không hài lòng" and "3. Rất hài lòng"
     click(msg.YES)
     click("Trực tuyến")
     for code, value in LIKERT.items():
@@ -114,6 +117,11 @@ def take_survey(page: sync_api.Page) -> None:
         click_payload_answer(code, value)
     click("Đơn giản hóa thủ tục")
     click("Rút ngắn thời gian giải quyết")
+    # Each tap marks its option in the same message: one question shown, two marks.
+    wishes = page.locator(".msg.bot", has_text=sipas.question("MONGDOI").text)
+    sync_api.expect(wishes).to_have_count(1)
+    marked = wishes.locator("button", has_text=re.compile(f"^{CHOSEN_MARK}"))
+    sync_api.expect(marked).to_have_count(2)
     click(msg.MULTI_DONE)
     page.get_by_label(msg.WEB_INPUT_LABEL).fill(COMMENT)
     page.get_by_label(msg.WEB_INPUT_LABEL).press("Enter")

@@ -66,15 +66,28 @@
     log.querySelectorAll(".buttons button").forEach((b) => { b.disabled = true; });
   }
 
+  const CHOSEN_MARK = "\u2713 "; // bot.engine.types.CHOSEN_MARK: an option already chosen
+
+  // The buttons carry the options' numbers: the text's numbered list of them is not
+  // repeated above them (bot.engine.types.listed_once).
+  function listedOnce(text, buttons) {
+    const shown = new Set(buttons.map((b) => b.label.replace(CHOSEN_MARK, "")));
+    return text.split("\n").filter((line) => !shown.has(line)).join("\n");
+  }
+
   function addReply(message) {
     const div = document.createElement("div");
     div.className = "msg bot";
     div.dataset.id = String(message.id);
-    div.append(speaker(ui.WEB_BOT_NAME), message.text);
+    div.append(speaker(ui.WEB_BOT_NAME), message.buttons.length ? listedOnce(message.text, message.buttons) : message.text);
+    // A multiple-choice question (it has a «Xong», payload "d:…"): a tap marks an option,
+    // and the question comes back with its marks, in place of this one (see show()).
+    const multi = message.buttons.some((b) => b.payload.startsWith("d:"));
     if (message.buttons.length) {
       const group = document.createElement("div");
       group.className = "buttons";
       group.setAttribute("role", "group");
+      div.dataset.payloads = message.buttons.map((b) => b.payload).join("\n");
       for (const b of message.buttons) {
         const button = document.createElement("button");
         button.type = "button";
@@ -83,13 +96,19 @@
           if (busy || button.disabled) return;
           button.classList.add("chosen");
           clicked = true;
-          send({ choice: b.payload }, b.label);
+          const marking = multi && !b.payload.startsWith("d:");
+          send({ choice: b.payload }, marking ? null : b.label.replace(CHOSEN_MARK, ""));
         });
         group.append(button);
       }
       div.append(group);
     }
-    log.append(div);
+    const last = log.lastElementChild;
+    if (multi && last && last.classList.contains("bot") && last.dataset.payloads === div.dataset.payloads) {
+      last.replaceWith(div); // the same question re-marked: one message, not one per tap
+    } else {
+      log.append(div);
+    }
   }
 
   function show(messages) {
