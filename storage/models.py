@@ -137,6 +137,8 @@ class SurveyResponse(SQLModel, table=True):
     questionnaire_id: int = Field(foreign_key="questionnaire.id")
     questionnaire_code: str = Field(max_length=32)
     citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True)
+    # The dossier this response rated: set when its first answer (the rating) is stored, not
+    # when the survey starts, so that a survey opened and abandoned blocks no one.
     dossier_id: int | None = Field(default=None, foreign_key="dossier.id")
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     procedure_id: int | None = Field(default=None, foreign_key="procedure.id", index=True)
