@@ -381,7 +381,11 @@ class OutboxWorker:
     - An acknowledged send is recorded in its own transaction at once; if that commit fails
       (the database is down) it is retried until it succeeds, the original error logged: the
       message keeps its lease, is never given back, and this worker claims nothing new
-      meanwhile, so it is not sent again when the lease expires.
+      meanwhile, so it is not sent again when the lease expires. The commit that finally
+      succeeds also renews the lease of the batch's unsent messages; any another worker
+      claimed meanwhile (the outage outlasted the lease) are left to it, not sent. A standby
+      that takes the lead waits `takeover_grace` first, so a leader cut off with the database
+      records its sends before they could be claimed again.
     - Transient failures (5xx, network, timeouts) are retried with capped exponential backoff
       until `retry_for` seconds after the first failure; permanent ones (blocked, chat not
       found, bad request) are dead-lettered at once with the reason; unexpected exceptions (a
@@ -415,6 +419,7 @@ class OutboxWorker:
         max_in_flight: int = 8,
         ack_retry_max: float = 1.0,
         stop_timeout: float = 10.0,
+        takeover_grace: float | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
@@ -438,6 +443,10 @@ class OutboxWorker:
         self._recording: asyncio.Task[None] | None = None
         self.ack_retry_max = ack_retry_max
         self.stop_timeout = stop_timeout
+        # Longer than a cut-off leader takes to record its sends once the database is back.
+        self.takeover_grace = 2 * ack_retry_max + 1 if takeover_grace is None else takeover_grace
+        self._held: set[int] = set()  # claimed by this worker, not yet settled
+        self._lost: set[int] = set()  # claimed by another worker while our lease had expired
         self.standby_interval = standby_interval
         self._lead = _Leadership(engine, transport.channel, check_every=standby_interval)
         self._wake = asyncio.Event()
@@ -484,14 +493,17 @@ class OutboxWorker:
     async def run(self) -> None:
         """Deliver until cancelled."""
         failures = 0
-        leading = False
+        leading = standby = False
         while True:
             try:
                 if not await asyncio.to_thread(self._lead.hold):
-                    leading = False
+                    leading, standby = False, True
                     await asyncio.sleep(self.standby_interval)  # another process sends
                     continue
                 if not leading:
+                    if standby:  # taking over from a leader that may be recording its sends
+                        await asyncio.sleep(self.takeover_grace)
+                        standby = False
                     await asyncio.to_thread(self.reclaim)  # a dead predecessor's leases
                     leading = True
                 stats = await self.deliver_once()
@@ -550,6 +562,7 @@ class OutboxWorker:
         by_chat: dict[str, list[outbox.Pending]] = {}
         for message in batch:
             by_chat.setdefault(message.recipient, []).append(message)
+        self._held, self._lost = {m.id for m in batch}, set()
         try:
             # Every chat's coroutine is waited for, even if one fails: giving back the
             # messages of chats still sending would let them be claimed and sent twice.
@@ -606,8 +619,11 @@ class OutboxWorker:
         failures = 0
         while self._acks:
             acks = list(self._acks)
+            # After a failure the leases may have expired meanwhile: renew them in the same
+            # transaction, and learn which messages another worker took.
+            renew = sorted(self._held.difference(i for i, _, _ in acks)) if failures else None
             try:
-                await asyncio.to_thread(self._mark_sent, [(i, p) for i, p, _ in acks])
+                await asyncio.to_thread(self._mark_sent, [(i, p) for i, p, _ in acks], renew)
             except asyncio.CancelledError:
                 for _, _, future in acks:
                     future.cancel()
@@ -639,14 +655,30 @@ class OutboxWorker:
                 if not future.done():
                     future.set_result(None)
 
-    def _mark_sent(self, acknowledged: list[tuple[int, str | None]]) -> None:
+    def _mark_sent(
+        self, acknowledged: list[tuple[int, str | None]], renew: list[int] | None = None
+    ) -> None:
         erase = [i for i, _ in acknowledged if i in self._erase]
+        lost: set[int] = set()
         with session_scope(self.engine) as session:
             outbox.mark_sent_many(session, acknowledged, self.clock(), erase=erase)
+            if renew:
+                kept = outbox.renew(session, renew, self.owner, self.clock() + self.lease)
+                lost = set(renew) - kept
         self._erase.difference_update(erase)
+        if lost:
+            self._lost |= lost  # read by the event loop once this thread returns
+            log.warning(
+                "outbox %s: %d messages claimed by another worker during the outage: not sent here",
+                self.transport.channel,
+                len(lost),
+            )
 
     async def _deliver_chat(self, messages: list[outbox.Pending], stats: DeliveryStats) -> None:
         for message in messages:
+            if message.id in self._lost:
+                stats.done.add(message.id)  # another worker sends it (and the rest of the chat)
+                continue
             if self.pace_sends:
                 await self.limiter.acquire(message.recipient)
             try:
@@ -654,6 +686,7 @@ class OutboxWorker:
                     platform_id = await self.transport.send(message.recipient, message.payload)
             except Exception as exc:  # one poison message fails alone, never the pass
                 stats.done.add(message.id)
+                self._held.discard(message.id)
                 try:
                     await asyncio.to_thread(self._failed, message, as_delivery_error(exc), stats)
                 except Exception as db_exc:  # not sent: its lease expires, then it is retried
@@ -669,6 +702,7 @@ class OutboxWorker:
             # Sent: never given back from here on, and its acknowledgement is recorded even if
             # the loop is being stopped (`stop` waits for it).
             stats.done.add(message.id)
+            self._held.discard(message.id)
             if message.payload.get("erase"):
                 self._erase.add(message.id)
             await asyncio.shield(self._acknowledge(message.id, platform_id))

@@ -149,6 +149,25 @@ def release(session: Session, ids: Iterable[int], owner: str) -> None:
     )
 
 
+def renew(session: Session, ids: Iterable[int], owner: str, until: datetime) -> set[int]:
+    """Extend this worker's lease on messages it still holds; the ids it still holds (the
+    others were claimed by another worker after the lease expired, or settled)."""
+    id_list = list(ids)
+    if not id_list:
+        return set()
+    rows = session.execute(
+        update(_outbox)
+        .where(
+            _outbox.c.id.in_(id_list),
+            _outbox.c.lease_owner == owner,
+            _outbox.c.status == OutboxStatus.PENDING.value,
+        )
+        .values(leased_until=until)
+        .returning(_outbox.c.id)
+    ).scalars()
+    return set(rows)
+
+
 def lease_owners(session: Session, channel: str, now: datetime) -> list[str]:
     """The workers holding a live lease on some of a channel's pending messages."""
     rows = session.execute(

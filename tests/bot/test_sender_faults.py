@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.sender import DeliveryError, Limiter, OutboxWorker, RateLimits, dead_here, worker_identity
-from storage import conversations
+from storage import conversations, outbox
 from storage.db import session_scope
 from storage.models import OutboxMessage, table
 from storage.types import utcnow
@@ -209,3 +209,85 @@ def test_a_lease_owner_is_dead_only_if_provably_so_on_this_machine() -> None:
     assert not dead_here(f"other-host|{boot}|{gone.pid}|bbbbbbbb", me)
     assert not dead_here(f"{host}|00000000|{gone.pid}|bbbbbbbb", me)  # another boot
     assert not dead_here("dead-worker", me)
+
+
+def test_recording_after_an_outage_renews_leases_and_leaves_what_another_worker_took(
+    engine: Engine,
+) -> None:
+    """The commit that records sends after failed tries also renews the batch's leases; a
+    message another worker claimed once our lease had expired is marked lost, not sent."""
+    with session_scope(engine) as s:
+        for chat in ("a", "b"):
+            for n in range(2):
+                conversations.enqueue(s, "telegram", chat, {"text": f"{chat}{n}", "buttons": []})
+    start = utcnow()
+    now = [start]
+    worker = _worker(engine, FailingTransport(RuntimeError("unused")), now, lease_seconds=2)
+    with session_scope(engine) as s:
+        batch = outbox.claim(s, "telegram", worker.owner, start, timedelta(seconds=2), limit=10)
+    ids = {p.payload["text"]: p.id for p in batch}
+    worker._held = set(ids.values())
+    now[0] = start + timedelta(seconds=5)  # the outage outlasted the lease ...
+    with session_scope(engine) as s:  # ... and another worker took chat a meanwhile
+        other = outbox.claim(s, "telegram", "other", now[0], timedelta(seconds=60), limit=2)
+    assert [p.payload["text"] for p in other] == ["a0", "a1"]
+    worker._mark_sent([(ids["b0"], "1")], renew=[ids["a0"], ids["a1"], ids["b1"]])
+    assert worker._lost == {ids["a0"], ids["a1"]}
+    t = table(OutboxMessage)
+    with engine.connect() as conn:
+        b1 = conn.execute(
+            sa.select(t.c.lease_owner, t.c.leased_until).where(t.c.id == ids["b1"])
+        ).one()
+    assert b1.lease_owner == worker.owner and b1.leased_until == now[0] + timedelta(seconds=2)
+
+
+def test_a_standby_that_takes_the_lead_waits_its_grace_first(postgres_url: str) -> None:
+    from storage import migrate
+    from storage.db import make_engine
+
+    setup = make_engine(postgres_url)
+    migrate.upgrade(setup)
+    engines = [make_engine(postgres_url) for _ in range(2)]
+    sent: list[tuple[str, float]] = []
+
+    class Recording:
+        channel = "telegram"
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
+            sent.append((self.name, time.monotonic()))
+            return None
+
+    workers = [
+        OutboxWorker(
+            e,
+            Recording(f"w{i}"),
+            limits=RateLimits(per_second=10_000, per_chat_interval=0.0001, per_chat_burst=100),
+            poll_interval=0.02,
+            standby_interval=0.05,
+            takeover_grace=1.0,
+        )
+        for i, e in enumerate(engines)
+    ]
+
+    async def run() -> float:
+        await workers[0].start()
+        await asyncio.sleep(0.3)
+        await workers[1].start()
+        await asyncio.sleep(0.3)  # w1 stands by
+        await workers[0].stop()
+        stopped = time.monotonic()
+        with session_scope(setup) as s:
+            conversations.enqueue(s, "telegram", "1", {"text": "x", "buttons": []})
+        while not sent:
+            await asyncio.sleep(0.02)
+        await workers[1].stop()
+        return stopped
+
+    stopped = asyncio.run(asyncio.wait_for(run(), 20))
+    assert [name for name, _ in sent] == ["w1"]
+    assert sent[0][1] - stopped >= 1.0
+    for e in [setup, *engines]:
+        e.dispose()

@@ -258,6 +258,68 @@ def test_a_database_outage_while_sending_sends_nothing_twice(
     assert any("recorded after" in r.getMessage() for r in caplog.records)
 
 
+def test_an_outage_longer_than_the_lease_with_a_standby_sends_nothing_twice(
+    postgres_url: str,
+) -> None:
+    """Two sender processes' workers on PostgreSQL, a leader and a standby, both cut off for
+    4 s (twice the lease) with sends in flight. Whoever leads afterwards, each message goes
+    once: the cut-off leader renews its leases when it records its sends, and a standby that
+    takes the lead waits its grace before claiming."""
+    setup = make_engine(postgres_url)
+    migrate.upgrade(setup)
+    enqueue(setup, range(700, 720), per_chat=3)
+    fake = TimedTelegram()
+    outage = threading.Event()
+    with serve(fake.app()) as tg, sender_database(postgres_url) as (e1, cut):
+        e2 = make_engine(e1.url.render_as_string(False))  # the same proxy: one database
+
+        def on_send(n: int) -> None:
+            if n == 10 and not outage.is_set():
+                outage.set()
+                cut(4.0)
+
+        fake.on_send = on_send
+        settings = Settings(telegram_bot_token=fake.token, telegram_base_url=f"{tg}/bot")
+
+        async def run() -> None:
+            apps = [build_application(settings) for _ in range(2)]
+            workers = [
+                OutboxWorker(
+                    engine,
+                    TelegramTransport(app.bot),
+                    lease_seconds=2,
+                    poll_interval=0.05,
+                    standby_interval=0.2,
+                    limits=RateLimits(per_second=1000, per_chat_interval=0.01, per_chat_burst=10),
+                )
+                for engine, app in zip((e1, e2), apps, strict=True)
+            ]
+            for app in apps:
+                await app.initialize()
+            for worker in workers:
+                await worker.start()
+                await asyncio.sleep(0.3)  # the first one leads
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                if {r.status for r in queued(setup)} == {"sent"}:
+                    break
+            await asyncio.sleep(1.0)  # a second sending would show up now
+            for worker in workers:
+                await worker.stop()
+            for app in apps:
+                await app.shutdown()
+
+        asyncio.run(run())
+        e2.dispose()
+    rows = queued(setup)
+    setup.dispose()
+    assert outage.is_set()
+    assert [r.status for r in rows] == ["sent"] * 60
+    counts = delivered(fake)
+    assert len(counts) == 60 and set(counts.values()) == {1}, counts.most_common(3)
+
+
 # --- Bot API 500s for a long time -------------------------------------------------------------
 
 
