@@ -108,6 +108,9 @@ def take_survey(page: sync_api.Page) -> None:
     sipas = load_questionnaires()["sipas"]
     page.locator(".msg.bot", has_text="Ông/Bà có đồng ý không?").wait_for()
     click(msg.CONSENT_YES)
+    # The options are on the numbered buttons, not listed again in the question's text.
+    said = page.locator(".msg.bot:last-child").evaluate("e => e.childNodes[1].textContent")
+    assert said.startswith("Câu 1") and "Hài lòng" not in said, said
     click("Hài lòng")  # DG: "2. Hài lòng", between "1. Không hài lòng" and "3. Rất hài lòng"
     click(msg.YES)
     click("Trực tuyến")
