@@ -35,7 +35,7 @@ from telegram import (
     ReplyKeyboardRemove,
     ReplyParameters,
 )
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 from typing_extensions import TypeIs
@@ -228,6 +228,11 @@ class TelegramTransport:
             raise DeliveryError(f"forbidden: {exc}", permanent=True) from exc
         except BadRequest as exc:  # chat not found, bad text: retrying cannot help
             raise DeliveryError(f"bad request: {exc}", permanent=True) from exc
+        except ChatMigrated as exc:  # a group became a supergroup: its old id is gone
+            raise DeliveryError(
+                f"chat migrated to {exc.new_chat_id}: link the group again (/lienket)",
+                permanent=True,
+            ) from exc
         except TelegramError as exc:  # 5xx, timeouts, network: retry with backoff
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         return str(message.message_id)

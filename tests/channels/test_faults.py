@@ -358,11 +358,30 @@ def test_a_long_spell_of_bot_api_500s_kills_nothing_and_sends_everything_once(
         assert [p["text"] for p in fake.sent(chat)] == [f"m{chat}-{n}" for n in range(3)]
 
 
-def test_blocked_or_unknown_chats_are_dead_at_once_with_the_reason(sqlite_url: str) -> None:
+class MigratedGroupTelegram(FakeTelegram):
+    """The fake Bot API, for which group -302 became a supergroup (its old id is gone)."""
+
+    def _answer(self, method: str, params: dict[str, Any]) -> JSONResponse:
+        if method == "sendMessage" and int(params["chat_id"]) == -302:
+            self.calls.append(("sendMessage!migrated", params))
+            body = {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": -1_001_234},
+            }
+            return JSONResponse(body, status_code=400)
+        return super()._answer(method, params)
+
+
+def test_blocked_unknown_or_migrated_chats_are_dead_at_once_with_the_reason(
+    sqlite_url: str,
+) -> None:
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)
     enqueue(engine, range(300, 303), per_chat=1)
-    fake = FakeTelegram(failures=[403, 400])
+    enqueue(engine, range(-302, -301), per_chat=1)
+    fake = MigratedGroupTelegram(failures=[403, 400])
     with serve(fake.app()) as tg, serve(create_app(channel_settings(sqlite_url, tg))):
         settle(engine)
     t = table(OutboxMessage)
@@ -370,7 +389,7 @@ def test_blocked_or_unknown_chats_are_dead_at_once_with_the_reason(sqlite_url: s
         rows = conn.execute(sa.select(t.c.status, t.c.attempts, t.c.last_error)).all()
     engine.dispose()
     dead = sorted((r.attempts, r.last_error.split(":")[0]) for r in rows if r.status == "dead")
-    assert dead == [(1, "bad request"), (1, "forbidden")]
+    assert dead == [(1, "bad request"), (1, "chat migrated to -1001234"), (1, "forbidden")]
     assert len(fake.sent()) == 1
 
 
