@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from base.settings import Settings
 from bot import messages as msg
+from bot.engine.types import listed_once
 from bot.links import links_for
 from hailong.server import create_app
 from storage import dossiers, migrate
@@ -201,8 +202,11 @@ def test_a_flaky_bot_api_still_gets_every_message_once_in_order(sqlite_url: str)
     assert {r.status for r in rows} == {"sent"}
     assert sum(1 for m in fake.methods() if m.startswith("sendMessage!")) == 6
     for user in users:
-        queued = [r.payload["text"] for r in rows if r.recipient == str(user.chat_id)]
-        assert user.texts() == queued  # exactly once each, in the order they were queued
+        queued = [r.payload for r in rows if r.recipient == str(user.chat_id)]
+        # Exactly once each, in the order they were queued (as shown: the options' list is
+        # on the buttons).
+        shown = [listed_once(p["text"], [b["label"] for b in p["buttons"]]) for p in queued]
+        assert user.texts() == shown
 
 
 def test_a_press_too_malformed_to_answer_is_still_taken(running: Running) -> None:

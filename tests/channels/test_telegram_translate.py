@@ -33,7 +33,8 @@ def test_text_and_commands_of_a_private_chat() -> None:
 
 def test_a_button_press_is_a_choice_in_the_chat_of_its_message() -> None:
     query = CallbackQuery("q1", CITIZEN, "inst", data="a:DG:3", message=message("Q?", chat_id=99))
-    assert translate(update(callback_query=query)) == ("99", Inbound(choice="a:DG:3"))
+    # The tapped message's id goes along: a reply may replace that message.
+    assert translate(update(callback_query=query)) == ("99", Inbound(choice="a:DG:3", ref="1"))
     # Too old for Telegram to send its message along: the chat is the user's own.
     old = CallbackQuery("q2", CITIZEN, "inst", data="y")
     assert translate(update(callback_query=old)) == ("42", Inbound(choice="y"))
