@@ -90,8 +90,9 @@ def listed_once(text: str, labels: Iterable[str]) -> str:
     shown = {label.removeprefix(CHOSEN_MARK) for label in labels}
     if not shown:
         return text
-    kept = [line for line in text.split("\n") if line not in shown]
-    return "\n".join(kept).rstrip("\n")
+    lines = text.split("\n")
+    kept = [line for line in lines if line not in shown]
+    return text if len(kept) == len(lines) else "\n".join(kept)
 
 
 class DossierStatus(StrEnum):
