@@ -58,11 +58,13 @@ _LETTERS = re.compile(r"[a-z]{2,}")
 
 
 def rate_buttons(code: str) -> tuple[Button, ...]:
-    """The buttons under a unit's answer: rate it, or reopen the complaint."""
+    """The buttons under a unit's answer: rate it, or reopen the complaint. Numbered worst to
+    best like every scale of the bot (SIPAS's direction), the number on the button, so that a
+    typed "1" means the same as the first button (`rate_typed`)."""
     return (
-        Button(msg.RATE_SATISFIED, f"rh:{code}:1"),
-        Button(msg.RATE_UNSATISFIED, f"rh:{code}:0"),
-        Button(msg.RATE_REOPEN, f"rr:{code}"),
+        Button(f"1. {msg.RATE_UNSATISFIED}", f"rh:{code}:0"),
+        Button(f"2. {msg.RATE_SATISFIED}", f"rh:{code}:1"),
+        Button(f"3. {msg.RATE_REOPEN}", f"rr:{code}"),
     )
 
 
@@ -523,7 +525,7 @@ def on_rate_reason(turn: Turn, inbound: Inbound, command: str | None, ctx: Conte
 
 def rate_typed(turn: Turn, code: str, number: str, ctx: Context) -> None:
     """A typed 1/2/3 while an answer waits for its rating (the buttons' order)."""
-    payload = {"1": f"rh:{code}:1", "2": f"rh:{code}:0", "3": f"rr:{code}"}[number]
+    payload = {"1": f"rh:{code}:0", "2": f"rh:{code}:1", "3": f"rr:{code}"}[number]
     on_rating_payload(turn, payload, ctx)
 
 

@@ -149,7 +149,7 @@ def test_transfer_information_answer_reopen_and_rating(
     assert complaint_row(catalogued).status == "reopened"
     button(staff, "ans", row.id, user=5151, group=-100888)
     staff_says(staff, "Đã kiểm tra lại, áp lực nước bình thường.", user=5151, group=-100888)
-    say("2")  # typed: «Không hài lòng»
+    say("1")  # typed: «Không hài lòng», the first button (worst to best)
     say("Vẫn còn rò rỉ")
     final = complaint_row(catalogued)
     assert final.status == "rated" and final.satisfied is False and final.reopened == 1

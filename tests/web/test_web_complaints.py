@@ -88,8 +88,8 @@ def test_a_complaint_with_a_photo_and_the_answer_arrives_later(
     ).json()["messages"]
     assert "Đã xử lý lấn chiếm." in polled[-1]["text"]
     assert [b["label"] for b in polled[-1]["buttons"]][:2] == [
-        msg.RATE_SATISFIED,
-        msg.RATE_UNSATISFIED,
+        f"1. {msg.RATE_UNSATISFIED}",  # worst to best, as every scale of the bot
+        f"2. {msg.RATE_SATISFIED}",
     ]
 
 
