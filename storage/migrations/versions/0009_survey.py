@@ -1,7 +1,7 @@
 """A dossier is rated by a response's first answer, not by a survey merely started
 
 Revision ID: 0009_survey
-Revises: 0006
+Revises: 0007_sender
 Create Date: 2026-12-04 17:30:00
 
 From now on a response opened from a dossier's link is attached to the dossier
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0009_survey'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0007_sender'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -11,7 +11,7 @@ A later migration that rebuilds one of these tables must pass
 `table_kwargs={"sqlite_autoincrement": True}` again: reflection does not see the option.
 
 Revision ID: 0010_privacy
-Revises: 0006
+Revises: 0009_survey
 Create Date: 2026-12-04 17:10:00
 
 """
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0010_privacy'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0009_survey'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """report_close: a closed month's figures, kept as they were when closed
 
 Revision ID: 0011_report_close
-Revises: 0006
+Revises: 0010_privacy
 Create Date: 2026-12-04 17:20:00
 
 """
@@ -15,7 +15,7 @@ import storage.types  # noqa: F401  (UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision: str = '0011_report_close'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0010_privacy'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
