@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from typing import Protocol
 
 from survey.model import Questionnaire
@@ -159,11 +158,19 @@ class Context:
     # a dossier survey's turns would otherwise each query the dossier (the service's way).
     find_dossier: Callable[[], DossierFacts | None] | None = None
     complaints: ComplaintLookups | None = None
+    _looked_up: list[DossierFacts | None] = field(default_factory=list, repr=False, compare=False)
 
-    @cached_property
+    @property
     def dossier_facts(self) -> DossierFacts | None:
-        """The dossier this message is about, if any: `dossier`, or looked up once."""
-        return self.find_dossier() if self.find_dossier is not None else self.dossier
+        """The dossier this message is about, if any: `dossier`, or looked up once.
+
+        Not functools.cached_property: on Python 3.11 its lock is shared by every instance, so
+        one turn's database lookup would hold up the lookups of every other thread's turns.
+        """
+        if not self._looked_up:
+            found = self.find_dossier() if self.find_dossier is not None else self.dossier
+            self._looked_up.append(found)
+        return self._looked_up[0]
 
 
 # Effects: what the storage layer must record for this turn, in order.
