@@ -504,3 +504,25 @@ def test_both_channels_senders_follow_the_retry_settings(sqlite_url: str) -> Non
     for worker in asyncio.run(workers()):
         assert worker.retry_for == timedelta(hours=36) and worker.max_delay == 120
     engine.dispose()
+
+
+def test_45_seconds_of_bot_api_500s_as_in_the_trial(sqlite_url: str) -> None:
+    """The trial itself: 45 s of 500s (every pending reply used to be dead after ~30 s), the
+    default retry settings except a 10 s cap on the backoff, so that the run ends soon after
+    the Bot API recovers. Nothing dead, every message once, in order."""
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    enqueue(engine, range(400, 405), per_chat=2)
+    fake = TimedTelegram(fail_for=45.0)
+    with serve(fake.app()) as tg:
+        settings = channel_settings(sqlite_url, tg, outbox_retry_max_delay_seconds=10)
+        with serve(create_app(settings)):
+            settle(engine, timeout=90)
+    rows = queued(engine)
+    engine.dispose()
+    assert [r.status for r in rows] == ["sent"] * 10
+    assert sum(1 for m in fake.methods() if m == "sendMessage!500") >= 5 * 5
+    counts = delivered(fake)
+    assert len(counts) == 10 and set(counts.values()) == {1}
+    for chat in range(400, 405):
+        assert [p["text"] for p in fake.sent(chat)] == [f"m{chat}-{n}" for n in range(2)]
