@@ -579,11 +579,20 @@ def yes_no(yes: str, no: str) -> tuple[Button, ...]:
 
 
 def menu(head: str, buttons: tuple[Button, ...]) -> Reply:
-    """A reply whose buttons are also listed by number (typing works everywhere); buttons
-    only one channel can show ("@…") are not numbered."""
-    numbered = [b for b in buttons if not b.payload.startswith("@")]
-    lines = "\n".join(f"{i}. {b.label}" for i, b in enumerate(numbered, start=1))
-    return Reply(f"{head}\n{lines}", buttons)
+    """A reply whose buttons are also listed by number, so that typing works everywhere; the
+    buttons carry the same numbered labels, and channels that show them drop the list
+    (`listed_once`). Buttons only one channel can show ("@…") are neither numbered nor
+    listed. The one menu rule of the bot: the survey's menus use it too."""
+    out: list[Button] = []
+    lines: list[str] = []
+    for button in buttons:
+        if button.payload.startswith("@"):
+            out.append(button)
+            continue
+        label = f"{len(lines) + 1}. {button.label}"
+        lines.append(label)
+        out.append(Button(label, button.payload))
+    return Reply(f"{head}\n" + "\n".join(lines), tuple(out))
 
 
 def local_day(at: datetime, *, with_time: bool = False) -> str:

@@ -892,8 +892,4 @@ def _yes_no(yes: str, no: str) -> tuple[Button, ...]:
 
 
 def _menu(head: str, buttons: tuple[Button, ...]) -> Reply:
-    """A reply whose buttons are also listed by number, so that typing works everywhere;
-    the buttons carry the same numbered labels (channels showing them drop the list)."""
-    numbered = tuple(Button(f"{i}. {b.label}", b.payload) for i, b in enumerate(buttons, start=1))
-    lines = "\n".join(b.label for b in numbered)
-    return Reply(f"{head}\n{lines}", numbered)
+    return complaint.menu(head, buttons)
