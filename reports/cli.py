@@ -228,8 +228,8 @@ def report(
     specs, start, end, out = _checked(parse_by, by, date_from, date_to, fmt, out)
     engine, settings = _settings_engine()
     try:
-        code = _report_questionnaire(engine, settings, questionnaire)
-        options = _build_options(settings, code)
+        options = satisfaction_options(engine, settings, questionnaire)
+        code = options["questionnaire"]
 
         def build(breakdowns: Any) -> Report:
             return build_report(engine, breakdowns, start, end, **options)
@@ -255,6 +255,24 @@ def report(
     _write(
         result, fmt, out, write_table, write_json, partial(write_csv, machine=machine), write_xlsx
     )
+
+
+def satisfaction_options(
+    engine: Engine, settings: Settings, questionnaire: str | None
+) -> dict[str, Any]:
+    """build_report's keyword arguments for `questionnaire` (default GENERAL_QUESTIONNAIRE),
+    from the settings and checked against the data; UserError otherwise. The CLI and the web
+    console both take them from here, so their reports are the same report."""
+    return _build_options(settings, _report_questionnaire(engine, settings, questionnaire))
+
+
+def complaint_options(settings: Settings) -> dict[str, Any]:
+    """build_complaint_report's keyword arguments from the settings (CLI and console)."""
+    return {
+        "min_n": settings.report_min_n,
+        "satisfaction_target": settings.satisfaction_target,
+        "timezone": settings.report_timezone,
+    }
 
 
 def _report_questionnaire(engine: Engine, settings: Settings, code: str | None) -> str:
@@ -373,15 +391,33 @@ def _checked(
 ) -> tuple[Any, date | None, date | None, Path | None]:
     """A report's arguments checked before anything is opened or written: the breakdowns,
     the dates, and the output file (see `_check_binary_out`)."""
+    specs, start, end = check_report_args(parse, by, date_from, date_to)
+    _check_binary_out(fmt, out)
+    _check_out(out)
+    return specs, start, end, out
+
+
+def check_report_args(
+    parse: Callable[[list[str] | None], Any],
+    by: list[str] | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> tuple[Any, date | None, date | None]:
+    """The breakdowns (`parse`: a report's parse_by) and the period, checked; UserError with
+    the CLI's one-line message otherwise (the console answers 400 with the same words)."""
     try:
         specs = parse(by)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    start, end = check_period(date_from, date_to)
+    return specs, start, end
+
+
+def check_period(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    """--from and --to as dates, the first not after the second; UserError otherwise."""
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     _check_dates(start, end)
-    _check_binary_out(fmt, out)
-    _check_out(out)
-    return specs, start, end, out
+    return start, end
 
 
 def _check_binary_out(fmt: str, out: Path | None) -> None:
@@ -426,13 +462,27 @@ def _write(
             write_csv(result, sys.stdout)
         return
     with atomic_path(out) as tmp:
-        if fmt == "xlsx":
-            write_xlsx(result, tmp)
-        else:
-            encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
-            with tmp.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
-                {"table": write_table, "json": write_json, "csv": write_csv}[fmt](result, fh)
+        write_report_file(result, fmt, tmp, write_table, write_json, write_csv, write_xlsx)
     typer.echo(f"{out}", err=True)
+
+
+def write_report_file(
+    result: Any,
+    fmt: str,
+    path: Path,
+    write_table: Callable[..., None],
+    write_json: Callable[[Any, TextIO], None],
+    write_csv: Callable[[Any, TextIO], None],
+    write_xlsx: Callable[[Any, Path], None],
+) -> None:
+    """A built report written to `path` in `fmt`, byte for byte what `--out` gets (CSV with
+    the BOM Excel needs); the console's downloads are written by it too."""
+    if fmt == "xlsx":
+        write_xlsx(result, path)
+    else:
+        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+        with path.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
+            {"table": write_table, "json": write_json, "csv": write_csv}[fmt](result, fh)
 
 
 def _complaints_report(
@@ -450,15 +500,7 @@ def _complaints_report(
     specs, start, end, out = _checked(parse_by, by, date_from, date_to, fmt, out)
     engine, settings = _settings_engine()
     try:
-        result = build_complaint_report(
-            engine,
-            specs,
-            start,
-            end,
-            min_n=settings.report_min_n,
-            satisfaction_target=settings.satisfaction_target,
-            timezone=settings.report_timezone,
-        )
+        result = build_complaint_report(engine, specs, start, end, **complaint_options(settings))
     except DatabaseError as exc:
         raise UserError(str(exc).splitlines()[0]) from exc
     finally:
@@ -504,8 +546,7 @@ def export(
     fmt = fmt.strip().lower()
     if fmt not in EXPORT_FORMATS:
         raise UserError(f"unknown --format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
-    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
-    _check_dates(start, end)
+    start, end = check_period(date_from, date_to)
     _check_binary_out(fmt, out)
     _check_out(out)
     engine, _ = _settings_engine()
