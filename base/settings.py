@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description='JSON list of keys for /api/v1, e.g. ["k1","k2"]'
     )
+    open311_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description='JSON list of keys that may POST /open311/v2/requests.json, e.g. ["k1"]',
+    )
     link_secret: str = Field(
         default="", description="HMAC key that signs dossier links; required to issue links"
     )
@@ -185,6 +189,21 @@ class Settings(BaseSettings):
         default=5_000_000, ge=10_000, le=20_000_000, description="Largest photo the web chat takes"
     )
     link_code_ttl_hours: float = Field(default=24, gt=0, description="Lifetime of /lienket codes")
+    # --- web console (/console): sessions and sign-in ---
+    console_secret: str = Field(
+        default="",
+        description="Key that signs console sessions (>= 32 bytes); empty: derived from "
+        "LINK_SECRET; both empty: the console refuses sign-in",
+    )
+    console_session_hours: float = Field(
+        default=8, gt=0, le=720, description="A console session ends this long after sign-in"
+    )
+    console_login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account or address before a pause"
+    )
+    console_login_window_minutes: float = Field(
+        default=15, gt=0, description="The window those failures are counted in (and the pause)"
+    )
 
     @field_validator("nlp_model_dir", "questionnaire_dir", "complaint_holidays_file")
     @classmethod
@@ -232,7 +251,21 @@ class Settings(BaseSettings):
                 ) from None
         return _check_weights(value) if weights else _check_keys(value)
 
-    @field_validator("link_secret")
+    @field_validator("open311_api_keys", mode="before")
+    @classmethod
+    def _open311_keys(cls, value: Any) -> list[str]:
+        """JSON in the environment, like API_KEYS (a separate list: a system that registers
+        dossiers need not be one that files complaints)."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else None
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'not valid JSON ({exc.msg} at column {exc.colno}), e.g. ["k1", "k2"]'
+                ) from None
+        return _check_keys(value)
+
+    @field_validator("link_secret", "console_secret")
     @classmethod
     def _long_secret(cls, value: str) -> str:
         size = len(value.encode())

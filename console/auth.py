@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
+from sqlmodel import Session
+
+from console.sessions import SESSION_COOKIE, fingerprint
+from storage.models import Staff, Unit
 
 ROLES: tuple[str, ...] = ("staff", "lead", "analyst", "admin")
 
@@ -30,8 +34,34 @@ class LoginRequired(Exception):
 
 
 def current_user(request: Request) -> ConsoleUser:
-    """The signed-in user of this request (sessions: see the session module)."""
-    raise LoginRequired
+    """The signed-in user of this request: a valid session cookie (signature, age) of an
+    account that is still active with the same password. Read from the database on every
+    request, so a deactivated account's session stops working at once."""
+    state = request.app.state.console
+    if state.sessions is None:
+        raise LoginRequired
+    session = state.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise LoginRequired
+    with Session(state.engine) as db:
+        staff = db.get(Staff, session.staff_id)
+        if (
+            staff is None
+            or not staff.active
+            or staff.password_hash is None
+            or fingerprint(staff.password_hash) != session.fingerprint
+        ):
+            raise LoginRequired
+        unit = db.get(Unit, staff.unit_id) if staff.unit_id is not None else None
+        user = ConsoleUser(
+            id=session.staff_id,
+            name=staff.name,
+            role=staff.role,
+            unit_id=staff.unit_id,
+            unit_code=unit.code if unit else None,
+        )
+    request.state.console_session = session
+    return user
 
 
 def allow(user: ConsoleUser, *roles: str) -> None:

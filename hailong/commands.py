@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,8 @@ from bot.sender import Sender
 from hailong.app import check_wording, conversation_service, open_database
 from storage import migrate, outbox, surveys
 from storage.db import session_scope
+
+MIN_PASSWORD = 12  # console.sessions.MIN_PASSWORD, checked here before the hash
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outgoing messages.", no_args_is_help=True)
@@ -177,8 +180,19 @@ def staff_add(
         int | None, typer.Option("--telegram-id", help="The staff member's Telegram user id")
     ] = None,
     role: Annotated[str, typer.Option("--role", help="staff, lead, analyst or admin")] = "staff",
+    email: Annotated[
+        str | None, typer.Option("--email", help="Console sign-in e-mail (with --password-stdin)")
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help=f"Read the console password (at least {MIN_PASSWORD} characters) from stdin",
+        ),
+    ] = False,
 ) -> None:
-    """Register a staff member (again with the same Telegram id: update them)."""
+    """Register a staff member (again with the same Telegram id or e-mail: update them);
+    with --email and --password-stdin they can sign in to the web console."""
     from storage.complaints import add_staff
 
     name = " ".join(name.split())
@@ -190,15 +204,54 @@ def staff_add(
         raise UserError(f"--unit is required for role {role}")
     if telegram_id is not None and telegram_id <= 0:
         raise UserError("--telegram-id must be a positive Telegram user id")
+    password_hash = None
+    if email is not None or password_stdin:
+        email = (email or "").strip().lower()
+        if not _EMAIL.fullmatch(email):
+            raise UserError("--email must be an e-mail address (with --password-stdin)")
+        if not password_stdin:
+            raise UserError("--email needs --password-stdin (the password is read from stdin)")
+        password_hash = hash_password_from_stdin()
     engine = open_database(get_settings())
     with session_scope(engine) as session:
         try:
             staff = add_staff(
-                session, name=name, unit_code=unit, role=role, telegram_id=telegram_id
+                session,
+                name=name,
+                unit_code=unit,
+                role=role,
+                telegram_id=telegram_id,
+                email=email,
+                password_hash=password_hash,
             )
         except LookupError as exc:
             raise UserError(f"{exc.args[0]} (see `hailong catalogue load`)") from exc
-        typer.echo(f"staff {staff.id}: {staff.name}, {role}" + (f" of {unit}" if unit else ""))
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        login = f", console login {email}" if email else ""
+        typer.echo(
+            f"staff {staff.id}: {staff.name}, {role}" + (f" of {unit}" if unit else "") + login
+        )
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[a-z0-9-]{2,63}")
+
+
+def hash_password_from_stdin() -> str:
+    """One line from stdin (a terminal: read without echo), checked and hashed (Argon2id)."""
+    import getpass
+
+    from console.sessions import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > 1000:
+        raise UserError("the password is longer than 1000 characters")
+    return hash_password(password)
 
 
 @staff_app.command("remove")

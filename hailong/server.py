@@ -40,6 +40,8 @@ CHANNEL_PLUGINS = (
     "bot.channels.web:WebChannel",
     "bot.channels.telegram:TelegramChannel",
     "bot.channels.zalo:ZaloChannel",
+    "bot.open311:Open311",  # Open311 GeoReport v2 for city systems (/open311/v2)
+    "console.web:ConsolePlugin",  # the web console for unit staff and analysts
 )
 
 

@@ -138,21 +138,37 @@ def add_staff(
     telegram_id: int | None,
     email: str | None = None,
     at: datetime | None = None,
+    password_hash: str | None = None,
 ) -> Staff:
-    """Register a staff member (or update the one with this Telegram id), audit-logged."""
+    """Register a staff member (or update the one with this Telegram id, else this e-mail),
+    audit-logged. With `email` and `password_hash` the account can sign in to the console."""
     unit = None
     if unit_code is not None:
         unit = unit_by_code(session, unit_code)
         if unit is None:
             raise LookupError(f"unknown unit {unit_code!r}")
+    email = email.strip().lower() if email else None
     staff = staff_by_telegram(session, telegram_id) if telegram_id is not None else None
+    by_email = session.exec(select(Staff).where(Staff.email == email)).first() if email else None
+    if by_email is not None and staff is not None and by_email.id != staff.id:
+        raise ValueError(f"e-mail {email} belongs to another staff member (id {by_email.id})")
+    staff = staff or by_email
     if staff is None:
         staff = Staff(name=name, telegram_user_id=telegram_id, email=email)
+    if telegram_id is not None:
+        staff.telegram_user_id = telegram_id
+    if email is not None:
+        staff.email = email
+    if password_hash is not None:
+        staff.password_hash = password_hash
     staff.name, staff.role, staff.active = name, role, True
     staff.unit_id = unit.id if unit is not None else None
     session.add(staff)
     session.flush()
-    audit(session, "cli", "staff.add", f"staff:{staff.id}", {"unit": unit_code, "role": role}, at)
+    detail: dict[str, Any] = {"unit": unit_code, "role": role}
+    if email is not None:
+        detail["console_login"] = password_hash is not None
+    audit(session, "cli", "staff.add", f"staff:{staff.id}", detail, at)
     return staff
 
 

@@ -1,0 +1,94 @@
+"""Every Vietnamese text of the console's pages (one catalogue; the complaint statuses,
+history actions and refusals are the bot's own, from `bot.messages`, so both faces say the
+same)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+TITLE: Final = "Hải Long — Bàn làm việc"
+LOGIN_TITLE: Final = "Đăng nhập"
+EMAIL: Final = "Email"
+PASSWORD: Final = "Mật khẩu"
+LOGIN_BUTTON: Final = "Đăng nhập"
+LOGIN_FAILED: Final = "Sai email hoặc mật khẩu, hoặc tài khoản đã ngừng hoạt động."
+LOGIN_THROTTLED: Final = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
+LOGIN_FORM_EXPIRED: Final = "Biểu mẫu đã hết hạn, vui lòng đăng nhập lại."
+LOGIN_UNCONFIGURED: Final = (
+    "Bàn làm việc chưa được cấu hình (CONSOLE_SECRET hoặc LINK_SECRET). Liên hệ quản trị."
+)
+LOGOUT: Final = "Đăng xuất"
+FORBIDDEN: Final = "Vai trò của bạn không được xem trang này."
+NOT_FOUND: Final = "Không tìm thấy phản ánh."
+CSRF_REFUSED: Final = "Biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng tải lại trang."
+BACK: Final = "← Hộp phản ánh"
+
+INBOX: Final = "Hộp phản ánh"
+INBOX_ALL_UNITS: Final = "Tất cả đơn vị"
+FILTER_STATUS: Final = "Trạng thái"
+FILTER_ANY: Final = "Tất cả"
+FILTER_OPEN: Final = "Đang mở"
+FILTER_CLOSED: Final = "Đã đóng"
+FILTER_OVERDUE: Final = "Chỉ quá hạn"
+FILTER_WARD: Final = "Phường/xã"
+FILTER_FROM: Final = "Từ ngày"
+FILTER_TO: Final = "Đến ngày"
+FILTER_TEXT: Final = "Tìm trong nội dung"
+FILTER_BUTTON: Final = "Lọc"
+COL_CODE: Final = "Mã"
+COL_STATUS: Final = "Trạng thái"
+COL_WARD: Final = "Phường/xã"
+COL_RECEIVED: Final = "Ngày nhận"
+COL_DUE: Final = "Hạn trả lời"
+COL_TEXT: Final = "Nội dung"
+EMPTY_INBOX: Final = "Không có phản ánh nào."
+PAGE_OF: Final = "Trang {page}/{pages} · {total} phản ánh"
+PREVIOUS: Final = "‹ Trước"
+NEXT: Final = "Sau ›"
+
+COUNTDOWN_LATE: Final = "Quá hạn {days} ngày"
+COUNTDOWN_LATE_HOURS: Final = "Quá hạn {hours} giờ"
+COUNTDOWN_LEFT: Final = "Còn {days} ngày"
+COUNTDOWN_LEFT_HOURS: Final = "Còn {hours} giờ"
+
+UNIT: Final = "Đơn vị"
+RECEIVED: Final = "Ngày nhận"
+DUE: Final = "Hạn trả lời"
+TRACK_KHIEU_NAI: Final = "Khiếu nại/tố cáo: chuyển Thanh tra"
+TEXT_MASKED: Final = "Nội dung (đã che thông tin cá nhân)"
+PHOTOS: Final = "Ảnh"
+PHOTO_TELEGRAM: Final = "ảnh qua Telegram"
+PHOTO_LINK: Final = "ảnh (liên kết ngoài)"
+NO_PHOTOS: Final = "Không có ảnh."
+LOCATION: Final = "Vị trí"
+OPEN_LOCATION: Final = "Mở trong ứng dụng bản đồ"
+NO_LOCATION: Final = "Không có vị trí."
+ROUTER: Final = "Phân loại tự động"
+ROUTER_LINE: Final = "Dự đoán {unit} (độ tin cậy {confidence:.0%})"
+ROUTER_CANDIDATES: Final = "Các khả năng"
+ROUTER_MANUAL: Final = "Không phân loại tự động (theo quy tắc)."
+HISTORY: Final = "Lịch sử xử lý"
+ACTIONS: Final = "Xử lý"
+NO_ACTIONS: Final = "Không còn thao tác nào ở bước này."
+CONTACT: Final = "Liên hệ"
+CONTACT_BUTTON: Final = "Xem liên hệ"
+CONTACT_NOTE: Final = "Việc xem liên hệ được ghi vào nhật ký."
+CONTACT_SHOWN: Final = "{name} — {phone}"
+CONTACT_NONE: Final = "Công dân không để lại số điện thoại (hoặc đã yêu cầu xoá)."
+
+ACTION_BUTTONS: Final = {
+    "accept": "Tiếp nhận",
+    "transfer": "Chuyển đơn vị",
+    "request_info": "Yêu cầu bổ sung",
+    "answer": "Trả lời & đóng",
+    "reject": "Từ chối",
+}
+ACTION_TEXT: Final = {
+    "transfer": "Lý do chuyển",
+    "request_info": "Nội dung cần công dân bổ sung",
+    "answer": "Nội dung trả lời công dân",
+    "reject": "Lý do và hướng dẫn cho công dân",
+}
+TRANSFER_TO: Final = "Chuyển đến đơn vị"
+DONE: Final = "Đã thực hiện: {action}."
+REFUSED: Final = "Không thực hiện được: {reason}"

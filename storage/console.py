@@ -1,0 +1,128 @@
+"""The web console's reads: accounts by e-mail, failed sign-ins (the throttle counts them in
+the audit log, so every worker sees the same count), and a unit's inbox with its filters.
+The rules of what an action does are not here: actions go through `bot.desk`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from complaints import lifecycle as lc
+from storage.models import AuditLog, Complaint, Staff, Unit
+
+LOGIN_FAILED = "console.login_failed"
+PAGE_SIZE = 25
+
+
+def staff_by_email(session: Session, email: str) -> Staff | None:
+    """The account with this e-mail (stored lower-case)."""
+    return session.exec(select(Staff).where(Staff.email == email.strip().lower())).first()
+
+
+def staff_by_id(session: Session, staff_id: int) -> Staff | None:
+    return session.get(Staff, staff_id)
+
+
+def failed_logins(
+    session: Session, *, email: str, address: str, since: datetime
+) -> tuple[int, int, datetime | None]:
+    """Failed sign-ins since `since`: (for this account, from this address, the oldest of
+    the counted ones, which says when the pause ends)."""
+    recent = select(AuditLog.actor, AuditLog.subject, AuditLog.at).where(
+        AuditLog.action == LOGIN_FAILED,
+        AuditLog.at >= since,
+        or_(AuditLog.actor == f"ip:{address}", AuditLog.subject == f"email:{email}"),  # type: ignore[arg-type]
+    )
+    by_account = by_address = 0
+    oldest: datetime | None = None
+    for actor, subject, at in session.execute(recent):
+        by_address += actor == f"ip:{address}"
+        by_account += subject == f"email:{email}"
+        oldest = at if oldest is None or at < oldest else oldest
+    return by_account, by_address, oldest
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the inbox shows: `unit_id` None means every unit (admin)."""
+
+    unit_id: int | None
+    status: str = ""  # a status, "open", "closed" or "" (all)
+    overdue: bool = False
+    ward: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[Complaint]
+    total: int
+    page: int
+    pages: int
+
+
+def inbox(session: Session, f: InboxFilter, now: datetime) -> InboxPage:
+    """One page of complaints (not anonymous feedback), soonest due first."""
+    query = select(Complaint).where(Complaint.code.is_not(None))  # type: ignore[union-attr]
+    if f.unit_id is not None:
+        query = query.where(Complaint.unit_id == f.unit_id)
+    if f.status == "open":
+        query = query.where(Complaint.status.in_([s.value for s in lc.OPEN]))  # type: ignore[attr-defined]
+    elif f.status == "closed":
+        query = query.where(Complaint.status.in_([s.value for s in lc.CLOSED]))  # type: ignore[attr-defined]
+    elif f.status:
+        query = query.where(Complaint.status == f.status)
+    if f.overdue:
+        query = query.where(
+            Complaint.status.in_([s.value for s in lc.OPEN]),  # type: ignore[attr-defined]
+            Complaint.due_at < now,
+        )
+    if f.ward:
+        query = query.where(Complaint.ward_code == f.ward)
+    if f.since is not None:
+        query = query.where(Complaint.received_at >= f.since)
+    if f.until is not None:
+        query = query.where(Complaint.received_at < f.until)
+    if f.text:
+        # The masked text only: a search must not find a complaint by a phone number.
+        needle = f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Complaint.masked_text).like(f"%{needle}%", escape="\\"))
+    total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, f.page), pages)
+    rows = session.exec(
+        query.order_by(Complaint.due_at, Complaint.id)  # type: ignore[arg-type]
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return InboxPage(list(rows), total, page, pages)
+
+
+def wards_of(session: Session, unit_id: int | None) -> list[tuple[str, str]]:
+    """(code, name) of the wards the unit's complaints name, for the filter."""
+    query = select(Complaint.ward_code, Complaint.ward_name).where(
+        Complaint.ward_code.is_not(None)  # type: ignore[union-attr]
+    )
+    if unit_id is not None:
+        query = query.where(Complaint.unit_id == unit_id)
+    found = {str(c): str(n or c) for c, n in session.execute(query.distinct())}
+    return sorted(found.items(), key=lambda item: item[1])
+
+
+def transfer_targets(session: Session, row: Complaint) -> list[Unit]:
+    """The units a complaint can be transferred to: the Telegram card's picker's list."""
+    kinds = ("so", "khac", "dich_vu")
+    units = session.exec(select(Unit).where(Unit.active.is_(True))).all()  # type: ignore[attr-defined]
+    return [
+        u for u in units if u.id != row.unit_id and (u.kind in kinds or u.code == row.ward_code)
+    ]
+
+
+def last_login_window(minutes: float, now: datetime) -> datetime:
+    return now - timedelta(minutes=minutes)
