@@ -386,3 +386,25 @@ STAFF_REFUSED: Final = {
     "too_late": "Đã quá hạn.",
     "unknown": "Không tìm thấy phản ánh.",
 }
+
+# --- Open311 GeoReport v2 (bot/open311.py): what a city system shows its user -----------------
+OPEN311_NOTICE: Final = {
+    "routed": "Đã tiếp nhận phản ánh {code}, chuyển {unit}. Hạn trả lời: {due}.",
+    "triage": "Đã tiếp nhận phản ánh {code}. Bộ phận tiếp nhận ({unit}) sẽ chuyển đến đơn vị có "
+    "thẩm quyền trong thời gian sớm nhất. Hạn trả lời: {due}.",
+    "khieu_nai": "Đã tiếp nhận đơn {code}, chuyển {unit}. Nội dung có tính chất khiếu nại/tố cáo "
+    "được giải quyết theo Luật Khiếu nại, Luật Tố cáo (trình tự và thời hạn khác với phản ánh, "
+    "kiến nghị).",
+}
+# Services are grouped by the kind of unit (Unit.kind).
+OPEN311_GROUPS: Final = {
+    "so": "Sở, ngành",
+    "xa": "UBND phường, xã, đặc khu",
+    "dich_vu": "Dịch vụ công ích",
+    "khac": "Cơ quan khác",
+}
+OPEN311_ADDRESS: Final = "Địa chỉ: {address}"
+OPEN311_CONSENT: Final = (
+    "Đồng ý (consent=true qua Open311) cho đơn vị xử lý dùng họ tên, số điện thoại để liên hệ "
+    "về phản ánh này."
+)
