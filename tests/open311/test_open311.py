@@ -127,7 +127,8 @@ def test_service_code_routes_to_the_named_unit_and_its_group_gets_the_card(api: 
     assert shown["media_url"] is None
     assert row.photos == [["image", "https://city.example/photos/1.jpg"]]
     cards = outbox_texts(api.engine, str(GROUP))
-    assert any(code in text and "Lê Lợi" in text for text in cards), cards
+    card = next(text for text in cards if code in text)
+    assert "Lê Lợi" in card and "https://city.example/photos/1.jpg" in card  # a link, on the card
     # Nothing is queued for a chat the complaint does not have.
     with api.engine.connect() as conn:
         channels = set(conn.execute(sa.select(OutboxMessage.channel)).scalars())  # type: ignore[call-overload]
