@@ -74,7 +74,7 @@
       const scale = horizontal ? chart.scales.x : chart.scales.y;
       const area = chart.chartArea;
       const ctx = chart.ctx;
-      lines.forEach((line) => {
+      lines.forEach((line, index) => {
         const at = scale.getPixelForValue(line.value);
         ctx.save();
         ctx.strokeStyle = line.color;
@@ -92,8 +92,9 @@
         ctx.stroke();
         ctx.font = "12px system-ui, sans-serif";
         if (horizontal) {
+          // Above the bars, in the room `draw` leaves, one line of text per target.
           ctx.textAlign = "right";
-          ctx.fillText(line.label, at - 4, area.top + 12);
+          ctx.fillText(line.label, at, area.top - 4 - 14 * index);
         } else {
           ctx.fillText(line.label, area.left + 4, at - 4);
         }
@@ -101,6 +102,14 @@
       });
     },
   };
+
+  function shortLabel(value) {
+    const text = String(this.getLabelForValue(value));
+    const room = window.innerWidth < 600 ? 22 : 48;
+    const mark = text.endsWith(" *") ? " *" : ""; // the small-sample mark always shows
+    const name = mark ? text.slice(0, -2) : text;
+    return name.length > room ? `${name.slice(0, room - 1)}…${mark}` : text;
+  }
 
   function draw(id, rows, config) {
     if (charts[id]) {
@@ -114,6 +123,17 @@
       { animation: false, responsive: true, maintainAspectRatio: false },
       config.options,
     );
+    if (horizontal) {
+      // Long unit and procedure names are cut on the axis (a phone is narrow); the
+      // tooltip and the selects keep them whole.
+      const scales = config.options.scales || {};
+      scales.y = Object.assign({ ticks: { callback: shortLabel } }, scales.y);
+      config.options.scales = scales;
+    }
+    const targets = (config.options.plugins || {}).targets;
+    if (horizontal && targets) {
+      config.options.layout = { padding: { top: 14 * targets.lines.length + 4 } };
+    }
     config.plugins = [targetLines];
     charts[id] = new Chart(canvas, config);
     return charts[id];
