@@ -40,6 +40,7 @@ from reports.build import parse_by as parse_satisfaction_by
 from reports.complaints import ComplaintReport, build_complaint_report
 from reports.complaints import parse_by as parse_complaint_by
 from reports.export import export_answers
+from reports.labels import ELEMENT_NAMES
 from storage.db import DatabaseError
 
 REPORT_ROLES = ("analyst", "admin", "lead")
@@ -216,6 +217,7 @@ def dashboard_page(request: Request, user: UserDep, settings: SettingsDep) -> HT
             "target": settings.satisfaction_target,
             "on_time_target": settings.dossiers_on_time_target,
             "can_export": user.role in EXPORT_ROLES,
+            "element_names": ELEMENT_NAMES,
             "date_from": request.query_params.get("from", ""),
             "date_to": request.query_params.get("to", ""),
         },

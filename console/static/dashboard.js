@@ -411,10 +411,24 @@
     });
   }
 
+  function drawElements() {
+    const names = JSON.parse(d.elementNames || "{}");
+    const row = state.report.units.find((r) => r.unit && r.unit.code === state.unit);
+    const entries = row ? Object.entries(row.elements) : [];
+    barsOf(
+      "chart-elements",
+      entries,
+      ([code]) => (names[code] ? `${names[code]} (${code})` : code),
+      ([, figure]) => figure,
+      null,
+    );
+  }
+
   function pickUnit(code) {
     state.unit = code;
     document.getElementById("unit-select").value = code;
     drawTrend();
+    drawElements();
     drawProcedures();
   }
 
@@ -443,6 +457,7 @@
       }
       drawUnits(report);
       drawTrend();
+      drawElements();
       drawProcedures();
       draw766(report);
       drawComplaints(complaints);

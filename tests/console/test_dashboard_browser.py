@@ -35,6 +35,7 @@ SCREENSHOTS = Path("/tmp/hailong-dashboard")
 CANVASES = (
     "chart-units",
     "chart-trend",
+    "chart-elements",
     "chart-procedures",
     "chart-criteria",
     "chart-766",
@@ -199,6 +200,10 @@ def test_the_dashboard_draws_every_chart_from_the_report(
                 first = next(iter(row["criteria"]))
                 statement = page.locator("#criteria-text dd").first.inner_text()
                 assert statement == expected["criteria_text"][first] and statement
+                unit_row = next(r for r in expected["units"] if r["unit"]["code"] == code)
+                elements = page.evaluate(CHART, "chart-elements")
+                assert elements["data"] == [[pct(f) for f in unit_row["elements"].values()]]
+                assert "Tiếp cận dịch vụ (TCDV)" in elements["labels"][0]
                 trend = page.evaluate(CHART, "chart-trend")
                 assert len(trend["labels"]) == 12 and trend["targets"] == [95]
                 assert page.evaluate(PAINTED, "chart-criteria") > 2000
