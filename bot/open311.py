@@ -572,7 +572,8 @@ class Open311:
         async def list_requests(request: Request) -> JSONResponse:
             """Complaints with the GeoReport v2 filters (default: the last 90 days), newest
             first; `page` and `page_size` (at most 1000) page through them."""
-            filters = plugin.filters(dict(request.query_params))
+            # Checking service_code reads the units: off the event loop, as every query.
+            filters = await run_in_threadpool(plugin.filters, dict(request.query_params))
             return JSONResponse(await run_in_threadpool(plugin.find, filters))
 
         @api.get("/requests/{request_id}.json")
