@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from base.settings import Settings
 from bot.channels.context import AppContext
@@ -87,10 +89,7 @@ def install_console(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(SecurityHeaders)
 
     async def login_required(request: Request, _exc: Exception) -> Response:
-        wants_json = request.url.path.endswith(
-            ".json"
-        ) or "application/json" in request.headers.get("accept", "")
-        if wants_json:
+        if _wants_json(request):
             return JSONResponse({"detail": "login required"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         location = "/console/login?next=" + quote(pages.local_path(target), safe="")
@@ -104,9 +103,27 @@ def install_console(app: FastAPI, ctx: AppContext) -> None:
     async def csrf_refused(request: Request, _exc: Exception) -> Response:
         return pages.render(request, "error.html", {"message": t.CSRF_REFUSED}, 403)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Console pages answer a refused role in Vietnamese; everything else as before.
+        assert isinstance(exc, StarletteHTTPException)
+        path = request.url.path
+        if exc.status_code == 403 and path.startswith("/console") and not _wants_json(request):
+            return pages.render(request, "error.html", {"message": t.FORBIDDEN}, 403)
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(pages.NotVisible, not_visible)
     app.add_exception_handler(pages.CsrfRefused, csrf_refused)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return (
+        path.endswith(".json")
+        or path.startswith("/console/api/")
+        or "application/json" in request.headers.get("accept", "")
+    )
 
 
 class ConsolePlugin:

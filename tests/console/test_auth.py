@@ -182,3 +182,16 @@ def test_console_pages_carry_the_security_headers(sqlite_db: Engine) -> None:
     js = client.get("/console/static/vendor/htmx.min.js")
     assert js.status_code == 200 and "htmx" in js.text[:2000]
     assert "content-security-policy" not in client.get("/healthz").headers
+
+
+def test_json_endpoints_answer_401_and_a_refused_role_gets_a_page(sqlite_db: Engine) -> None:
+    client = app_client(sqlite_db)
+    api = client.get("/console/api/satisfaction")
+    assert api.status_code == 401 and api.json() == {"detail": "login required"}
+    add_login(sqlite_db, "chi@sonv.gov.vn", unit=None, role="analyst")
+    complaint = seed(sqlite_db)
+    analyst = signed_in(sqlite_db, "chi@sonv.gov.vn")
+    refused = analyst.get(f"/console/c/{complaint.id}")
+    assert refused.status_code == 403 and "Vai trò của bạn không được xem trang này" in refused.text
+    assert "0901234567" not in refused.text and complaint.code not in refused.text
+    assert client.get("/api/v1/nothing-here").status_code == 404  # other paths as before
