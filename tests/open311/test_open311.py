@@ -392,3 +392,19 @@ def test_outbox_rows_are_only_the_units(api: Live, engine: Engine) -> None:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(OutboxMessage.channel, OutboxMessage.recipient)).all()  # type: ignore[call-overload]
     assert rows and all(tuple(r) == ("telegram", str(GROUP)) for r in rows)
+
+
+@SQLITE_ONLY
+def test_a_rejected_request_is_closed_with_the_units_guidance(api: Live) -> None:
+    clock = Clock(utcnow())
+    setup_unit(api.engine, "CAPNUOC", clock)
+    code = filed(api, {"service_code": "CAPNUOC", "description": POTHOLE})
+    staff = StaffService(api.engine, ComplaintDesk(lambda: None), clock=clock)
+    button(staff, "rej", complaint(api.engine, code).id)
+    staff_says(staff, "Không thuộc ngành nước: xin gửi Sở Xây dựng (service_code SXD).")
+    shown = one(api, code)
+    assert complaint(api.engine, code).status == "rejected"
+    assert shown["status"] == "closed"
+    assert (
+        shown["status_notes"] == "Không thuộc ngành nước: xin gửi Sở Xây dựng (service_code SXD)."
+    )
