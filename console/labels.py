@@ -43,6 +43,7 @@ COL_DUE: Final = "Hạn trả lời"
 COL_TEXT: Final = "Nội dung"
 EMPTY_INBOX: Final = "Không có phản ánh nào."
 PAGE_OF: Final = "Trang {page}/{pages} · {total} phản ánh"
+PAGE_OF_MANY: Final = "Trang {page} · hơn {total} phản ánh"
 PREVIOUS: Final = "‹ Trước"
 NEXT: Final = "Sau ›"
 

@@ -30,7 +30,7 @@ from sqlmodel import Session
 from base.settings import Settings
 from bot import messages as msg
 from bot.desk import ComplaintDesk, store_outbox
-from bot.engine.complaint import local_day
+from bot.engine.complaint import local_day, ward_by_code
 from complaints import lifecycle as lc
 from console import labels as t
 from console.auth import ConsoleUser, allow, current_user
@@ -231,6 +231,11 @@ def countdown(row: Complaint, now: datetime, policy: lc.Policy) -> Countdown | N
     return Countdown(text, "soon" if left <= policy.remind_before else "ok")
 
 
+def wards() -> list[tuple[str, str]]:
+    """(code, name) of the gazetteer's wards, for the filter (no query over complaints)."""
+    return sorted(((w.code, w.full_name) for w in ward_by_code().values()), key=lambda w: w[1])
+
+
 def _day(value: str, policy: lc.Policy, *, end: bool = False) -> datetime | None:
     try:
         day = date.fromisoformat(value)
@@ -280,7 +285,6 @@ def inbox(
     now = utcnow()
     with Session(state.engine) as db:
         found = queries.inbox(db, f, now)
-        wards = queries.wards_of(db, f.unit_id)
         names = store.unit_names(db)
         units = store.all_units(db).by_id
         rows = [
@@ -313,13 +317,13 @@ def inbox(
         "rows": rows,
         "found": found,
         "params": params,
-        "wards": wards,
+        "wards": wards(),
         "statuses": [
             (s.value, msg.STATUS_LABELS[s.value]) for s in lc.Status if s.value != "feedback"
         ],
         "unit_name": names.get(user.unit_code or "", t.INBOX_ALL_UNITS),
         "prev_url": page_url(found.page - 1) if found.page > 1 else None,
-        "next_url": page_url(found.page + 1) if found.page < found.pages else None,
+        "next_url": page_url(found.page + 1) if found.has_next else None,
         "all_units": f.unit_id is None,
         "notice": t.DONE.format(action=t.ACTION_BUTTONS[done]) if done in STAFF_ACTIONS else "",
     }

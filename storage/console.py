@@ -5,7 +5,7 @@ The rules of what an action does are not here: actions go through `bot.desk`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
@@ -62,13 +62,24 @@ class InboxFilter:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[Complaint]
-    total: int
+    total: int  # at most COUNT_CAP
+    capped: bool  # more than COUNT_CAP match: `total` is a floor, the last page unknown
     page: int
-    pages: int
+    has_next: bool
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.capped else max(1, -(-self.total // PAGE_SIZE))
+
+
+# Counting every match of a large unit costs a scan; past this many the inbox says "more
+# than" and pages on with a "next" link, read from the index one page at a time.
+COUNT_CAP = 1000
 
 
 def inbox(session: Session, f: InboxFilter, now: datetime) -> InboxPage:
-    """One page of complaints (not anonymous feedback), soonest due first."""
+    """One page of complaints (not anonymous feedback), soonest due first (the index
+    `ix_complaint_unit_due` gives a unit's in that order)."""
     query = select(Complaint).where(Complaint.code.is_not(None))  # type: ignore[union-attr]
     if f.unit_id is not None:
         query = query.where(Complaint.unit_id == f.unit_id)
@@ -93,26 +104,21 @@ def inbox(session: Session, f: InboxFilter, now: datetime) -> InboxPage:
         # The masked text only: a search must not find a complaint by a phone number.
         needle = f.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Complaint.masked_text).like(f"%{needle}%", escape="\\"))
-    total = int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, f.page), pages)
-    rows = session.exec(
-        query.order_by(Complaint.due_at, Complaint.id)  # type: ignore[arg-type]
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return InboxPage(list(rows), total, page, pages)
-
-
-def wards_of(session: Session, unit_id: int | None) -> list[tuple[str, str]]:
-    """(code, name) of the wards the unit's complaints name, for the filter."""
-    query = select(Complaint.ward_code, Complaint.ward_name).where(
-        Complaint.ward_code.is_not(None)  # type: ignore[union-attr]
+    counted = query.with_only_columns(Complaint.id).limit(COUNT_CAP + 1).subquery()  # type: ignore[call-overload]
+    total = int(session.execute(select(func.count()).select_from(counted)).scalar_one())
+    capped = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
+    page = max(1, f.page)
+    if not capped:
+        page = min(page, max(1, -(-total // PAGE_SIZE)))
+    rows = list(
+        session.exec(
+            query.order_by(Complaint.due_at, Complaint.id)  # type: ignore[arg-type]
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
+        ).all()
     )
-    if unit_id is not None:
-        query = query.where(Complaint.unit_id == unit_id)
-    found = {str(c): str(n or c) for c, n in session.execute(query.distinct())}
-    return sorted(found.items(), key=lambda item: item[1])
+    return InboxPage(rows[:PAGE_SIZE], total, capped, page, len(rows) > PAGE_SIZE)
 
 
 def transfer_targets(session: Session, row: Complaint) -> list[Unit]:
@@ -122,7 +128,3 @@ def transfer_targets(session: Session, row: Complaint) -> list[Unit]:
     return [
         u for u in units if u.id != row.unit_id and (u.kind in kinds or u.code == row.ward_code)
     ]
-
-
-def last_login_window(minutes: float, now: datetime) -> datetime:
-    return now - timedelta(minutes=minutes)

@@ -316,6 +316,7 @@ class Complaint(SQLModel, table=True):
         # The scheduler reads only what is due (`next_check_at` is NULL once closed).
         Index("ix_complaint_next_check", "next_check_at"),
         Index("ix_complaint_unit_status", "unit_id", "status"),
+        Index("ix_complaint_unit_due", "unit_id", "due_at", "id"),  # the console's inbox
         Index("ix_complaint_chat", "channel", "external_id"),
     )
 

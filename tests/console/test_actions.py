@@ -164,7 +164,7 @@ def test_the_complaint_page_shows_what_staff_need_and_escapes_the_citizen(
     complaint = seed(
         db,
         text="<script>alert(1)</script> cống nghẹt, gọi 0901234567",
-        ward=("26734", "Phường Bến Thành"),
+        ward=("p-ben-thanh", "Phường Bến Thành"),
         photos=[["upload", "up1"], ["photo", "AgACAgUAAx"]],
         location=(10.772, 106.698),
     )

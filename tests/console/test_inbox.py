@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 
+from storage import console as queries
 from storage.db import session_scope
 from storage.models import Complaint
 from storage.types import utcnow
@@ -62,7 +64,7 @@ def test_the_countdown_turns_amber_two_days_before_and_red_when_overdue(
 
 def test_filters_and_search_in_the_masked_text_only(sqlite_db: Engine) -> None:
     add_login(sqlite_db, "an@sxd.gov.vn")
-    ben_thanh = ("26734", "Phường Bến Thành")
+    ben_thanh = ("p-ben-thanh", "Phường Bến Thành")
     late = seed(sqlite_db, received_at=days_ago(12), text="Đèn đường hỏng, số 0912345678")
     light = seed(sqlite_db, received_at=days_ago(3), ward=ben_thanh, text="Cây xanh ngã 50% tán")
     drain = seed(sqlite_db, received_at=days_ago(1), text="Cống thoát nước nghẹt")
@@ -76,7 +78,7 @@ def test_filters_and_search_in_the_masked_text_only(sqlite_db: Engine) -> None:
         return codes(client.get("/console", params=params).text)
 
     assert shown(overdue="1") == [late.code]
-    assert shown(ward="26734") == [light.code]
+    assert shown(ward="p-ben-thanh") == [light.code]
     assert shown(q="CỐNG") == [drain.code]  # case does not matter
     assert shown(q="50%") == [light.code]  # % is a character, not a wildcard
     assert shown(q="0912345678") == []  # the phone is masked: not findable
@@ -87,11 +89,13 @@ def test_filters_and_search_in_the_masked_text_only(sqlite_db: Engine) -> None:
     assert sorted(shown(status="open")) == sorted([late.code, light.code, drain.code])
     assert shown(status="answered") == []
     assert shown(status="nonsense") == shown()  # an unknown status is no filter
-    page = client.get("/console", params={"ward": "26734"}).text
-    assert '<option value="26734" selected>' in page
+    page = client.get("/console", params={"ward": "p-ben-thanh"}).text
+    assert '<option value="p-ben-thanh" selected>' in page
 
 
-def test_pages_of_25_and_htmx_gets_the_table_alone(sqlite_db: Engine) -> None:
+def test_pages_of_25_and_htmx_gets_the_table_alone(
+    sqlite_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_login(sqlite_db, "an@sxd.gov.vn")
     for i in range(30):
         seed(sqlite_db, received_at=days_ago(5) + timedelta(minutes=i), text=f"Ổ gà số {i}")
@@ -107,6 +111,12 @@ def test_pages_of_25_and_htmx_gets_the_table_alone(sqlite_db: Engine) -> None:
     searched = client.get("/console", params={"q": "số 1", "overdue": ""}).text
     assert len(codes(searched)) == 11 and "page=2" not in searched  # 1, 10..19: one page
     assert client.get("/console", params={"page": "999"}).status_code == 200  # last page
+    # A unit with more than the count's cap: "more than", and pages on with "next".
+    monkeypatch.setattr(queries, "COUNT_CAP", 10)
+    capped = client.get("/console").text
+    assert "Trang 1 · hơn 10 phản ánh" in capped and 'href="/console?page=2"' in capped
+    last = client.get("/console", params={"page": "2"}).text
+    assert len(codes(last)) == 5 and "page=3" not in last and 'href="/console?page=1"' in last
 
 
 def test_an_admin_sees_every_unit_and_an_analyst_no_inbox(sqlite_db: Engine) -> None:
