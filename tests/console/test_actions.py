@@ -128,7 +128,7 @@ def test_each_action_does_what_the_telegram_card_does(db: Engine) -> None:
     """For each sequence of STEPS, one complaint acted on by the card's buttons and its twin
     by the console's forms end in the same stored state (status, unit, due date, history,
     the citizen's messages, the router's examples), with the same refusals."""
-    add_login(db, "an@sxd.gov.vn", telegram_id=TELEGRAM_ID, name="Cán bộ An")
+    staff_id = add_login(db, "an@sxd.gov.vn", telegram_id=TELEGRAM_ID, name="Cán bộ An")
     telegram = link_group(db)
     client = signed_in(db, "an@sxd.gov.vn")
     received = store.utcnow() - timedelta(hours=3)
@@ -153,6 +153,16 @@ def test_each_action_does_what_the_telegram_card_does(db: Engine) -> None:
         assert card == page, steps
         assert len(card["history"]) == 1 + done  # the submission and each action done
         assert card["citizen"] or not done
+    with db.connect() as conn:
+        audited = {
+            r[0]
+            for r in conn.execute(
+                sa.select(AuditLog.action).where(AuditLog.actor == f"staff:{staff_id}")  # type: ignore[call-overload]
+            )
+        }
+    # Every action (and refusal) by the same staff member is in the audit log, either face.
+    assert {"complaint.accept", "complaint.transfer", "complaint.answer"} <= audited
+    assert {"complaint.reject", "complaint.request_info", "complaint.refused"} <= audited
 
 
 def test_the_complaint_page_shows_what_staff_need_and_escapes_the_citizen(

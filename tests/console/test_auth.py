@@ -195,3 +195,19 @@ def test_json_endpoints_answer_401_and_a_refused_role_gets_a_page(sqlite_db: Eng
     assert refused.status_code == 403 and "Vai trò của bạn không được xem trang này" in refused.text
     assert "0901234567" not in refused.text and complaint.code not in refused.text
     assert client.get("/api/v1/nothing-here").status_code == 404  # other paths as before
+
+
+def test_a_session_expires_and_a_forged_or_foreign_cookie_is_no_session() -> None:
+    import time
+
+    from console.sessions import Sessions
+
+    short = Sessions(b"k" * 32, hours=1 / 3600)  # one second
+    cookie = short.issue(7, "$argon2id$hash")
+    session = short.read(cookie)
+    assert session is not None and session.staff_id == 7
+    assert short.csrf_ok(session, short.csrf(session)) and not short.csrf_ok(session, "")
+    assert Sessions(b"x" * 32, hours=8).read(cookie) is None  # another key
+    assert short.read(cookie[:-2] + "AA") is None  # tampered
+    time.sleep(2.1)
+    assert short.read(cookie) is None  # expired
