@@ -6,8 +6,10 @@ For each database it seeds a fresh scratch database (a SQLite file in a temp dir
 PostgreSQL database `hailong_bench`, dropped and re-created), then measures in the same run:
 
 a. `hailong report --format json --by unit,month` as a child process (wall time);
-b. the floor: hand-written SQL computing the same figures (criterion counts by
-   unit x month x statement, the Decision 766 dossier ratio, the three-level distribution);
+b. the floor: hand-written SQL computing the same figures under the report's rules (one
+   questionnaire by version, the dossier questionnaire's rating question, local months):
+   criterion counts, respondents, the Decision 766 counts, the three-level distribution,
+   responses and units; floor and report alternate round by round, the ratio per round;
 c. `hailong export --format csv|xlsx` to a file: wall time and the child's peak RSS, at the
    full size and at a smaller size, to show that memory stays bounded.
 
