@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -35,6 +36,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
             command.upgrade(cfg, revision)
     except OperationalError as exc:
         raise DatabaseError(f"cannot migrate {engine.url!r}: {exc.orig}") from exc
+    except CommandError as exc:  # e.g. an unknown revision, or a version table alembic refuses
+        raise DatabaseError(f"cannot migrate: {str(exc).splitlines()[0]}") from exc
 
 
 def downgrade(engine: Engine, revision: str) -> None:

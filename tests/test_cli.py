@@ -160,3 +160,7 @@ def test_catalogue_load_is_idempotent_and_rejects_a_broken_file(
     broken.write_text("units: []\nprocedures: []\n", encoding="utf-8")
     one_line_error(hailong("catalogue", "load", "--file", str(broken), db=sqlite_url), "cat.yaml")
     assert count(sqlite_url, "unit") == 186
+
+
+def test_db_upgrade_to_an_unknown_revision_is_one_line(sqlite_url: str) -> None:
+    one_line_error(hailong("db", "upgrade", "nosuchrev", db=sqlite_url), "nosuchrev")
