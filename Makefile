@@ -18,6 +18,7 @@ install: $(BIN)/hailong
 # to follow a demo complaint, then serve the web chat at
 # http://127.0.0.1:8000 (Ctrl-C stops). The link secret is made once into .env and kept.
 DEMO_DOSSIER := DEMO-$(shell date +%Y%m%d%H%M%S)
+SERVE_ARGS ?=  # e.g. --port 8001
 start: export DATABASE_URL = sqlite:///./hailong.db
 start: install
 	@grep -q '^LINK_SECRET=' .env 2>/dev/null || { \
@@ -32,7 +33,9 @@ start: install
 	@echo "Open http://127.0.0.1:8000 (or the web link above) to take the survey, or type"
 	@echo "/phananh there to send a complaint and follow it with /tracuu PA-YYYY-NNNNNN."
 	@echo "Demo complaints to follow in the terminal: .venv/bin/hailong chat --user demo, then /tracuu"
-	$(BIN)/hailong serve
+	@echo "Web console (unit inbox, analysts' dashboard) at http://127.0.0.1:8000/console: make a login with"
+	@echo "  .venv/bin/hailong staff add --name 'Quản trị' --role admin --email you@example.org --password-stdin"
+	$(BIN)/hailong serve $(SERVE_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
