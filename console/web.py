@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from base.settings import Settings
 from bot.channels.context import AppContext
+from console import admin, pages
 from console import labels as t
-from console import pages
 from console.auth import LoginRequired
 from console.sessions import Sessions, session_key
 
@@ -77,6 +77,7 @@ def install_console(app: FastAPI, ctx: AppContext) -> None:
     )
     app.state.console = state
     app.include_router(pages.router)
+    app.include_router(admin.router)  # admin pages: questionnaires, staff, units
     try:  # the analysts' dashboard, written beside the inbox
         from console import dashboard
 

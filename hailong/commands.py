@@ -256,16 +256,31 @@ def hash_password_from_stdin() -> str:
 
 @staff_app.command("remove")
 def staff_remove(
-    telegram_id: Annotated[int, typer.Option("--telegram-id", help="Telegram user id")],
+    telegram_id: Annotated[
+        int | None, typer.Option("--telegram-id", help="Telegram user id")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Console sign-in e-mail (an e-mail-only account)")
+    ] = None,
 ) -> None:
-    """Deactivate a staff member: their buttons are refused from now on."""
+    """Deactivate a staff member: their buttons are refused and their console sessions end
+    from now on. Name them by --telegram-id or by --email."""
+    from storage.admin import remove_staff_by_email
     from storage.complaints import remove_staff
 
+    if (telegram_id is None) == (email is None):
+        raise UserError("give exactly one of --telegram-id or --email")
     engine = open_database(get_settings())
     with session_scope(engine) as session:
-        if not remove_staff(session, telegram_id):
+        if email is not None:
+            if not remove_staff_by_email(session, email):
+                raise UserError(f"no staff member with e-mail {email.strip().lower()}")
+        elif telegram_id is not None and not remove_staff(session, telegram_id):
             raise UserError(f"no staff member with Telegram id {telegram_id}")
-    typer.echo(f"staff with Telegram id {telegram_id} deactivated")
+    if email is not None:
+        typer.echo(f"staff with e-mail {email.strip().lower()} deactivated")
+    else:
+        typer.echo(f"staff with Telegram id {telegram_id} deactivated")
 
 
 @staff_app.command("link-code")

@@ -1,0 +1,284 @@
+"""The console's admin pages (role admin only; every POST carries the CSRF token and leaves an
+audit row).
+
+    GET  /console/admin                       links to the pages below
+    GET  /console/admin/questionnaires        stored versions (answers count), files loaded
+    POST /console/admin/questionnaires/upload YAML or XLSForm .xlsx ──▶ problems listed, or a
+                                              PREVIEW: each question as the engine shows it
+    POST /console/admin/questionnaires/publish ──▶ ensure_questionnaire (refused on a reword
+                                              of a stored version: storage.catalogue's rule)
+    GET  /console/admin/staff                 accounts; POST …/staff/{id}/active (0|1)
+    GET  /console/admin/units                 units with their ward counts;
+    POST /console/admin/units/{code}/link-code  a one-time `/lienket` code for a group
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from bot.engine.core import _render as engine_render  # the engine's own question reply
+from bot.engine.state import SurveyProgress
+from console import labels as t
+from console.auth import ConsoleUser, allow
+from console.pages import FormUser, User, render, state_of
+from storage import admin as queries
+from storage import complaints as store
+from storage.catalogue import ensure_questionnaire, reworded_questions
+from storage.db import session_scope
+from storage.types import utcnow
+from survey.loader import SHIPPED_DIR, QuestionnaireError, load_questionnaire
+from survey.model import Questionnaire
+from survey.xlsform import MAX_UPLOAD, UploadRefused, parse_upload, validated
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields of the upload form
+
+
+def _admin(user: ConsoleUser) -> ConsoleUser:
+    allow(user, "admin")
+    return user
+
+
+def _audit(
+    request: Request, user: ConsoleUser, action: str, subject: str | None, **detail: Any
+) -> None:
+    with session_scope(state_of(request).engine) as db:
+        store.audit(db, f"staff:{user.id}", action, subject, detail)
+
+
+def upload_size_ok(request: Request) -> None:
+    """Refuse a too large upload by its Content-Length, before the form is read (declared
+    before the CSRF check so that the body is not spooled first)."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_UPLOAD + _FORM_OVERHEAD:
+        raise HTTPException(status_code=413, detail="upload larger than 1 MB")
+
+
+@router.get("", response_class=HTMLResponse)
+def index(request: Request, user: User) -> Response:
+    return render(request, "admin.html", {"user": _admin(user)})
+
+
+# --- questionnaires -----------------------------------------------------------------------------
+
+
+def _files(request: Request) -> list[dict[str, str]]:
+    """The YAML files the bot loads (shipped, then QUESTIONNAIRE_DIR), each with its code
+    and version, or the error that keeps it from loading."""
+    folders = [SHIPPED_DIR, state_of(request).settings.questionnaire_dir]
+    found = []
+    for folder in folders:
+        if folder is None or not folder.is_dir():
+            continue
+        for path in sorted(Path(folder).glob("*.yaml")):
+            try:
+                q = load_questionnaire(path)
+                found.append({"file": str(path), "code": q.code, "version": q.version, "error": ""})
+            except QuestionnaireError as exc:
+                found.append({"file": str(path), "code": "", "version": "", "error": str(exc)})
+    return found
+
+
+def _questionnaires_page(
+    request: Request,
+    user: ConsoleUser,
+    *,
+    problems: list[str] | None = None,
+    notice: str = "",
+    refused: str = "",
+    status: int = 200,
+) -> Response:
+    with Session(state_of(request).engine) as db:
+        versions = queries.questionnaire_versions(db)
+    context = {
+        "user": user,
+        "versions": versions,
+        "files": _files(request),
+        "problems": problems or [],
+        "notice": notice,
+        "refused": refused,
+    }
+    return render(request, "admin_questionnaires.html", context, status)
+
+
+@router.get("/questionnaires", response_class=HTMLResponse)
+def questionnaires(
+    request: Request, user: User, published: str = "", already: str = ""
+) -> Response:
+    _admin(user)
+    notice = ""
+    code, _, version = (published or already).partition(":")
+    if code and version:
+        notice = (t.Q_PUBLISHED if published else t.Q_ALREADY).format(code=code, version=version)
+    return _questionnaires_page(request, user, notice=notice)
+
+
+def preview_items(q: Questionnaire) -> list[dict[str, Any]]:
+    """Each question as the conversation engine replies with it (its numbered text and its
+    buttons), all earlier questions counted as asked; conditions shown beside."""
+    items = []
+    asked: list[str] = []
+    for question in q.questions:
+        progress = SurveyProgress(
+            key="preview",
+            questionnaire=q.code,
+            version=q.version,
+            current=question.code,
+            history=list(asked),
+        )
+        reply = engine_render(q, progress, question)
+        when = ""
+        if question.when is not None:
+            earlier = q.question(question.when.question)
+            labels = [c.label for c in earlier.options if c.code in question.when.in_]
+            when = t.Q_ASKED_WHEN.format(question=earlier.code, answers=", ".join(labels))
+        items.append(
+            {
+                "code": question.code,
+                "text": reply.text,
+                "buttons": [b.label for b in reply.buttons],
+                "when": when,
+                "element": q.element_name(question.element) or "",
+            }
+        )
+        asked.append(question.code)
+    return items
+
+
+@router.post("/questionnaires/upload", response_class=HTMLResponse)
+async def upload(
+    request: Request,
+    _size: Annotated[None, Depends(upload_size_ok)],
+    user: FormUser,
+) -> Response:
+    _admin(user)
+    form = await request.form()
+    file = form.get("file")
+    if file is None or isinstance(file, str) or not file.filename:
+        return _questionnaires_page(request, user, problems=[t.Q_NO_FILE], status=400)
+    data = await file.read(MAX_UPLOAD + 1)
+    name = file.filename[:200]
+    try:
+        q = parse_upload(name, data)
+    except UploadRefused as refused:
+        _audit(request, user, "admin.questionnaire_refused", name, problems=refused.problems[:20])
+        return _questionnaires_page(request, user, problems=refused.problems, status=400)
+    _audit(request, user, "admin.questionnaire_previewed", f"{q.code}:{q.version}", file=name)
+    context = {
+        "user": user,
+        "q": q,
+        "items": preview_items(q),
+        "definition": q.model_dump_json(by_alias=True),
+    }
+    return render(request, "admin_preview.html", context)
+
+
+@router.post("/questionnaires/publish", response_class=HTMLResponse)
+async def publish(request: Request, user: FormUser) -> Response:
+    _admin(user)
+    form = await request.form()
+    try:
+        raw = json.loads(str(form.get("definition") or ""))
+        if not isinstance(raw, dict):
+            raise UploadRefused(["expected a questionnaire"])
+        q = validated(raw)  # the preview's copy came back through the browser: checked again
+    except (ValueError, UploadRefused) as exc:
+        problems = exc.problems if isinstance(exc, UploadRefused) else ["invalid definition"]
+        return _questionnaires_page(request, user, problems=problems, status=400)
+    subject = f"{q.code}:{q.version}"
+    with session_scope(state_of(request).engine) as db:
+        reworded = reworded_questions(db, q)
+        if reworded:
+            store.audit(
+                db,
+                f"staff:{user.id}",
+                "admin.questionnaire_refused",
+                subject,
+                {"reworded": reworded},
+            )
+            refusal = t.Q_REWORDED.format(version=q.version, codes=", ".join(reworded))
+            stored = False
+        else:
+            stored = not queries.version_exists(db, q.code, q.version)
+            ensure_questionnaire(db, q)
+            action = "admin.questionnaire_published" if stored else "admin.questionnaire_kept"
+            store.audit(db, f"staff:{user.id}", action, subject, {})
+    if reworded:
+        return _questionnaires_page(request, user, refused=refusal, status=409)
+    key = "published" if stored else "already"
+    return RedirectResponse(f"/console/admin/questionnaires?{key}={subject}", status_code=303)
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+def _staff_page(
+    request: Request, user: ConsoleUser, notice: str = "", refused: str = "", status: int = 200
+) -> Response:
+    with Session(state_of(request).engine) as db:
+        rows = queries.staff_list(db)
+    context = {"user": user, "rows": rows, "notice": notice, "refused": refused}
+    return render(request, "admin_staff.html", context, status)
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff(request: Request, user: User) -> Response:
+    return _staff_page(request, _admin(user))
+
+
+@router.post("/staff/{staff_id}/active", response_class=HTMLResponse)
+async def staff_active(request: Request, user: FormUser, staff_id: int) -> Response:
+    _admin(user)
+    form = await request.form()
+    active = form.get("active") == "1"
+    if staff_id == user.id and not active:  # an admin never locks themself out
+        return _staff_page(request, user, refused=t.S_NOT_SELF, status=409)
+    with session_scope(state_of(request).engine) as db:
+        row = queries.set_active(db, staff_id, active, f"staff:{user.id}")
+        name = row.name if row is not None else ""
+    if row is None:
+        return _staff_page(request, user, refused=t.NOT_FOUND, status=404)
+    notice = (t.S_REACTIVATED if active else t.S_DEACTIVATED).format(name=name)
+    return _staff_page(request, user, notice=notice)
+
+
+# --- units and wards ----------------------------------------------------------------------------
+
+
+def _units_page(
+    request: Request, user: ConsoleUser, notice: str = "", status: int = 200
+) -> Response:
+    with Session(state_of(request).engine) as db:
+        rows = queries.units_with_wards(db)
+    return render(
+        request, "admin_units.html", {"user": user, "rows": rows, "notice": notice}, status
+    )
+
+
+@router.get("/units", response_class=HTMLResponse)
+def units(request: Request, user: User) -> Response:
+    return _units_page(request, _admin(user))
+
+
+@router.post("/units/{code}/link-code", response_class=HTMLResponse)
+def link_code(request: Request, user: FormUser, code: str) -> Response:
+    """The same one-time code as `hailong staff link-code --unit CODE`."""
+    _admin(user)
+    state = state_of(request)
+    hours = state.settings.link_code_ttl_hours
+    with session_scope(state.engine) as db:
+        unit = store.unit_by_code(db, code[:32])
+        if unit is None or unit.id is None:
+            return _units_page(request, user, t.NOT_FOUND, 404)
+        one_time = store.new_link_code(db, unit.id, utcnow(), timedelta(hours=hours))
+        store.audit(db, f"staff:{user.id}", "group.link_code", f"unit:{unit.code}", {})
+        name = unit.name
+    notice = t.U_LINK_CODE_SHOWN.format(code=one_time, unit=name, hours=hours)
+    return _units_page(request, user, notice)

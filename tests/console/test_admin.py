@@ -1,0 +1,242 @@
+"""The console's admin pages through the real app: questionnaire upload (XLSForm and YAML),
+preview through the engine, publish and the reword rule, staff (de)activation, units and
+link codes, roles and CSRF; and `hailong staff remove --email` through the CLI."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.engine.core import _render
+from bot.engine.state import SurveyProgress
+from console.sessions import SESSION_COOKIE, Sessions
+from storage import complaints as store
+from storage import console as store_console
+from storage.db import session_scope
+from storage.models import AuditLog, QuestionnaireVersion, Staff, table
+from storage.types import utcnow
+from survey.xlsform import parse_upload
+from tests.console.conftest import SECRET, add_login, csrf_for, signed_in
+from tests.console.test_staff_cli import url_of
+from tests.survey.test_xlsform import CHOICES, SETTINGS, SURVEY, xlsform
+from tests.test_cli import hailong, one_line_error
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+YAML_V1 = (
+    "code: thu\nversion: '1'\ntitle: Thử\nquestions:\n"
+    "  - {code: A, type: likert5, text: 'Cán bộ lịch sự.'}\n"
+)
+
+
+def admin(engine: Engine) -> TestClient:
+    add_login(engine, "root@hailong.vn", unit=None, role="admin", name="Quản trị")
+    return signed_in(engine, "root@hailong.vn")
+
+
+def upload(client: TestClient, name: str, data: bytes, csrf: str | None = None) -> Any:
+    token = csrf if csrf is not None else csrf_for(client, "/console/admin/questionnaires")
+    return client.post(
+        "/console/admin/questionnaires/upload",
+        data={"csrf": token},
+        files={"file": (name, data, XLSX if name.endswith("xlsx") else "text/yaml")},
+    )
+
+
+def csrf_token(client: TestClient) -> str:
+    """The session's CSRF token, as the pages embed it (the analysts' dashboard has no form)."""
+    sessions = Sessions(SECRET.encode(), 8)
+    session = sessions.read(client.cookies.get(SESSION_COOKIE))
+    assert session is not None
+    return sessions.csrf(session)
+
+
+def stored(engine: Engine) -> list[tuple[str, str, dict[str, Any]]]:
+    versions = table(QuestionnaireVersion)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(versions.c.code, versions.c.version, versions.c.definition))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(AuditLog.action)).scalars())  # type: ignore[call-overload]
+
+
+def publish_from_preview(client: TestClient, page: str) -> Any:
+    definition = html.unescape(page.split('name="definition" value="', 1)[1].split('"', 1)[0])
+    token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return client.post(
+        "/console/admin/questionnaires/publish", data={"csrf": token, "definition": definition}
+    )
+
+
+def test_an_xlsform_upload_previews_each_question_as_the_engine_shows_it(
+    sqlite_db: Engine,
+) -> None:
+    client = admin(sqlite_db)
+    data = xlsform()
+    response = upload(client, "sipas-thu.xlsx", data)
+    assert response.status_code == 200, response.text
+    page = response.text
+    q = parse_upload("sipas-thu.xlsx", data)
+    for n, question in enumerate(q.questions):
+        progress = SurveyProgress(
+            key="k", questionnaire=q.code, version=q.version, current=question.code,
+            history=[x.code for x in q.questions[:n]],
+        )  # fmt: skip
+        reply = _render(q, progress, question)
+        assert html.escape(reply.text, quote=False) in page.replace("&#39;", "'")
+        for button in reply.buttons:
+            assert f'<span class="chat-button">{html.escape(button.label)}</span>' in page
+    # What a citizen reads, concretely: the numbered heading, the scale, the hint.
+    assert "Câu 2" in page and "Thông tin thủ tục dễ tiếp cận." in page
+    assert '<span class="chat-button">5. Rất hài lòng</span>' in page
+    assert "Chỉ hỏi khi câu HINHTHUC được trả lời: Trực tuyến" in page
+    assert "Yếu tố: Tiếp cận dịch vụ" in page
+    assert stored(sqlite_db) == []  # a preview stores nothing
+    assert "admin.questionnaire_previewed" in audit_actions(sqlite_db)
+
+
+def test_uploaded_text_is_escaped_in_the_preview(sqlite_db: Engine) -> None:
+    client = admin(sqlite_db)
+    survey = [*SURVEY[:2], ("text", "X", "<script>alert(1)</script>", None, None)]
+    page = upload(client, "f.xlsx", xlsform(survey=survey)).text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_bad_file_is_refused_with_a_clear_list_and_nothing_stored(sqlite_db: Engine) -> None:
+    client = admin(sqlite_db)
+    survey = [("type", "name", "label"), ("integer", "TUOI", "Tuổi?"), ("geopoint", "GPS", "Ở?")]
+    response = upload(client, "f.xlsx", xlsform(survey=survey, choices=CHOICES, settings=SETTINGS))
+    assert response.status_code == 400
+    page = response.text
+    assert page.count("<li>survey row") == 2 and "&#39;geopoint&#39; is not supported" in page
+    not_yaml = upload(client, "f.yaml", b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert not_yaml.status_code == 400 and "not a text file" in not_yaml.text
+    too_big = upload(client, "f.yaml", b"#" * (2 * 1024 * 1024))
+    assert too_big.status_code == 413
+    assert stored(sqlite_db) == []
+    assert audit_actions(sqlite_db).count("admin.questionnaire_refused") == 2
+
+
+def test_publish_stores_the_version_and_a_reword_needs_a_new_version(db: Engine) -> None:
+    client = admin(db)
+    preview = upload(client, "thu.yaml", YAML_V1.encode())
+    published = publish_from_preview(client, preview.text)
+    assert published.status_code == 303
+    listing = client.get(published.headers["location"])
+    assert "Đã xuất bản thu phiên bản 1." in listing.text
+    assert "<td>thu</td><td>1</td><td>Thử</td><td>0</td>" in listing.text
+    rows = stored(db)
+    assert [(c, v) for c, v, _ in rows] == [("thu", "1")]
+    # The same version reworded: refused, the stored wording kept.
+    reworded = YAML_V1.replace("Cán bộ lịch sự.", "Cán bộ thân thiện.")
+    preview = upload(client, "thu.yaml", reworded.encode())
+    refused = publish_from_preview(client, preview.text)
+    assert refused.status_code == 409
+    assert "phiên bản 1 đã lưu có câu hỏi khác nội dung (A)" in refused.text
+    assert stored(db)[0][2]["questions"][0]["text"] == "Cán bộ lịch sự."
+    # With a new version it is published beside the first.
+    preview = upload(client, "thu.yaml", reworded.replace("'1'", "'2'").encode())
+    assert publish_from_preview(client, preview.text).status_code == 303
+    assert sorted((c, v) for c, v, _ in stored(db)) == [("thu", "1"), ("thu", "2")]
+    actions = audit_actions(db)
+    assert actions.count("admin.questionnaire_published") == 2
+    assert actions.count("admin.questionnaire_refused") == 1
+
+
+def test_a_tampered_definition_is_validated_again_on_publish(sqlite_db: Engine) -> None:
+    client = admin(sqlite_db)
+    token = csrf_for(client, "/console/admin/questionnaires")
+    bad = client.post(
+        "/console/admin/questionnaires/publish",
+        data={"csrf": token, "definition": '{"code": "x", "version": "1", "questions": []}'},
+    )
+    assert bad.status_code == 400 and "questions" in bad.text
+    assert stored(sqlite_db) == []
+
+
+def test_other_roles_get_403_and_a_post_without_the_token_is_refused(sqlite_db: Engine) -> None:
+    for n, role in enumerate(("staff", "lead", "analyst")):
+        email = f"{role}@hailong.vn"
+        add_login(sqlite_db, email, unit="SXD" if role != "analyst" else None, role=role)
+        client = signed_in(sqlite_db, email)
+        for path in ("/console/admin", "/console/admin/questionnaires", "/console/admin/staff",
+                     "/console/admin/units"):  # fmt: skip
+            assert client.get(path).status_code == 403, (role, path)
+        token = csrf_token(client)  # a valid token of their own session: the role decides
+        assert upload(client, "q.yaml", YAML_V1.encode(), token).status_code == 403
+        assert (
+            client.post(
+                f"/console/admin/staff/{n + 1}/active", data={"csrf": token, "active": "0"}
+            ).status_code
+            == 403
+        )
+    client = admin(sqlite_db)
+    no_token = upload(client, "q.yaml", YAML_V1.encode(), csrf="")
+    assert no_token.status_code == 403
+    assert "console.csrf_refused" in audit_actions(sqlite_db)
+    assert stored(sqlite_db) == []
+    with Session(sqlite_db) as session:
+        assert all(s.active for s in session.exec(sa.select(Staff)).scalars())  # type: ignore[call-overload]
+
+
+def test_deactivating_staff_ends_their_session_and_reactivating_restores_login(
+    sqlite_db: Engine,
+) -> None:
+    victim = add_login(sqlite_db, "an@sxd.gov.vn", telegram_id=7001, name="Nguyễn <An>")
+    theirs = signed_in(sqlite_db, "an@sxd.gov.vn")
+    assert theirs.get("/console").status_code == 200
+    client = admin(sqlite_db)
+    listing = client.get("/console/admin/staff").text
+    assert "Nguyễn &lt;An&gt;" in listing and "an@sxd.gov.vn" in listing
+    token = csrf_for(client, "/console/admin/staff")
+    off = client.post(f"/console/admin/staff/{victim}/active", data={"csrf": token, "active": "0"})
+    assert off.status_code == 200 and "Đã ngừng tài khoản" in off.text
+    assert theirs.get("/console").status_code == 303  # signed out at once
+    # The admin cannot switch themself off (nobody would be left to switch them on).
+    with Session(sqlite_db) as session:
+        admin_id = store_console.staff_by_email(session, "root@hailong.vn").id  # type: ignore[union-attr]
+    self_off = client.post(
+        f"/console/admin/staff/{admin_id}/active", data={"csrf": token, "active": "0"}
+    )
+    assert self_off.status_code == 409
+    on = client.post(f"/console/admin/staff/{victim}/active", data={"csrf": token, "active": "1"})
+    assert on.status_code == 200 and "hoạt động lại" in on.text
+    assert signed_in(sqlite_db, "an@sxd.gov.vn").get("/console").status_code == 200
+    actions = audit_actions(sqlite_db)
+    assert "staff.remove" in actions and "staff.reactivate" in actions
+
+
+def test_units_list_their_wards_and_give_a_link_code_the_bot_accepts(sqlite_db: Engine) -> None:
+    client = admin(sqlite_db)
+    page = client.get("/console/admin/units").text
+    assert "<td>SXD</td>" in page and "p-ben-thanh" not in page  # wards counted, not listed
+    ubnd = page.split("<td>UBND_XA</td>", 1)[1].split("</tr>", 1)[0]
+    wards = int(ubnd.split("<td>")[3].split("</td>")[0])
+    assert wards > 100
+    token = csrf_for(client, "/console/admin/units")
+    shown = client.post("/console/admin/units/SXD/link-code", data={"csrf": token}).text
+    code = shown.split("/lienket ", 1)[1].split("»", 1)[0]
+    with session_scope(sqlite_db) as session:
+        unit = store.use_link_code(session, code, -1001, "Nhóm SXD", 42, utcnow())
+        assert unit is not None and unit.code == "SXD"
+    assert "group.link_code" in audit_actions(sqlite_db)
+
+
+def test_staff_remove_by_email_through_the_cli(sqlite_db: Engine) -> None:
+    add_login(sqlite_db, "binh@sxd.gov.vn")  # no Telegram id: e-mail only
+    client = signed_in(sqlite_db, "binh@sxd.gov.vn")
+    db = url_of(sqlite_db)
+    removed = hailong("staff", "remove", "--email", " Binh@SXD.gov.vn", db=db)
+    assert removed.returncode == 0, removed.stderr
+    assert "binh@sxd.gov.vn deactivated" in removed.stdout
+    assert client.get("/console").status_code == 303
+    one_line_error(hailong("staff", "remove", "--email", "ai@x.vn", db=db), "no staff member")
+    one_line_error(hailong("staff", "remove", db=db), "exactly one of")
+    assert "staff.remove" in audit_actions(sqlite_db)
