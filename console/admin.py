@@ -10,6 +10,7 @@ audit row).
     GET  /console/admin/staff                 accounts; POST …/staff/{id}/active (0|1)
     GET  /console/admin/units                 units with their ward counts;
     POST /console/admin/units/{code}/link-code  a one-time `/lienket` code for a group
+    GET  /console/admin/model                 the routing model's card and live accuracy
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.engine.core import _render as engine_render  # the engine's own question reply
@@ -28,8 +30,10 @@ from bot.engine.state import SurveyProgress
 from console import labels as t
 from console.auth import ConsoleUser, allow
 from console.pages import FormUser, User, render, state_of
+from nlp.model import CARD_FILE
 from storage import admin as queries
 from storage import complaints as store
+from storage import routing_examples
 from storage.catalogue import ensure_questionnaire, reworded_questions
 from storage.db import session_scope
 from storage.types import utcnow
@@ -282,3 +286,58 @@ def link_code(request: Request, user: FormUser, code: str) -> Response:
         name = unit.name
     notice = t.U_LINK_CODE_SHOWN.format(code=one_time, unit=name, hours=hours)
     return _units_page(request, user, notice)
+
+
+# --- the routing model --------------------------------------------------------------------------
+
+
+def model_card(model_dir: Path) -> dict[str, Any] | None:
+    """The card `hailong nlp train|retrain` wrote beside the model (JSON only: the model
+    itself is not loaded for a page); None when there is no readable card."""
+    try:
+        card = json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None
+
+
+def live_accuracy(engine: Engine) -> tuple[int, int, int]:
+    """(scored, correct, unpredicted) over each handled complaint's final example, read by
+    storage.routing_examples (the SQL of `hailong nlp eval --from-db`). The rule is that
+    command's (`hailong.nlp_db.live_accuracy`: a ward counts as its parent unit), which the
+    console may not import (tests/test_layers.py); a test holds the two figures equal."""
+    parents = dict(routing_examples.unit_parents(engine))
+    scored = correct = unpredicted = 0
+    for _cid, _at, _text, predicted, final, _reason in routing_examples.final_examples(engine):
+        if not predicted:
+            unpredicted += 1
+            continue
+        scored += 1
+        correct += parents.get(predicted, predicted) == parents.get(final, final)
+    return scored, correct, unpredicted
+
+
+@router.get("/model", response_class=HTMLResponse)
+def model(request: Request, user: User) -> Response:
+    _admin(user)
+    state = state_of(request)
+    card = model_card(state.settings.nlp_model_dir)
+    scored, correct, unpredicted = live_accuracy(state.engine)
+    data = (card or {}).get("data") or {}
+    metrics = (card or {}).get("metrics") or {}
+    context = {
+        "user": user,
+        "card": card,
+        "trained_at": (card or {}).get("created_at", ""),
+        "samples": data.get("n"),
+        "source": data.get("source", ""),
+        "labels": len((card or {}).get("labels") or ()),
+        "holdout_accuracy": metrics.get("accuracy"),
+        "holdout_macro_f1": metrics.get("macro_f1"),
+        "split": metrics.get("split", ""),
+        "scored": scored,
+        "correct": correct,
+        "unpredicted": unpredicted,
+        "live": correct / scored if scored else None,
+    }
+    return render(request, "admin_model.html", context)

@@ -147,3 +147,18 @@ U_LINK_CODE_SHOWN: Final = (
     "Gõ «/lienket {code}» trong nhóm Telegram của {unit} trong vòng {hours:g} giờ "
     "(mã dùng một lần)."
 )
+M_NONE: Final = "Chưa có mô hình (thẻ mô hình) trong NLP_MODEL_DIR."
+M_TRAINED_AT: Final = "Huấn luyện lúc"
+M_SAMPLES: Final = "Số mẫu huấn luyện"
+M_SOURCE: Final = "Nguồn dữ liệu"
+M_LABELS: Final = "Số đơn vị phân loại"
+M_HOLDOUT: Final = "Độ chính xác trên tập kiểm tra"
+M_MACRO_F1: Final = "Macro-F1 trên tập kiểm tra"
+M_LIVE: Final = "Độ chính xác thực tế (theo đơn vị cuối cùng cán bộ xác định)"
+M_LIVE_LINE: Final = "{correct}/{scored} phản ánh đúng ({rate:.1%})"
+M_LIVE_NONE: Final = "Chưa có phản ánh nào đã xử lý để đo."
+M_UNPREDICTED: Final = "{n} phản ánh không có đơn vị dự đoán: không tính."
+M_RETRAIN_CLI: Final = (
+    "Huấn luyện lại (chỉ thay mô hình khi không kém hơn): "
+    "chạy «hailong nlp retrain --from-db» trên máy chủ."
+)

@@ -5,6 +5,8 @@ link codes, roles and CSRF; and `hailong staff remove --email` through the CLI."
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,13 +17,15 @@ from sqlmodel import Session
 from bot.engine.core import _render
 from bot.engine.state import SurveyProgress
 from console.sessions import SESSION_COOKIE, Sessions
+from hailong import nlp_db
 from storage import complaints as store
 from storage import console as store_console
+from storage import routing_examples
 from storage.db import session_scope
-from storage.models import AuditLog, QuestionnaireVersion, Staff, table
+from storage.models import AuditLog, QuestionnaireVersion, RoutingExample, Staff, table
 from storage.types import utcnow
 from survey.xlsform import parse_upload
-from tests.console.conftest import SECRET, add_login, csrf_for, signed_in
+from tests.console.conftest import SECRET, add_login, csrf_for, seed, signed_in
 from tests.console.test_staff_cli import url_of
 from tests.survey.test_xlsform import CHOICES, SETTINGS, SURVEY, xlsform
 from tests.test_cli import hailong, one_line_error
@@ -167,7 +171,7 @@ def test_other_roles_get_403_and_a_post_without_the_token_is_refused(sqlite_db: 
         add_login(sqlite_db, email, unit="SXD" if role != "analyst" else None, role=role)
         client = signed_in(sqlite_db, email)
         for path in ("/console/admin", "/console/admin/questionnaires", "/console/admin/staff",
-                     "/console/admin/units"):  # fmt: skip
+                     "/console/admin/units", "/console/admin/model"):  # fmt: skip
             assert client.get(path).status_code == 403, (role, path)
         token = csrf_token(client)  # a valid token of their own session: the role decides
         assert upload(client, "q.yaml", YAML_V1.encode(), token).status_code == 403
@@ -240,3 +244,51 @@ def test_staff_remove_by_email_through_the_cli(sqlite_db: Engine) -> None:
     one_line_error(hailong("staff", "remove", "--email", "ai@x.vn", db=db), "no staff member")
     one_line_error(hailong("staff", "remove", db=db), "exactly one of")
     assert "staff.remove" in audit_actions(sqlite_db)
+
+
+def test_the_model_page_shows_the_card_and_the_live_accuracy_of_the_cli(
+    sqlite_db: Engine, tmp_path: Path
+) -> None:
+    card = {
+        "created_at": "2026-11-30T08:00:00+00:00",
+        "data": {"source": "seed.csv", "n": 1234},
+        "labels": ["SXD", "SNNMT", "UBND_XA"],
+        "metrics": {
+            "split": "stratified hold-out 20%, seed 0",
+            "accuracy": 0.8765,
+            "macro_f1": 0.81,
+        },
+    }
+    (tmp_path / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    # Four handled complaints: right, wrong, a ward under UBND_XA predicted as UBND_XA (right:
+    # a ward counts as its parent), and one without a prediction (not scored).
+    outcomes = [("SXD", "SXD"), ("SXD", "SNNMT"), ("UBND_XA", "p-ben-thanh"), (None, "SXD")]
+    with session_scope(sqlite_db) as session:
+        for n, (predicted, final) in enumerate(outcomes):
+            complaint = seed(sqlite_db, chat=str(9000 + n))
+            session.add(
+                RoutingExample(
+                    complaint_id=complaint.id, masked_text=f"phản ánh {n}",
+                    predicted_unit=predicted, final_unit=final, reason="answered",
+                )
+            )  # fmt: skip
+    add_login(sqlite_db, "root@hailong.vn", unit=None, role="admin")
+    client = signed_in(sqlite_db, "root@hailong.vn", nlp_model_dir=tmp_path)
+    page = client.get("/console/admin/model")
+    assert page.status_code == 200
+    assert "2026-11-30T08:00:00+00:00" in page.text and "1234" in page.text
+    card_html = page.text.split("model-card", 1)[-1].split("</dl>", 1)[0]
+    assert "87.6%" in card_html and "0.810" in card_html, card_html
+    cli = nlp_db.live_accuracy(
+        routing_examples.final_examples(sqlite_db), dict(routing_examples.unit_parents(sqlite_db))
+    )
+    assert (cli["n"], cli["correct"], cli["unpredicted"]) == (3, 2, 1)
+    assert f"{cli['correct']}/{cli['n']} phản ánh đúng (66.7%)" in page.text
+    assert "1 phản ánh không có đơn vị dự đoán" in page.text
+
+
+def test_the_model_page_says_when_there_is_no_model(sqlite_db: Engine, tmp_path: Path) -> None:
+    add_login(sqlite_db, "root@hailong.vn", unit=None, role="admin")
+    client = signed_in(sqlite_db, "root@hailong.vn", nlp_model_dir=tmp_path)
+    page = client.get("/console/admin/model").text
+    assert "Chưa có mô hình" in page and "Chưa có phản ánh nào đã xử lý" in page
