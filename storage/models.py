@@ -302,6 +302,9 @@ def table(model: type[SQLModel]) -> Table:
 # units, and the examples the router learns from.
 
 
+_OPEN_SQL = "status IN ('triage', 'routed', 'accepted', 'info_requested', 'reopened')"
+
+
 class Complaint(SQLModel, table=True):
     """One citizen complaint (or, when `anonymous`, feedback kept and counted, not handled).
 
@@ -317,6 +320,24 @@ class Complaint(SQLModel, table=True):
         Index("ix_complaint_next_check", "next_check_at"),
         Index("ix_complaint_unit_status", "unit_id", "status"),
         Index("ix_complaint_unit_due", "unit_id", "due_at", "id"),  # the console's inbox
+        # The inbox's overdue filter: open ones by due date, without walking the closed ones
+        # (revision 0015). PostgreSQL reads it; SQLite has it too but does not match its IN
+        # list to bound parameters, so it keeps ix_complaint_unit_due.
+        Index(
+            "ix_complaint_unit_open_due",
+            "unit_id",
+            "due_at",
+            "id",
+            sqlite_where=text(_OPEN_SQL),
+            postgresql_where=text(_OPEN_SQL),
+        ),
+        # The inbox's text search (LIKE '%…%' on the lowered masked text): trigrams, on
+        # PostgreSQL only (revision 0015); SQLite scans.
+        Index(
+            "ix_complaint_text_trgm",
+            text("lower(masked_text) gin_trgm_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
         # Decision 766's complaint condition looks up each dossier's complaints (EXISTS): without
         # it every dossier scanned the complaint table (558 of 916 ms of a demo report).
         Index("ix_complaint_dossier", "dossier_id"),
