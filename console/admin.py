@@ -11,12 +11,18 @@ audit row).
     GET  /console/admin/units                 units with their ward counts;
     POST /console/admin/units/{code}/link-code  a one-time `/lienket` code for a group
     GET  /console/admin/model                 the routing model's card and live accuracy
+    POST /console/admin/model/retrain         `hailong nlp retrain --from-db` in the background
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -319,7 +325,10 @@ def live_accuracy(engine: Engine) -> tuple[int, int, int]:
 
 @router.get("/model", response_class=HTMLResponse)
 def model(request: Request, user: User) -> Response:
-    _admin(user)
+    return _model_page(request, _admin(user))
+
+
+def _model_page(request: Request, user: ConsoleUser, notice: str = "") -> Response:
     state = state_of(request)
     card = model_card(state.settings.nlp_model_dir)
     scored, correct, unpredicted = live_accuracy(state.engine)
@@ -340,4 +349,91 @@ def model(request: Request, user: User) -> Response:
         "unpredicted": unpredicted,
         "live": correct / scored if scored else None,
     }
+    context["retrain"] = RETRAINS.get(state.settings.nlp_model_dir)
+    context["retrain_notice"] = notice
     return render(request, "admin_model.html", context)
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """One background retrain: who started it, when, and how it ended."""
+
+    started_at: datetime
+    by: str
+    finished_at: datetime | None = None
+    report: dict[str, Any] | None = None  # the CLI's --json answer
+    error: str = ""
+
+
+class Retrains:
+    """At most one retrain per model folder at a time, in a thread of this process; the last
+    one's outcome is kept for the page."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[Path, Retrain] = {}
+        self.threads: dict[Path, threading.Thread] = {}
+
+    def get(self, model_dir: Path) -> Retrain | None:
+        with self._lock:
+            return self._runs.get(model_dir)
+
+    def start(self, model_dir: Path, database_url: str, engine: Engine, by: str) -> bool:
+        """Start `hailong nlp retrain --from-db` on `model_dir`; False if one is running."""
+        with self._lock:
+            run = self._runs.get(model_dir)
+            if run is not None and run.finished_at is None:
+                return False
+            self._runs[model_dir] = Retrain(started_at=utcnow(), by=by)
+        thread = threading.Thread(
+            target=self._run, args=(model_dir, database_url, engine, by), daemon=True
+        )
+        self.threads[model_dir] = thread
+        thread.start()
+        return True
+
+    def _run(self, model_dir: Path, database_url: str, engine: Engine, by: str) -> None:
+        # The CLI itself, in a child process: the very rule of `hailong nlp retrain --from-db`
+        # (replace only if not worse), and training's CPU and memory stay out of the server.
+        command = [sys.executable, "-m", "hailong.cli", "nlp", "retrain", "--from-db"]
+        command += ["--model", str(model_dir), "--json"]
+        report: dict[str, Any] | None = None
+        error = ""
+        try:
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=RETRAIN_TIMEOUT,
+                env={**os.environ, "DATABASE_URL": database_url},
+            )
+            if done.returncode == 0:
+                report = json.loads(done.stdout.strip().splitlines()[-1])
+            else:
+                error = (done.stderr.strip().splitlines() or ["?"])[-1][:300]
+        except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+            error = type(exc).__name__
+        with self._lock:
+            run = self._runs[model_dir]
+            self._runs[model_dir] = replace(run, finished_at=utcnow(), report=report, error=error)
+        with session_scope(engine) as db:
+            detail = (
+                {"error": error} if error else {"replaced": bool((report or {}).get("replaced"))}
+            )
+            store.audit(db, by, "admin.model_retrained", str(model_dir.name), detail)
+
+
+RETRAIN_TIMEOUT = 3600
+RETRAINS = Retrains()
+
+
+@router.post("/model/retrain", response_class=HTMLResponse)
+def retrain(request: Request, user: FormUser) -> Response:
+    _admin(user)
+    state = state_of(request)
+    model_dir = state.settings.nlp_model_dir
+    by = f"staff:{user.id}"
+    started = RETRAINS.start(model_dir, state.settings.database_url, state.engine, by)
+    if started:
+        _audit(request, user, "admin.model_retrain", str(model_dir.name))
+    return _model_page(request, user, t.M_RETRAIN_STARTED if started else t.M_RETRAIN_BUSY)

@@ -158,7 +158,21 @@ M_LIVE: Final = "Độ chính xác thực tế (theo đơn vị cuối cùng cá
 M_LIVE_LINE: Final = "{correct}/{scored} phản ánh đúng ({rate:.1%})"
 M_LIVE_NONE: Final = "Chưa có phản ánh nào đã xử lý để đo."
 M_UNPREDICTED: Final = "{n} phản ánh không có đơn vị dự đoán: không tính."
-M_RETRAIN_CLI: Final = (
-    "Huấn luyện lại (chỉ thay mô hình khi không kém hơn): "
-    "chạy «hailong nlp retrain --from-db» trên máy chủ."
+M_RETRAIN: Final = "Huấn luyện lại"
+M_RETRAIN_NOTE: Final = (
+    "Học từ các phản ánh đã xử lý (như «hailong nlp retrain --from-db»); "
+    "chỉ thay mô hình khi mô hình mới không kém hơn."
 )
+M_RETRAIN_STARTED: Final = "Đã bắt đầu huấn luyện lại. Tải lại trang để xem kết quả."
+M_RETRAIN_BUSY: Final = "Đang huấn luyện lại, vui lòng đợi lần này xong."
+M_RETRAIN_RUNNING: Final = "Đang huấn luyện lại (bắt đầu {at})."
+M_RETRAIN_REPLACED: Final = (
+    "Lần huấn luyện lại gần nhất ({at}): đã thay mô hình, macro-F1 {old:.3f} → {new:.3f}."
+)
+M_RETRAIN_KEPT: Final = (
+    "Lần huấn luyện lại gần nhất ({at}): giữ mô hình cũ (macro-F1 cũ {old:.3f}, mới {new:.3f})."
+)
+M_RETRAIN_NOTHING: Final = (
+    "Lần huấn luyện lại gần nhất ({at}): chưa có phản ánh đã xử lý để học, giữ mô hình."
+)
+M_RETRAIN_FAILED: Final = "Lần huấn luyện lại gần nhất ({at}) thất bại: {error}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from sqlmodel import Session
 
 from bot.engine.core import _render
 from bot.engine.state import SurveyProgress
+from console.admin import RETRAINS, Retrain
 from console.sessions import SESSION_COOKIE, Sessions
 from hailong import nlp_db
+from nlp.model import default_corpus_path, fit, load_corpus, save
 from storage import complaints as store
 from storage import console as store_console
 from storage import routing_examples
@@ -292,3 +295,64 @@ def test_the_model_page_says_when_there_is_no_model(sqlite_db: Engine, tmp_path:
     client = signed_in(sqlite_db, "root@hailong.vn", nlp_model_dir=tmp_path)
     page = client.get("/console/admin/model").text
     assert "Chưa có mô hình" in page and "Chưa có phản ánh nào đã xử lý" in page
+
+
+def small_model(directory: Path) -> Path:
+    """A model trained on 20 seed messages per unit (well under a second)."""
+    texts, labels = load_corpus(default_corpus_path())
+    seen: Counter[str] = Counter()
+    keep = []
+    for text, label in zip(texts, labels, strict=True):
+        if seen[label] < 20:
+            seen[label] += 1
+            keep.append((text, label))
+    kept = ([x for x, _ in keep], [y for _, y in keep])
+    save(fit(*kept), directory, training_data=kept)
+    return directory
+
+
+def test_retrain_runs_the_clis_rule_in_the_background_and_shows_its_result(
+    sqlite_db: Engine, tmp_path: Path
+) -> None:
+    model_dir = small_model(tmp_path / "model")
+    with session_scope(sqlite_db) as session:
+        for i in range(12):
+            complaint = seed(sqlite_db, "SCT", chat=str(9100 + i))
+            session.add(
+                RoutingExample(
+                    complaint_id=complaint.id,
+                    masked_text=f"quầy vé số {i} trước cổng chợ bị nhóm bảo kê thu tiền",
+                    predicted_unit="SCT", final_unit="CATP", reason="answered",
+                )
+            )  # fmt: skip
+    add_login(sqlite_db, "root@hailong.vn", unit=None, role="admin")
+    client = signed_in(sqlite_db, "root@hailong.vn", nlp_model_dir=model_dir)
+    before = (model_dir / "model.skops").read_bytes()
+    token = csrf_for(client, "/console/admin/model")
+    started = client.post("/console/admin/model/retrain", data={"csrf": token})
+    assert started.status_code == 200 and "Đã bắt đầu huấn luyện lại" in started.text
+    thread = RETRAINS.threads[model_dir]
+    thread.join(timeout=180)
+    assert not thread.is_alive()
+    run = RETRAINS.get(model_dir)
+    assert run is not None and run.error == "" and run.report is not None, run
+    assert run.report["from_db"]["n_used"] == 12
+    page = client.get("/console/admin/model").text
+    replaced = (model_dir / "model.skops").read_bytes() != before
+    assert replaced == run.report["replaced"]
+    old, new = run.report["old_macro_f1"], run.report["new_macro_f1"]
+    expected = "đã thay mô hình" if replaced else "giữ mô hình cũ"
+    assert expected in page and f"{old:.3f}" in page and f"{new:.3f}" in page
+    actions = audit_actions(sqlite_db)
+    assert "admin.model_retrain" in actions and "admin.model_retrained" in actions
+
+
+def test_a_second_retrain_waits_for_the_running_one(sqlite_db: Engine, tmp_path: Path) -> None:
+    add_login(sqlite_db, "root@hailong.vn", unit=None, role="admin")
+    client = signed_in(sqlite_db, "root@hailong.vn", nlp_model_dir=tmp_path)
+    RETRAINS._runs[tmp_path] = Retrain(started_at=utcnow(), by="staff:0")  # still running
+    token = csrf_for(client, "/console/admin/model")
+    busy = client.post("/console/admin/model/retrain", data={"csrf": token})
+    assert "Đang huấn luyện lại, vui lòng đợi" in busy.text
+    assert tmp_path not in RETRAINS.threads
+    assert "admin.model_retrain" not in audit_actions(sqlite_db)
