@@ -8,6 +8,8 @@ audit row).
     POST /console/admin/questionnaires/publish ──▶ ensure_questionnaire (refused on a reword
                                               of a stored version: storage.catalogue's rule)
     GET  /console/admin/staff                 accounts; POST …/staff/{id}/active (0|1)
+    POST /console/admin/staff/invite          account + one-time link ──▶ GET|POST
+    GET  /console/invite/{token}              the invitee sets a password (no session yet)
     GET  /console/admin/units                 units with their ward counts;
     POST /console/admin/units/{code}/link-code  a one-time `/lienket` code for a group
     GET  /console/admin/model                 the routing model's card and live accuracy
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -34,8 +37,9 @@ from sqlmodel import Session
 from bot.engine.core import _render as engine_render  # the engine's own question reply
 from bot.engine.state import SurveyProgress
 from console import labels as t
-from console.auth import ConsoleUser, allow
-from console.pages import FormUser, User, render, state_of
+from console.auth import ROLES, ConsoleUser, allow
+from console.pages import FormUser, User, client_address, render, state_of
+from console.sessions import LOGIN_COOKIE, MIN_PASSWORD, hash_password
 from nlp.model import CARD_FILE
 from storage import admin as queries
 from storage import complaints as store
@@ -47,7 +51,9 @@ from survey.loader import SHIPPED_DIR, QuestionnaireError, load_questionnaire
 from survey.model import Questionnaire
 from survey.xlsform import MAX_UPLOAD, UploadRefused, parse_upload, validated
 
-router = APIRouter(prefix="/console/admin", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False)
+INVITE_HOURS = 72  # an invitation link works this long, once
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[a-z0-9-]{2,63}")  # as `hailong staff add`
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields of the upload form
 
 
@@ -71,7 +77,7 @@ def upload_size_ok(request: Request) -> None:
         raise HTTPException(status_code=413, detail="upload larger than 1 MB")
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("/admin", response_class=HTMLResponse)
 def index(request: Request, user: User) -> Response:
     return render(request, "admin.html", {"user": _admin(user)})
 
@@ -118,7 +124,7 @@ def _questionnaires_page(
     return render(request, "admin_questionnaires.html", context, status)
 
 
-@router.get("/questionnaires", response_class=HTMLResponse)
+@router.get("/admin/questionnaires", response_class=HTMLResponse)
 def questionnaires(
     request: Request, user: User, published: str = "", already: str = ""
 ) -> Response:
@@ -162,7 +168,7 @@ def preview_items(q: Questionnaire) -> list[dict[str, Any]]:
     return items
 
 
-@router.post("/questionnaires/upload", response_class=HTMLResponse)
+@router.post("/admin/questionnaires/upload", response_class=HTMLResponse)
 async def upload(
     request: Request,
     _size: Annotated[None, Depends(upload_size_ok)],
@@ -190,7 +196,7 @@ async def upload(
     return render(request, "admin_preview.html", context)
 
 
-@router.post("/questionnaires/publish", response_class=HTMLResponse)
+@router.post("/admin/questionnaires/publish", response_class=HTMLResponse)
 async def publish(request: Request, user: FormUser) -> Response:
     _admin(user)
     form = await request.form()
@@ -230,20 +236,32 @@ async def publish(request: Request, user: FormUser) -> Response:
 
 
 def _staff_page(
-    request: Request, user: ConsoleUser, notice: str = "", refused: str = "", status: int = 200
+    request: Request,
+    user: ConsoleUser,
+    notice: str = "",
+    refused: str = "",
+    status: int = 200,
+    link: str = "",
 ) -> Response:
     with Session(state_of(request).engine) as db:
         rows = queries.staff_list(db)
-    context = {"user": user, "rows": rows, "notice": notice, "refused": refused}
+    context = {
+        "user": user,
+        "rows": rows,
+        "notice": notice,
+        "refused": refused,
+        "link": link,
+        "roles": ROLES,
+    }
     return render(request, "admin_staff.html", context, status)
 
 
-@router.get("/staff", response_class=HTMLResponse)
+@router.get("/admin/staff", response_class=HTMLResponse)
 def staff(request: Request, user: User) -> Response:
     return _staff_page(request, _admin(user))
 
 
-@router.post("/staff/{staff_id}/active", response_class=HTMLResponse)
+@router.post("/admin/staff/{staff_id}/active", response_class=HTMLResponse)
 async def staff_active(request: Request, user: FormUser, staff_id: int) -> Response:
     _admin(user)
     form = await request.form()
@@ -259,6 +277,91 @@ async def staff_active(request: Request, user: FormUser, staff_id: int) -> Respo
     return _staff_page(request, user, notice=notice)
 
 
+@router.post("/admin/staff/invite", response_class=HTMLResponse)
+async def staff_invite(request: Request, user: FormUser) -> Response:
+    """Create (or update, by e-mail) an account without a password and a one-time link with
+    which its owner sets one."""
+    _admin(user)
+    form = await request.form()
+    name = " ".join(str(form.get("name") or "").split())[:200]
+    email = str(form.get("email") or "").strip().lower()[:200]
+    role = str(form.get("role") or "")
+    unit = str(form.get("unit") or "").strip().upper()[:32] or None
+    problem = ""
+    if not name:
+        problem = t.S_INVITE_NAME
+    elif not EMAIL.fullmatch(email):
+        problem = t.S_INVITE_EMAIL
+    elif role not in ROLES:
+        problem = t.S_INVITE_ROLE
+    elif role in ("staff", "lead") and unit is None:
+        problem = t.S_INVITE_UNIT
+    if problem:
+        return _staff_page(request, user, refused=problem, status=400)
+    state = state_of(request)
+    now = utcnow()
+    try:
+        with session_scope(state.engine) as db:
+            account = store.add_staff(
+                db, name=name, unit_code=unit, role=role, telegram_id=None, email=email, at=now
+            )
+            assert account.id is not None
+            token = queries.new_invitation(
+                db, account.id, now, timedelta(hours=INVITE_HOURS), f"staff:{user.id}"
+            )
+    except (LookupError, ValueError):
+        return _staff_page(request, user, refused=t.S_INVITE_UNIT, status=400)
+    link = f"{state.settings.public_base_url.rstrip('/')}/console/invite/{token}"
+    notice = t.S_INVITE_LINK.format(email=email, hours=INVITE_HOURS)
+    return _staff_page(request, user, notice=notice, link=link)
+
+
+def _invite_page(request: Request, token: str, error: str = "", status: int = 200) -> Response:
+    state = state_of(request)
+    with Session(state.engine) as db:
+        account = queries.invited(db, token, utcnow())
+        email = account.email if account is not None else None
+    if account is None or state.sessions is None:
+        return render(request, "error.html", {"message": t.S_INVITE_INVALID}, 404)
+    nonce, form_token = state.sessions.login_nonce()
+    context = {"email": email, "token": token, "login_token": form_token, "error": error}
+    response = render(request, "admin_invite.html", context, status)
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, max_age=3600, path="/console", httponly=True, samesite="lax",
+        secure=state.secure,
+    )  # fmt: skip
+    return response
+
+
+@router.get("/invite/{token}", response_class=HTMLResponse)
+def invitation(request: Request, token: str) -> Response:
+    return _invite_page(request, token)
+
+
+@router.post("/invite/{token}", response_class=HTMLResponse)
+async def accept(request: Request, token: str) -> Response:
+    state = state_of(request)
+    form = await request.form()
+    if state.sessions is None or not state.sessions.login_ok(
+        request.cookies.get(LOGIN_COOKIE), str(form.get("csrf") or "")
+    ):
+        return _invite_page(request, token, t.LOGIN_FORM_EXPIRED, 403)
+    password = str(form.get("password") or "")[:1001]
+    if len(password) < MIN_PASSWORD or len(password) > 1000:
+        return _invite_page(request, token, t.S_INVITE_SHORT.format(n=MIN_PASSWORD), 400)
+    if password != str(form.get("again") or ""):
+        return _invite_page(request, token, t.S_INVITE_MISMATCH, 400)
+    with session_scope(state.engine) as db:
+        account = queries.accept_invitation(
+            db, token, hash_password(password), utcnow(), client_address(request)
+        )
+    if account is None:
+        return render(request, "error.html", {"message": t.S_INVITE_INVALID}, 404)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
 # --- units and wards ----------------------------------------------------------------------------
 
 
@@ -272,12 +375,12 @@ def _units_page(
     )
 
 
-@router.get("/units", response_class=HTMLResponse)
+@router.get("/admin/units", response_class=HTMLResponse)
 def units(request: Request, user: User) -> Response:
     return _units_page(request, _admin(user))
 
 
-@router.post("/units/{code}/link-code", response_class=HTMLResponse)
+@router.post("/admin/units/{code}/link-code", response_class=HTMLResponse)
 def link_code(request: Request, user: FormUser, code: str) -> Response:
     """The same one-time code as `hailong staff link-code --unit CODE`."""
     _admin(user)
@@ -323,7 +426,7 @@ def live_accuracy(engine: Engine) -> tuple[int, int, int]:
     return scored, correct, unpredicted
 
 
-@router.get("/model", response_class=HTMLResponse)
+@router.get("/admin/model", response_class=HTMLResponse)
 def model(request: Request, user: User) -> Response:
     return _model_page(request, _admin(user))
 
@@ -427,7 +530,7 @@ RETRAIN_TIMEOUT = 3600
 RETRAINS = Retrains()
 
 
-@router.post("/model/retrain", response_class=HTMLResponse)
+@router.post("/admin/model/retrain", response_class=HTMLResponse)
 def retrain(request: Request, user: FormUser) -> Response:
     _admin(user)
     state = state_of(request)

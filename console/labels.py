@@ -176,3 +176,20 @@ M_RETRAIN_NOTHING: Final = (
     "Lần huấn luyện lại gần nhất ({at}): chưa có phản ánh đã xử lý để học, giữ mô hình."
 )
 M_RETRAIN_FAILED: Final = "Lần huấn luyện lại gần nhất ({at}) thất bại: {error}"
+S_INVITE: Final = "Mời cán bộ (tạo tài khoản và liên kết đặt mật khẩu dùng một lần)"
+S_INVITE_BUTTON: Final = "Tạo liên kết mời"
+S_INVITE_NAME: Final = "Cần họ tên."
+S_INVITE_EMAIL: Final = "Email không hợp lệ."
+S_INVITE_ROLE: Final = "Vai trò không hợp lệ."
+S_INVITE_UNIT: Final = "Vai trò cán bộ và lãnh đạo đơn vị cần một mã đơn vị có trong danh mục."
+S_INVITE_LINK: Final = (
+    "Gửi liên kết này cho {email} (dùng một lần, hết hạn sau {hours} giờ). "
+    "Liên kết chỉ hiện một lần:"
+)
+S_INVITE_TITLE: Final = "Đặt mật khẩu"
+S_INVITE_FOR: Final = "Tài khoản {email}: đặt mật khẩu để đăng nhập Bàn làm việc."
+S_INVITE_AGAIN: Final = "Nhập lại mật khẩu"
+S_INVITE_SAVE: Final = "Lưu mật khẩu"
+S_INVITE_SHORT: Final = "Mật khẩu cần ít nhất {n} ký tự."
+S_INVITE_MISMATCH: Final = "Hai mật khẩu không khớp."
+S_INVITE_INVALID: Final = "Liên kết mời không hợp lệ, đã dùng hoặc đã hết hạn."

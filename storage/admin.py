@@ -4,14 +4,23 @@ audit-logged here, so the CLI and the console leave the same trail."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage.complaints import audit
-from storage.models import Answer, QuestionnaireVersion, Staff, SurveyResponse, Unit
+from storage.models import (
+    Answer,
+    QuestionnaireVersion,
+    Staff,
+    StaffInvitation,
+    SurveyResponse,
+    Unit,
+)
 
 
 @dataclass(frozen=True)
@@ -131,3 +140,61 @@ def units_with_wards(session: Session) -> list[UnitRow]:
         select(Unit).where(col(Unit.parent_code).is_(None)).order_by(col(Unit.code))
     ).all()
     return [UnitRow(u.code, u.name, u.kind, u.active, wards.get(u.code, 0)) for u in rows]
+
+
+# --- invitations: a one-time link to set a console password ---------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_invitation(
+    session: Session, staff_id: int, now: datetime, ttl: timedelta, actor: str
+) -> str:
+    """A one-time token for `staff_id` (only its hash is stored), audit-logged."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffInvitation(
+            token_hash=_token_hash(token),
+            staff_id=staff_id,
+            expires_at=now + ttl,
+            created_by=actor[:100],
+            created_at=now,
+        )
+    )
+    audit(
+        session,
+        actor,
+        "staff.invite",
+        f"staff:{staff_id}",
+        {"expires_at": (now + ttl).isoformat()},
+        now,
+    )
+    return token
+
+
+def invited(session: Session, token: str, now: datetime) -> Staff | None:
+    """The account an unused, unexpired invitation token is for; None otherwise."""
+    row = session.get(StaffInvitation, _token_hash(token[:100]))
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    return session.get(Staff, row.staff_id)
+
+
+def accept_invitation(
+    session: Session, token: str, password_hash: str, now: datetime, address: str
+) -> Staff | None:
+    """Set the invited account's password and spend the token (once: the row is locked);
+    None when the token is unknown, used or expired."""
+    row = session.get(StaffInvitation, _token_hash(token[:100]), with_for_update=True)
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    staff = session.get(Staff, row.staff_id)
+    if staff is None:
+        return None
+    row.used_at = now
+    staff.password_hash, staff.active = password_hash, True
+    session.add_all([row, staff])
+    audit(session, f"staff:{staff.id}", "staff.invitation_used", f"ip:{address}", {}, now)
+    return staff

@@ -564,3 +564,17 @@ class ReportClose(SQLModel, table=True):
     figures: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # Report.to_dict()
     reopened_at: datetime | None = _ts(nullable=True)
     reopened_by: str | None = Field(default=None, max_length=100)
+
+
+class StaffInvitation(SQLModel, table=True):
+    """A one-time link with which an invited staff member sets their console password; only
+    the token's hash is kept (console/admin.py)."""
+
+    __tablename__ = "staff_invitation"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()

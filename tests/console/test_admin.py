@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,32 @@ from console.admin import RETRAINS, Retrain
 from console.sessions import SESSION_COOKIE, Sessions
 from hailong import nlp_db
 from nlp.model import default_corpus_path, fit, load_corpus, save
+from storage import admin as store_admin
 from storage import complaints as store
 from storage import console as store_console
 from storage import routing_examples
 from storage.db import session_scope
-from storage.models import AuditLog, QuestionnaireVersion, RoutingExample, Staff, table
+from storage.models import (
+    AuditLog,
+    QuestionnaireVersion,
+    RoutingExample,
+    Staff,
+    StaffInvitation,
+    table,
+)
 from storage.types import utcnow
 from survey.xlsform import parse_upload
-from tests.console.conftest import SECRET, add_login, csrf_for, seed, signed_in
+from tests.console.conftest import (
+    PASSWORD,
+    SECRET,
+    add_login,
+    app_client,
+    csrf_for,
+    csrf_of,
+    login,
+    seed,
+    signed_in,
+)
 from tests.console.test_staff_cli import url_of
 from tests.survey.test_xlsform import CHOICES, SETTINGS, SURVEY, xlsform
 from tests.test_cli import hailong, one_line_error
@@ -356,3 +375,55 @@ def test_a_second_retrain_waits_for_the_running_one(sqlite_db: Engine, tmp_path:
     assert "Đang huấn luyện lại, vui lòng đợi" in busy.text
     assert tmp_path not in RETRAINS.threads
     assert "admin.model_retrain" not in audit_actions(sqlite_db)
+
+
+def test_an_invitation_link_sets_a_password_once(db: Engine) -> None:
+    client = admin(db)
+    token = csrf_for(client, "/console/admin/staff")
+    form = {"csrf": token, "name": "Lê Văn Cường", "email": "Cuong@SXD.gov.vn", "role": "staff"}
+    no_unit = client.post("/console/admin/staff/invite", data=form)
+    assert no_unit.status_code == 400 and "cần một mã đơn vị" in no_unit.text
+    made = client.post("/console/admin/staff/invite", data={**form, "unit": "sxd"})
+    assert made.status_code == 200 and "cuong@sxd.gov.vn" in made.text
+    link = made.text.split('<code class="ref">', 1)[1].split("</code>", 1)[0]
+    path = link[link.index("/console/invite/") :]
+    with Session(db) as session:
+        account = store_console.staff_by_email(session, "cuong@sxd.gov.vn")
+        assert account is not None and account.password_hash is None
+        invitations = session.exec(sa.select(StaffInvitation)).scalars().all()  # type: ignore[call-overload]
+        assert len(invitations) == 1 and path.rsplit("/", 1)[1] not in invitations[0].token_hash
+    invitee = app_client(db)
+    page = invitee.get(path)
+    assert page.status_code == 200 and "cuong@sxd.gov.vn" in page.text
+    short = invitee.post(
+        path, data={"csrf": csrf_of(page.text), "password": "ngắn", "again": "ngắn"}
+    )
+    assert short.status_code == 400 and "ít nhất 12 ký tự" in short.text
+    mismatch = {"csrf": csrf_of(short.text), "password": PASSWORD, "again": PASSWORD + "x"}
+    assert invitee.post(path, data=mismatch).status_code == 400
+    forged = invitee.post(path, data={"csrf": "x", "password": PASSWORD, "again": PASSWORD})
+    assert forged.status_code == 403
+    page = invitee.get(path)
+    done = invitee.post(
+        path, data={"csrf": csrf_of(page.text), "password": PASSWORD, "again": PASSWORD}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/console/login"
+    assert signed_in(db, "cuong@sxd.gov.vn").get("/console").status_code == 200
+    # Used once: the link is dead now, and a second password cannot be set with it.
+    assert invitee.get(path).status_code == 404
+    other = "mật khẩu khác dài"
+    again = {"csrf": csrf_of(page.text), "password": other, "again": other}
+    assert invitee.post(path, data=again).status_code == 404
+    assert login(app_client(db), "cuong@sxd.gov.vn", other).status_code == 401
+    assert app_client(db).get("/console/invite/khong-co").status_code == 404
+    actions = audit_actions(db)
+    assert "staff.invite" in actions and "staff.invitation_used" in actions
+
+
+def test_an_expired_invitation_is_refused(sqlite_db: Engine) -> None:
+    staff_id = add_login(sqlite_db, "an@sxd.gov.vn")
+    with session_scope(sqlite_db) as session:
+        token = store_admin.new_invitation(
+            session, staff_id, utcnow() - timedelta(hours=73), timedelta(hours=72), "staff:0"
+        )
+    assert app_client(sqlite_db).get(f"/console/invite/{token}").status_code == 404
