@@ -13,8 +13,9 @@ PostgreSQL, for a unit holding 100,000 complaints among 200,000.
   app to the last byte of the body handed to uvicorn, in the server process. That is the
   figure reported (client time on loopback is shown beside it).
 - The load: httpx clients (CPU 1), each signed in through the form as a staff member of
-  SXD, requesting each view in turn, --requests times per view (after a warm-up): one pass
-  with 1 client (the server's own time), one with 4 concurrent clients (--clients).
+  SXD. --rounds rounds (default 5), each requesting every view in turn (--requests per view
+  in all, after a warm-up), so the shared machine's drifting load falls on all views alike;
+  one pass with 1 client (the server's own time), one with 4 concurrent clients (--clients).
 - Views: the inbox's first page, page 200 (rows 4,976-5,000 in due order), the overdue
   filter, a ward filter, a text search that matches many and one that matches nothing (the
   worst case: every one of the unit's texts is read), and a complaint's page.
@@ -30,7 +31,6 @@ import asyncio
 import csv
 import json
 import os
-import platform
 import random
 import re
 import socket
@@ -322,48 +322,54 @@ async def _signed_in(base: str) -> Any:
     return client
 
 
-async def _view(clients: list[Any], paths: list[str], requests: int) -> dict[str, Any]:
-    """`requests` GETs of `paths` (in turn) spread over `clients`, after a warm-up."""
-    server: list[float] = []
-    client_ms: list[float] = []
+async def _view(
+    clients: list[Any], paths: list[str], requests: int, into: dict[str, list[float]]
+) -> None:
+    """`requests` GETs of `paths` (in turn) spread over `clients`, timings added to `into`."""
 
-    async def worker(i: int, n: int, record: bool) -> None:
-        for k in range(i, n, len(clients)):
-            path = paths[k % len(paths)]
+    async def worker(i: int) -> None:
+        for k in range(i, requests, len(clients)):
+            path = paths[(len(into["server"]) + k) % len(paths)]
             t0 = time.perf_counter()
             response = await clients[i].get(path)
             elapsed = (time.perf_counter() - t0) * 1000
             assert response.status_code == 200, (path, response.status_code)
             found = _TIMING.search(response.headers.get("server-timing", ""))
             assert found is not None
-            if record:
-                server.append(float(found.group(1)))
-                client_ms.append(elapsed)
+            into["server"].append(float(found.group(1)))
+            into["client"].append(elapsed)
 
-    n = len(clients)
-    await asyncio.gather(*(worker(i, n * 3, False) for i in range(n)))
-    load_before = os.getloadavg()[0]
-    await asyncio.gather(*(worker(i, requests, True) for i in range(n)))
-    return {
-        "path": paths[0],
-        "n": len(server),
-        "server": _summary(server),
-        "client": _summary(client_ms),
-        "load1": round((load_before + os.getloadavg()[0]) / 2, 2),
-    }
+    await asyncio.gather(*(worker(i) for i in range(len(clients))))
 
 
 async def load(
-    base: str, views: dict[str, list[str]], requests: int, concurrency: list[int]
+    base: str, views: dict[str, list[str]], requests: int, concurrency: list[int], rounds: int
 ) -> dict[str, Any]:
-    """Each view in turn, at each concurrency: signed-in clients sharing `requests` GETs."""
+    """At each concurrency, `rounds` rounds each running every view in turn (so a drift of
+    the shared machine's load falls on all views alike), `requests` GETs a view in all,
+    after a warm-up round."""
     clients = [await _signed_in(base) for _ in range(max(concurrency))]
     out: dict[str, Any] = {}
     try:
         for c in concurrency:
+            for paths in views.values():  # warm-up
+                await _view(clients[:c], paths, c * 3, {"server": [], "client": []})
+            got: dict[str, dict[str, list[float]]] = {
+                name: {"server": [], "client": [], "load": []} for name in views
+            }
+            for _ in range(rounds):
+                for name, paths in views.items():
+                    got[name]["load"].append(os.getloadavg()[0])
+                    await _view(clients[:c], paths, max(1, requests // rounds), got[name])
             for name, paths in views.items():
                 key = f"{name} ({c} client{'s' if c > 1 else ''})"
-                out[key] = await _view(clients[:c], paths, requests)
+                out[key] = {
+                    "path": paths[0],
+                    "n": len(got[name]["server"]),
+                    "server": _summary(got[name]["server"]),
+                    "client": _summary(got[name]["client"]),
+                    "load1": round(statistics.mean(got[name]["load"]), 2),
+                }
                 _log(f"{key}: {out[key]['server']} (client {out[key]['client']})")
     finally:
         for client in clients:
@@ -441,12 +447,18 @@ def main() -> None:
     parser.add_argument("--at-unit", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=100, help="per view")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="views interleaved, round by round")
     parser.add_argument(
         "--clients", default=f"1,{CLIENTS}", help="concurrent clients, one pass per number"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--reuse", action="store_true", help="use the kept database as is")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--without-0015",
+        action="store_true",
+        help="drop revision 0015's indexes first (the figures before them)",
+    )
     args = parser.parse_args()
 
     import sqlalchemy as sa
@@ -472,6 +484,12 @@ def main() -> None:
         data = seed(url, args.total, args.at_unit)
         data_file.write_text(json.dumps(data))
     _log(f"data: { {k: v for k, v in data.items() if k != 'ids'} }")
+    if args.without_0015:
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_complaint_unit_open_due")
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_complaint_text_trgm")
+        engine.dispose()
 
     port = _free_port()
     env = {
@@ -501,6 +519,7 @@ def main() -> None:
         views = {
             "inbox, first page": ["/console"],
             "inbox, page 200": ["/console?page=200"],
+            "inbox, page 4000 (the last)": ["/console?page=4000"],
             "overdue filter": ["/console?overdue=1"],
             "ward filter": [f"/console?ward={data['ward']}"],
             "text search, common word": ["/console?q=%C4%91%C3%A8n"],  # «đèn»
@@ -508,7 +527,7 @@ def main() -> None:
             "complaint page": [f"/console/c/{i}" for i in ids],
         }
         concurrency = [int(c) for c in args.clients.split(",")]
-        results = asyncio.run(load(base, views, args.requests, concurrency))
+        results = asyncio.run(load(base, views, args.requests, concurrency, args.rounds))
     finally:
         server.terminate()
         server.wait(30)
@@ -538,11 +557,13 @@ def write(
     plans: dict[str, str],
     args: argparse.Namespace,
 ) -> None:
+    flag = " --without-0015" if args.without_0015 else ""
+    before = " **without revision 0015's indexes**" if args.without_0015 else ""
     lines = [
         "# Console inbox benchmark (issue 15)",
         "",
-        f"`bench/console_bench.py --requests {args.requests}` at commit {_commit()}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or '?'} "
+        f"`bench/console_bench.py --requests {args.requests}{flag}` at commit {_commit()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{before}; "
         f"{os.cpu_count()} CPUs, PostgreSQL on 127.0.0.1; `hailong serve`'s app, "
         f"{args.workers} uvicorn workers on CPU 0, httpx clients ({args.clients} at once) "
         "on CPU 1.",
@@ -553,8 +574,8 @@ def write(
         "",
         "**Server time**: from the request reaching the app to the end of its body, measured in "
         "the server process by a bench-only ASGI wrapper (`Server-Timing: app;dur=`); the "
-        "client's time on loopback beside it. Target p95 < 200 ms. load1 is the 1-minute load "
-        "average during the view's run.",
+        "client's time on loopback beside it. Target p95 < 200 ms. Views interleaved in "
+        f"{args.rounds} rounds; load1 is the mean 1-minute load average at the view's turns.",
         "",
         "| view | request | n | server p50 | p95 | max | client p50 | p95 | load1 | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",

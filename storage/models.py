@@ -331,6 +331,15 @@ class Complaint(SQLModel, table=True):
             sqlite_where=text(_OPEN_SQL),
             postgresql_where=text(_OPEN_SQL),
         ),
+        # The inbox's pages: its offset skipped on the index alone (revision 0015).
+        Index(
+            "ix_complaint_unit_due_coded",
+            "unit_id",
+            "due_at",
+            "id",
+            sqlite_where=text("code IS NOT NULL"),
+            postgresql_where=text("code IS NOT NULL"),
+        ),
         # The inbox's text search (LIKE '%…%' on the lowered masked text): trigrams, on
         # PostgreSQL only (revision 0015); SQLite scans.
         Index(

@@ -94,3 +94,21 @@ def test_the_text_search_reads_the_trigram_index_on_postgresql(db: Engine) -> No
     many(db, 50_000)
     found = plans(db, queries.InboxFilter(unit_id=None, text="cột điện đổ"), seqscan=True)
     assert found and all("ix_complaint_text_trgm" in p for p in found), found
+
+
+def test_a_deep_page_skips_its_offset_on_the_index_alone(db: Engine) -> None:
+    """The page's ids come from `ix_complaint_unit_due_coded` (an index-only scan on
+    PostgreSQL: the skipped rows are never read), then only those rows are fetched."""
+    seed(db)
+    with Session(db) as s:
+        from storage import complaints as store
+
+        unit = store.unit_by_code(s, "SXD")
+        assert unit is not None
+    found = plans(db, queries.InboxFilter(unit_id=unit.id, page=3))
+    assert len(found) == 3, found  # the count, the page's ids, their rows
+    if db.dialect.name == "postgresql":
+        assert "Index Only Scan using ix_complaint_unit_due_coded" in found[1], found[1]
+    else:
+        assert "INDEX ix_complaint_unit_due_coded" in found[1], found[1]
+    assert "ix_complaint_unit_due_coded" not in found[2]  # by primary key
