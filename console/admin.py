@@ -272,7 +272,7 @@ async def staff_active(request: Request, user: FormUser, staff_id: int) -> Respo
         row = queries.set_active(db, staff_id, active, f"staff:{user.id}")
         name = row.name if row is not None else ""
     if row is None:
-        return _staff_page(request, user, refused=t.NOT_FOUND, status=404)
+        return _staff_page(request, user, refused=t.ADMIN_NOT_FOUND, status=404)
     notice = (t.S_REACTIVATED if active else t.S_DEACTIVATED).format(name=name)
     return _staff_page(request, user, notice=notice)
 
@@ -389,7 +389,7 @@ def link_code(request: Request, user: FormUser, code: str) -> Response:
     with session_scope(state.engine) as db:
         unit = store.unit_by_code(db, code[:32])
         if unit is None or unit.id is None:
-            return _units_page(request, user, t.NOT_FOUND, 404)
+            return _units_page(request, user, t.ADMIN_NOT_FOUND, 404)
         one_time = store.new_link_code(db, unit.id, utcnow(), timedelta(hours=hours))
         store.audit(db, f"staff:{user.id}", "group.link_code", f"unit:{unit.code}", {})
         name = unit.name

@@ -255,6 +255,8 @@ def test_units_list_their_wards_and_give_a_link_code_the_bot_accepts(sqlite_db: 
         unit = store.use_link_code(session, code, -1001, "Nhóm SXD", 42, utcnow())
         assert unit is not None and unit.code == "SXD"
     assert "group.link_code" in audit_actions(sqlite_db)
+    unknown = client.post("/console/admin/units/KHONG_CO/link-code", data={"csrf": token})
+    assert unknown.status_code == 404 and "Không tìm thấy (" in unknown.text
 
 
 def test_staff_remove_by_email_through_the_cli(sqlite_db: Engine) -> None:
