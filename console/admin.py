@@ -411,19 +411,11 @@ def model_card(model_dir: Path) -> dict[str, Any] | None:
 
 
 def live_accuracy(engine: Engine) -> tuple[int, int, int]:
-    """(scored, correct, unpredicted) over each handled complaint's final example, read by
-    storage.routing_examples (the SQL of `hailong nlp eval --from-db`). The rule is that
-    command's (`hailong.nlp_db.live_accuracy`: a ward counts as its parent unit), which the
-    console may not import (tests/test_layers.py); a test holds the two figures equal."""
+    """(scored, correct, unpredicted) over each handled complaint's final example: the rule of
+    `hailong nlp eval --from-db` (storage.routing_examples.live_accuracy), read the same way."""
     parents = dict(routing_examples.unit_parents(engine))
-    scored = correct = unpredicted = 0
-    for _cid, _at, _text, predicted, final, _reason in routing_examples.final_examples(engine):
-        if not predicted:
-            unpredicted += 1
-            continue
-        scored += 1
-        correct += parents.get(predicted, predicted) == parents.get(final, final)
-    return scored, correct, unpredicted
+    figures = routing_examples.live_accuracy(routing_examples.final_examples(engine), parents)
+    return int(figures["n"]), int(figures["correct"]), int(figures["unpredicted"])
 
 
 @router.get("/admin/model", response_class=HTMLResponse)

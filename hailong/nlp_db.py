@@ -24,23 +24,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 
 from base.errors import UserError
 from nlp.retrain import Correction
-from storage.routing_examples import FinalExample
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-TZ_NAME = "Asia/Ho_Chi_Minh"
-TOP_CONFUSIONS_MONTH = 3
-TOP_CONFUSIONS_OVERALL = 5
+from storage.routing_examples import (
+    LOCAL_TZ,
+    TZ_NAME,
+    FinalExample,
+    live_accuracy,
+    to_catalogue,
+)
 
 Period = tuple[date | None, date | None]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -96,59 +95,6 @@ def load_examples(days: Period) -> tuple[list[FinalExample], dict[str, str]]:
     finally:
         engine.dispose()
     return rows, parents
-
-
-def to_catalogue(unit: str, parents: dict[str, str]) -> str:
-    """The catalogue code the classifier knows: a ward counts as its parent, ``UBND_XA``."""
-    return parents.get(unit, unit)
-
-
-# --- live accuracy ------------------------------------------------------------------------
-
-
-def _confusions(pairs: Counter[tuple[str, str]], top: int) -> list[dict[str, Any]]:
-    ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:top]
-    return [{"predicted": p, "final": f, "n": n} for (p, f), n in ranked]
-
-
-def _figures(label: str, key: str, outcomes: Sequence[tuple[str, str]], top: int) -> dict[str, Any]:
-    n = len(outcomes)
-    correct = sum(1 for predicted, final in outcomes if predicted == final)
-    misses = Counter((p, f) for p, f in outcomes if p != f)
-    return {
-        key: label,
-        "n": n,
-        "correct": correct,
-        "accuracy": correct / n if n else None,
-        "confusions": _confusions(misses, top),
-    }
-
-
-def live_accuracy(rows: Iterable[FinalExample], parents: dict[str, str]) -> dict[str, Any]:
-    """Predicted vs final unit over final examples: by local month and overall.
-
-    An example without a predicted unit (none was stored) is counted apart, not scored.
-    """
-    by_month: dict[str, list[tuple[str, str]]] = {}
-    every: list[tuple[str, str]] = []
-    unpredicted = 0
-    for _cid, at, _text, predicted, final, _reason in rows:
-        if not predicted:
-            unpredicted += 1
-            continue
-        outcome = (to_catalogue(predicted, parents), to_catalogue(final, parents))
-        by_month.setdefault(at.astimezone(LOCAL_TZ).strftime("%Y-%m"), []).append(outcome)
-        every.append(outcome)
-    overall = _figures("overall", "period", every, TOP_CONFUSIONS_OVERALL)
-    return {
-        **{k: v for k, v in overall.items() if k != "period"},
-        "unpredicted": unpredicted,
-        "timezone": TZ_NAME,
-        "months": [
-            _figures(month, "month", outcomes, TOP_CONFUSIONS_MONTH)
-            for month, outcomes in sorted(by_month.items())
-        ],
-    }
 
 
 def _pairs(confusions: list[dict[str, Any]]) -> str:
