@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.engine.core import _render as engine_render  # the engine's own question reply
+from bot.engine.core import question_reply as engine_render  # the engine's own reply
 from bot.engine.state import SurveyProgress
 from console import labels as t
 from console.auth import ROLES, ConsoleUser, allow

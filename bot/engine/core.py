@@ -791,6 +791,11 @@ def _questionnaire(progress: SurveyProgress | None, ctx: Context) -> Questionnai
     return q
 
 
+def question_reply(q: Questionnaire, progress: SurveyProgress, question: Question) -> Reply:
+    """The reply that asks `question`, as a citizen sees it (the console's preview shows it)."""
+    return _render(q, progress, question)
+
+
 def _render(q: Questionnaire, progress: SurveyProgress, question: Question) -> Reply:
     """The question, numbered "Câu n/m": n counts the questions asked so far; m, the
     questions this citizen will be asked, is shown only once no answer to come can change
