@@ -24,6 +24,7 @@ CSRF_REFUSED: Final = "Biểu mẫu không hợp lệ hoặc đã hết hạn. V
 BACK: Final = "← Hộp phản ánh"
 
 INBOX: Final = "Hộp phản ánh"
+NAV_DASHBOARD: Final = "Bảng số liệu"
 INBOX_ALL_UNITS: Final = "Tất cả đơn vị"
 FILTER_STATUS: Final = "Trạng thái"
 FILTER_ANY: Final = "Tất cả"
