@@ -9,7 +9,7 @@
   the open index's IN list to bound parameters: it keeps ix_complaint_unit_due there.
 
 Revision ID: 0015_console_search
-Revises: 0013_complaint_dossier
+Revises: 0014_admin
 Create Date: 2026-12-04 18:40:00
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0015_console_search'
-down_revision: str | Sequence[str] | None = '0013_complaint_dossier'
+down_revision: str | Sequence[str] | None = '0014_admin'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
