@@ -4,16 +4,12 @@ the same numbers as the report, and no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
@@ -24,6 +20,7 @@ from console.auth import ConsoleUser, current_user
 from console.web import SecurityHeaders
 from reports.build import build_report, parse_by
 from reports.cli import satisfaction_options
+from tests.channels.fakes import serve as serve_app
 from tests.console.test_dashboard import ANALYST, LEAD, STATIC, seed_demo
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -82,23 +79,8 @@ def serve(engine: Engine, settings: Settings, user: ConsoleUser) -> Iterator[str
     app.add_middleware(SecurityHeaders)
     app.state.console = SimpleNamespace(settings=settings, engine=engine)
     app.dependency_overrides[current_user] = lambda: user
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_app(app, lifespan="off") as url:
+        yield url
 
 
 @pytest.fixture

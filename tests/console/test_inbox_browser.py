@@ -5,17 +5,14 @@ phone widths go to /tmp/hailong-console (not committed)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 
 from hailong.server import create_app
+from tests.channels.fakes import serve as serve_app
 from tests.console.conftest import PASSWORD, add_login, days_ago, seed, settings_for
 from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -30,23 +27,8 @@ SCREENSHOTS = Path("/tmp/hailong-console")
 def base(sqlite_db: Engine) -> Iterator[str]:
     url = sqlite_db.url.render_as_string(hide_password=False)
     app = create_app(settings_for(url))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_app(app, lifespan="off") as url:
+        yield url
 
 
 def test_sign_in_filter_with_htmx_and_accept_with_the_keyboard(
