@@ -263,7 +263,9 @@ def satisfaction_options(
     """build_report's keyword arguments for `questionnaire` (default GENERAL_QUESTIONNAIRE),
     from the settings and checked against the data; UserError otherwise. The CLI and the web
     console both take them from here, so their reports are the same report."""
-    return _build_options(settings, _report_questionnaire(engine, settings, questionnaire))
+    files = _questionnaires(settings)  # read once for both checks
+    code = _report_questionnaire(engine, settings, questionnaire, files)
+    return _build_options(settings, code, files)
 
 
 def complaint_options(settings: Settings) -> dict[str, Any]:
@@ -275,18 +277,20 @@ def complaint_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _report_questionnaire(engine: Engine, settings: Settings, code: str | None) -> str:
+def _report_questionnaire(
+    engine: Engine, settings: Settings, code: str | None, files: dict[str, Any]
+) -> str:
     """The questionnaire a report is for: --questionnaire, else GENERAL_QUESTIONNAIRE; it must
-    exist as a file or have stored answers."""
+    be one of the questionnaire `files` or have stored answers."""
     from reports.queries import questionnaire_versions
 
     code = (code or settings.general_questionnaire).strip()
-    if code in _questionnaires(settings):
+    if code in files:
         return code
     with engine.connect() as conn:
         if questionnaire_versions(conn, code):
             return code
-    known = ", ".join(sorted(_questionnaires(settings)))
+    known = ", ".join(sorted(files))
     raise UserError(f"unknown questionnaire {code!r}; known: {known}")
 
 
@@ -299,13 +303,12 @@ def _questionnaires(settings: Settings) -> dict[str, Any]:
         raise UserError(str(exc).splitlines()[0]) from exc
 
 
-def _build_options(settings: Settings, code: str) -> dict[str, Any]:
+def _build_options(settings: Settings, code: str, files: dict[str, Any]) -> dict[str, Any]:
     """build_report's keyword arguments from the settings, each checked against the data:
     ELEMENT_WEIGHTS must name elements of the questionnaire; the dossier questionnaire must
     name its rating question."""
     from reports.complaints import dossier_complaint_exclusion
 
-    files = _questionnaires(settings)
     weights = dict(settings.element_weights)
     if weights and code in files:
         known = [e.code for e in files[code].elements]
@@ -360,19 +363,17 @@ def _close_or_reopen(
     first, last = parse_month(month)
     engine, settings = _settings_engine()
     try:
-        code = _report_questionnaire(engine, settings, questionnaire)
         if kind == "close":
-            result = build_report(
-                engine,
-                CLOSED_BREAKDOWNS,
-                first,
-                last,
-                **_build_options(settings, code),
-            )
+            options = satisfaction_options(engine, settings, questionnaire)
+            code = options["questionnaire"]
+            result = build_report(engine, CLOSED_BREAKDOWNS, first, last, **options)
             today = datetime.now(ZoneInfo(settings.report_timezone)).date()
             close_month(engine, result, month, closed_by=who, today=today)
             typer.echo(f"{month} closed for {code} by {who}: its figures are stored")
         else:
+            code = _report_questionnaire(
+                engine, settings, questionnaire, _questionnaires(settings)
+            )
             reopen_month(engine, code, month, by=who, reason=(reason or "").strip())
             typer.echo(f"{month} reopened for {code} by {who}: reports recompute it")
     except (CloseError, DatabaseError) as exc:
