@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON map of element code to weight, e.g. {"TCDV": 1, "CC": 2}; default equal',
     )
+    report_rollup_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="How often `hailong serve` rebuilds the dashboard's rollup of the recent "
+        "months (0: never; `hailong report rollup` does it by hand)",
+    )
+    report_rollup_full_minutes: float = Field(
+        default=60, gt=0, description="How often that rebuild covers every month, not just recent"
+    )
     # --- web server and channels (hailong serve) ---
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", description="Public HTTPS address of `hailong serve`"

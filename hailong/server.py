@@ -8,6 +8,7 @@ starts and stops what it runs (a sender loop, a PTB Application).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import logging
@@ -16,6 +17,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -30,6 +32,8 @@ from bot.channels.context import AppContext, ChannelPlugin
 from bot.scheduler import Scheduler
 from hailong import docs
 from hailong.app import conversation_service
+from reports import rollup
+from reports.cli import rollup_spec
 from storage import migrate
 from storage.db import UNAVAILABLE, make_engine
 
@@ -86,12 +90,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ctx = AppContext(settings, engine, conversation_service(settings, engine))
     plugins = load_plugins(ctx)
     scheduler = Scheduler(engine, ctx.service.desk, settings.scheduler_interval_seconds)
+    refresher = rollup.Refresher(
+        engine,
+        partial(rollup_spec, engine, settings),
+        settings.report_rollup_seconds,
+        settings.report_rollup_full_minutes,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for plugin in plugins:
             await plugin.start()
         await scheduler.start()
+        refresher.start()
         if (settings.nlp_model_dir / "model.skops").exists():
             # Load the router now (about a second), not on the first complaint; a model still
             # to be trained is trained on first use instead.
@@ -105,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await scheduler.stop()
+            await asyncio.to_thread(refresher.stop)
             for plugin in reversed(plugins):
                 await plugin.stop()
             await ctx.turns.close()

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -42,6 +42,9 @@ from reports.queries import (
 )
 from reports.stats import round4, wilson_interval
 from storage.db import DatabaseError
+
+if TYPE_CHECKING:
+    from reports.rollup import RollupCounts
 
 DEFAULT_BY: tuple[tuple[str, ...], ...] = (("unit", "month"),)
 # SIPAS order of the elements, for display; other codes follow alphabetically.
@@ -344,6 +347,8 @@ class Report:
     # Criterion key (as in IndexRow.criteria) → its statement text, for labels and legends
     criteria_text: dict[str, str] = field(default_factory=dict)
     closed: ClosedMonth | None = None  # set when the report shows a closed month's figures
+    # Set when the counts came from the dashboard's rollup: when it was computed (not in JSON)
+    rollup_built_at: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -486,6 +491,7 @@ def build_report(
     timezone: str = DEFAULT_TIMEZONE,
     extra_766_exclusions: Sequence[DossierExclusion] = (),
     now: datetime | None = None,
+    rollup: RollupCounts | None = None,
 ) -> Report:
     """Compute the satisfaction report of `questionnaire` over [date_from, date_to] (inclusive
     local days in `timezone`).
@@ -495,7 +501,9 @@ def build_report(
     overall index (missing elements weigh 1; empty → equal weights). The 766 ratio, dossiers
     on time and the three-level distribution (answers to `rating_question` of the dossier
     questionnaire) are given per unit and per the first period named in `by` (whole range
-    when none). `extra_766_exclusions` is the hook for the complaint condition.
+    when none). `extra_766_exclusions` is the hook for the complaint condition. `rollup`:
+    read the counts from the dashboard's rollup (`reports.rollup`) when it covers the request
+    (`Report.rollup_built_at` then says when it was computed), else from the answers.
     Raises `storage.db.DatabaseError` when the database cannot be read.
     """
     specs = parse_by([",".join(spec) for spec in by] if by else None)
@@ -509,12 +517,13 @@ def build_report(
     # Every count is taken once, grouped by the finest combination of response-level
     # dimensions any section needs; each section is then a sum of those few rows.
     fine = tuple(dim for dim in queries.RESPONSE_DIMENSIONS if dim in wanted)
+    source: Any = rollup if rollup is not None and rollup.covers(fine, dates) else queries
     try:
         with engine.connect() as conn:
             _tune_session(conn)
             queries.prepare_connection(conn, timezone)
             versions = queries.questionnaire_versions(conn, questionnaire)
-            answer_rows = queries.answer_counts(
+            answer_rows = source.answer_counts(
                 conn,
                 fine,
                 dates,
@@ -523,12 +532,12 @@ def build_report(
             )
             elements = sorted({r["element_code"] for r in answer_rows if r["level"] is None})
             respondent_rows = (
-                queries.respondent_counts(conn, fine, dates, elements, questionnaire=questionnaire)
+                source.respondent_counts(conn, fine, dates, elements, questionnaire=questionnaire)
                 if elements
                 else []
             )
-            total = queries.response_total(conn, dates, questionnaire=questionnaire)
-            ratio_rows = queries.ratio_766_counts(
+            total = source.response_total(conn, dates, questionnaire=questionnaire)
+            ratio_rows = source.ratio_766_counts(
                 conn,
                 period,
                 dates,
@@ -542,11 +551,11 @@ def build_report(
                 if dim in fine or dim == "unit"
             }
             fields = queries.procedure_fields(conn) if "field" in wanted else {}
-            scope_units = queries.units_in_scope(conn)
+            scope_units = source.units_in_scope(conn)
             first, last = (
                 (dates.start, dates.end - timedelta(microseconds=1))
                 if dates.start and dates.end
-                else queries.data_span(conn, questionnaire=questionnaire)
+                else source.data_span(conn, questionnaire=questionnaire)
             )
     except (OperationalError, ProgrammingError) as exc:
         raise DatabaseError(f"cannot read the survey tables: {exc.orig}") from exc
@@ -595,6 +604,7 @@ def build_report(
         targets=Targets(target, on_time_target, target),
         responses=ResponseCounts(complete, respondents - complete, max(total - respondents, 0)),
         criteria_text=dict(sorted(criteria.text.items(), key=lambda kv: criterion_sort_key(kv[0]))),
+        rollup_built_at=source.built_at if source is not queries else None,
     )
 
 

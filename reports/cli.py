@@ -22,6 +22,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from base.errors import UserError
 from base.settings import Settings
@@ -29,7 +30,7 @@ from storage.db import DatabaseError
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 REPORT_FORMATS = ("table", "csv", "xlsx", "json")
-REPORTS = ("satisfaction", "complaints", "close", "reopen")
+REPORTS = ("satisfaction", "complaints", "close", "reopen", "rollup")
 # The table's width when standard output is not a terminal: the survey report is laid out
 # for 100 columns; the complaints report's wide tables keep their former width.
 TABLE_WIDTH = 100
@@ -191,12 +192,17 @@ def report(
     reason: Annotated[
         str | None, typer.Option("--reason", help="report reopen: why (kept in the audit log).")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="report rollup: every month, not only the last two."),
+    ] = False,
 ) -> None:
     """Satisfaction report (default): criterion rates, element and overall indices, the
     Decision 766 ratio and the three-level distribution, with n, Wilson 95% intervals and
     targets. `hailong report complaints`: how complaints are handled (received, routed,
     answered on time, open, overdue, times, transfers, reopened, satisfaction, the Decision
-    766 complaint ratios)."""
+    766 complaint ratios). `hailong report rollup [--full]`: rebuild now the dashboard's
+    rollup (`hailong serve` does it every REPORT_ROLLUP_SECONDS)."""
     from reports.build import Report, build_report, parse_by
     from reports.closing import CLOSED_BREAKDOWNS, parse_month, stored_month, with_close
     from reports.render import write_csv, write_json, write_table, write_xlsx
@@ -224,6 +230,9 @@ def report(
         return
     if kind == "complaints":
         _complaints_report(by, date_from, date_to, fmt, out, machine)
+        return
+    if kind == "rollup":
+        _rebuild_rollup(full)
         return
     specs, start, end, out = _checked(parse_by, by, date_from, date_to, fmt, out)
     engine, settings = _settings_engine()
@@ -266,6 +275,29 @@ def satisfaction_options(
     files = _questionnaires(settings)  # read once for both checks
     code = _report_questionnaire(engine, settings, questionnaire, files)
     return _build_options(settings, code, files)
+
+
+def rollup_spec(engine: Engine, settings: Settings) -> Any:
+    """What the dashboard's rollup is built with: the rules of the default report."""
+    from reports.rollup import RollupSpec
+
+    return RollupSpec.of(satisfaction_options(engine, settings, None))
+
+
+def _rebuild_rollup(full: bool) -> None:
+    from reports import rollup
+
+    engine, settings = _settings_engine()
+    try:
+        done = rollup.rebuild(engine, rollup_spec(engine, settings), full=full)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot rebuild the rollup: {exc}") from exc
+    finally:
+        engine.dispose()
+    if done is None:
+        raise UserError("another process is rebuilding the rollup; try again later")
+    what = "every month" if done.full else f"from {done.since}"
+    typer.echo(f"rollup rebuilt ({what}): {done.rows} rows in {done.seconds:.1f} s")
 
 
 def complaint_options(settings: Settings) -> dict[str, Any]:

@@ -219,9 +219,26 @@ def answer_counts(
     questionnaire: str,
     rating: tuple[str, str],
 ) -> Sequence[RowMapping]:
-    """One scan of the answers for both statement counts and three-level ratings.
+    """One scan of the answers for both statement counts and three-level ratings (the rows
+    of `answer_counts_stmt`)."""
+    stmt = answer_counts_stmt(
+        dims, dates, conn.dialect.name, questionnaire=questionnaire, rating=rating
+    )
+    return conn.execute(stmt).mappings().all()
 
-    Statements are those of `questionnaire` (all its versions: `version_id` tells them apart);
+
+def answer_counts_stmt(
+    dims: Sequence[str],
+    dates: DateRange,
+    dialect: str,
+    *,
+    questionnaire: str | None,
+    rating: tuple[str, str],
+) -> sa.Select[Any]:
+    """The statement of `answer_counts`.
+
+    Statements are those of `questionnaire` (all its versions: `version_id` tells them apart;
+    None: of every questionnaire, which the dashboard's rollup stores);
     ratings are the answers to the rating question of the dossier questionnaire, `rating` =
     (questionnaire code, question code). `dims` are response-level dimensions (see
     `RESPONSE_DIMENSIONS`). Rows, per (dims…, version_id, element_code, question_code, level):
@@ -230,7 +247,6 @@ def answer_counts(
       n_satisfied; "không ý kiến" and skipped answers are in n only, never in n_valid;
     - three-level ratings (`level` = the chosen level): n = how many chose it.
     """
-    dialect = conn.dialect.name
     answered = answer_t.c.status == AnswerStatus.ANSWERED.value
     rating3 = sa.and_(
         response_t.c.questionnaire_code == rating[0],
@@ -239,7 +255,11 @@ def answer_counts(
         answered,
         answer_t.c.choice.in_(RATING3_LEVELS),
     )
-    statements = sa.and_(response_t.c.questionnaire_code == questionnaire, _statement_condition())
+    statements = (
+        _statement_condition()
+        if questionnaire is None
+        else sa.and_(response_t.c.questionnaire_code == questionnaire, _statement_condition())
+    )
     inner = (
         sa.select(
             *_response_key_columns(dims, dialect, dates.tz),
@@ -260,13 +280,12 @@ def answer_counts(
     )
     keys = [inner.c[key_label(dim)] for dim in dims]
     groups = [*keys, inner.c.version_id, inner.c.element_code, inner.c.question_code, inner.c.level]
-    stmt = sa.select(
+    return sa.select(
         *groups,
         sa.func.count().label("n"),
         sa.func.sum(inner.c.is_valid).label("n_valid"),
         sa.func.sum(inner.c.is_satisfied).label("n_satisfied"),
     ).group_by(*groups)
-    return conn.execute(stmt).mappings().all()
 
 
 def respondent_counts(
@@ -287,7 +306,21 @@ def respondent_counts(
     which needs no sort of the answers), the outer one sums the flags per group. `dims` are
     response-level, so a response belongs to exactly one group.
     """
-    dialect = conn.dialect.name
+    stmt = respondent_counts_stmt(
+        dims, dates, elements, conn.dialect.name, questionnaire=questionnaire
+    )
+    return conn.execute(stmt).mappings().all()
+
+
+def respondent_counts_stmt(
+    dims: Sequence[str],
+    dates: DateRange,
+    elements: Sequence[str],
+    dialect: str,
+    *,
+    questionnaire: str,
+) -> sa.Select[Any]:
+    """The statement of `respondent_counts`."""
     flags = [
         sa.func.max(sa.case((answer_t.c.element_code == code, 1), else_=0)).label(f"in_element_{i}")
         for i, code in enumerate(elements)
@@ -317,9 +350,7 @@ def respondent_counts(
             for i in range(len(elements))
         ],
     )
-    if keys:
-        stmt = stmt.group_by(*keys)
-    return conn.execute(stmt).mappings().all()
+    return stmt.group_by(*keys) if keys else stmt
 
 
 def dimension_names(conn: Connection, dim: str) -> dict[int, tuple[str, str]]:
@@ -354,7 +385,27 @@ def ratio_766_counts(
     totals are sums of these rows. Each reason is evaluated once per dossier (the rating
     check is a correlated EXISTS on indexed columns) and combined in the outer query.
     """
-    dialect = conn.dialect.name
+    stmt = ratio_766_stmt(
+        period,
+        dates,
+        conn.dialect.name,
+        questionnaire_code=questionnaire_code,
+        rating_question=rating_question,
+        extra_exclusions=extra_exclusions,
+    )
+    return conn.execute(stmt).mappings().all()
+
+
+def ratio_766_stmt(
+    period: str | None,
+    dates: DateRange,
+    dialect: str,
+    *,
+    questionnaire_code: str,
+    rating_question: str,
+    extra_exclusions: Sequence[DossierExclusion] = (),
+) -> sa.Select[Any]:
+    """The statement of `ratio_766_counts`."""
     d = dossier_t
     rated_bad = (
         sa.select(sa.literal(1))
@@ -391,14 +442,13 @@ def ratio_766_counts(
         (sa.or_(inner.c.is_rated_bad == 1, inner.c.is_late == 1, inner.c.is_other == 1), 1),
         else_=0,
     )
-    stmt = sa.select(
+    return sa.select(
         *keys,
         sa.func.count().label("dossiers"),
         sa.func.sum(inner.c.is_rated_bad).label("rated_khong_hai_long"),
         sa.func.sum(inner.c.is_late).label("late"),
         sa.func.sum(excluded).label("excluded"),
     ).group_by(*keys)
-    return conn.execute(stmt).mappings().all()
 
 
 def response_total(conn: Connection, dates: DateRange, *, questionnaire: str) -> int:

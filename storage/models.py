@@ -587,3 +587,90 @@ class StaffInvitation(SQLModel, table=True):
     used_at: datetime | None = _ts(nullable=True)
     created_by: str = Field(max_length=100)
     created_at: datetime = _ts()
+
+
+# --- The dashboard's rollup (reports/rollup.py) -------------------------------------------------
+# The report's own counts, grouped by unit, procedure and local day ('d') or month ('m'),
+# rebuilt in the background from the same statements, so that a dashboard over millions of
+# answers sums a few thousand rows. Counts only: no personal data, no text.
+
+
+class RollupAnswer(SQLModel, table=True):
+    """`reports.queries.answer_counts` rows (statements of every questionnaire, the ratings)."""
+
+    __tablename__ = "rollup_answer"
+    __table_args__ = (Index("ix_rollup_answer_bucket", "grain", "bucket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    grain: str = Field(max_length=1)  # d | m
+    bucket: str = Field(max_length=10)  # 2026-03-05 | 2026-03, local to the rollup's zone
+    unit_id: int | None = None
+    procedure_id: int | None = None
+    version_id: int
+    element_code: str | None = Field(default=None, max_length=32)
+    question_code: str = Field(max_length=32)
+    level: str | None = Field(default=None, max_length=400)
+    n: int = Field(sa_type=BigInteger)
+    n_valid: int = Field(sa_type=BigInteger)
+    n_satisfied: int = Field(sa_type=BigInteger)
+
+
+class RollupRespondent(SQLModel, table=True):
+    """`respondent_counts` rows, one per element ('' = any element, with `complete`)."""
+
+    __tablename__ = "rollup_respondent"
+    __table_args__ = (Index("ix_rollup_respondent_bucket", "grain", "bucket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    grain: str = Field(max_length=1)
+    bucket: str = Field(max_length=10)
+    unit_id: int | None = None
+    procedure_id: int | None = None
+    questionnaire_code: str = Field(max_length=32)
+    element_code: str = Field(max_length=32)
+    respondents: int = Field(sa_type=BigInteger)
+    complete: int = Field(sa_type=BigInteger)
+
+
+class RollupResponse(SQLModel, table=True):
+    """Responses started, whatever became of them (`response_total`)."""
+
+    __tablename__ = "rollup_response"
+    __table_args__ = (Index("ix_rollup_response_bucket", "grain", "bucket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    grain: str = Field(max_length=1)
+    bucket: str = Field(max_length=10)
+    questionnaire_code: str = Field(max_length=32)
+    responses: int = Field(sa_type=BigInteger)
+
+
+class RollupDossier(SQLModel, table=True):
+    """`ratio_766_counts` rows by completion day or month."""
+
+    __tablename__ = "rollup_dossier"
+    __table_args__ = (Index("ix_rollup_dossier_bucket", "grain", "bucket"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    grain: str = Field(max_length=1)
+    bucket: str = Field(max_length=10)
+    unit_id: int | None = None
+    dossiers: int = Field(sa_type=BigInteger)
+    rated_bad: int = Field(sa_type=BigInteger)
+    late: int = Field(sa_type=BigInteger)
+    excluded: int = Field(sa_type=BigInteger)
+
+
+class RollupState(SQLModel, table=True):
+    """The rollup's one row: what it was built with (`signature`: zone, rating question, 766
+    rules), when, and the lease of the process rebuilding it."""
+
+    __tablename__ = "rollup_state"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    signature: str = Field(default="", sa_type=Text)
+    built_at: datetime | None = _ts(nullable=True)  # the last rebuild, full or recent days
+    full_at: datetime | None = _ts(nullable=True)  # the last full rebuild
+    units: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = _ts(nullable=True)

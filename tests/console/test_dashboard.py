@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import typer
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -135,18 +136,46 @@ def test_satisfaction_json_is_the_report_build_report_and_the_cli_make(
         date(2026, 12, 31),
         **options,
     ).to_dict()
-    assert without(got, "generated_at") == without(built, "generated_at")
+    assert without(got, "generated_at", "figures_as_of") == without(built, "generated_at")
 
     printed = cli(
         "report", "-f", "json", "--by", "unit,month", "--by", "channel",
         "--from", "2026-01-01", "--to", "2026-12-31",
     )  # fmt: skip
     assert printed.exit_code == 0, printed.output
-    assert without(got, "generated_at") == without(json.loads(printed.stdout), "generated_at")
+    assert without(got, "generated_at", "figures_as_of") == without(json.loads(printed.stdout), "generated_at")
     # Not an empty document that would trivially match: the demo's units and months are in.
     assert len(got["units"]) >= 10 and got["overall"]["respondents"] > 0
     assert any(r["overall_index"]["small_n"] for r in got["units"])
     assert any(not r["overall_index"]["small_n"] for r in got["units"])
+
+
+def test_the_dashboard_reads_the_rollup_once_built_with_the_same_figures(
+    client_as: Callable[[ConsoleUser], TestClient], seeded: Engine
+) -> None:
+    params = {"by": ["unit", "unit,procedure"], "from": "2026-02-10", "to": "2026-11-20"}
+    live = client_as(ANALYST).get("/console/api/satisfaction", params=params).json()
+    built = cli("report", "rollup", "--full")
+    assert built.exit_code == 0, built.output
+    assert "rollup rebuilt (every month)" in built.stdout
+    with seeded.connect() as conn:
+        built_at = conn.execute(sa.text("SELECT built_at FROM rollup_state")).scalar_one()
+    client = client_as(ANALYST)
+    first = client.get("/console/api/satisfaction", params=params)
+    again = client.get("/console/api/satisfaction", params=params)  # the cached bytes
+    assert first.content == again.content
+    stored = first.json()
+    assert stored["figures_as_of"][:19] == str(built_at)[:19].replace(" ", "T")
+    assert without(stored, "generated_at", "figures_as_of") == without(
+        live, "generated_at", "figures_as_of"
+    )
+    printed = json.loads(
+        cli(
+            "report", "-f", "json", "--by", "unit", "--by", "unit,procedure",
+            "--from", "2026-02-10", "--to", "2026-11-20",
+        ).stdout
+    )  # fmt: skip
+    assert without(stored, "generated_at", "figures_as_of") == without(printed, "generated_at")
 
 
 def test_satisfaction_json_defaults_to_the_cli_default(
@@ -155,7 +184,7 @@ def test_satisfaction_json_defaults_to_the_cli_default(
     got = client_as(ADMIN).get("/console/api/satisfaction").json()
     printed = json.loads(cli("report", "-f", "json").stdout)
     assert [b["by"] for b in got["breakdowns"]] == [["unit", "month"]]
-    assert without(got, "generated_at") == without(printed, "generated_at")
+    assert without(got, "generated_at", "figures_as_of") == without(printed, "generated_at")
 
 
 def test_complaints_json_is_the_cli_complaints_report(
