@@ -462,7 +462,11 @@
       draw766(report);
       drawComplaints(complaints);
       status.className = "";
-      status.textContent = "";
+      // When the figures were computed (the rollup's last rebuild, or now when read live).
+      const asOf = report.figures_as_of ? new Date(report.figures_as_of) : null;
+      status.textContent = asOf
+        ? `${d.labelAsOf} ${asOf.toLocaleString("vi-VN", { dateStyle: "short", timeStyle: "short" })}`
+        : "";
       root.dataset.ready = "1";
     } catch (error) {
       status.className = "";
