@@ -1,13 +1,20 @@
 """Open311 GeoReport v2 under `/open311/v2/`: city systems and Open311 apps file complaints
-and follow them (http://wiki.open311.org/GeoReport_v2). JSON only: `.xml` URLs are not served.
+and follow them (http://wiki.open311.org/GeoReport_v2). Every endpoint answers as `.json`
+and as `.xml` (the spec's element names): one function builds the data, `answer` writes it
+in either form.
 
-- `GET services.json`: the unit catalogue as services (service_code = unit code).
+- `GET services.json`: the unit catalogue as services (service_code = unit code);
+  `services/{code}.json` a service's definition (no attributes: metadata is false).
 - `POST requests.json` (form-encoded as the spec says, or JSON; an OPEN311_API_KEYS key as
   `api_key` or X-API-Key): a complaint through the complaint desk, exactly as a chat's
   (router, tracking code PA-YYYY-NNNNNN, due date, the card to the unit's group). A
   `service_code` naming a unit routes it there instead of the router.
 - `GET requests.json` (service_request_id, service_code, start_date, end_date, status,
   and the extensions page, page_size) and `GET requests/{id}.json`: public, no key.
+- `POST privacy/delete.json` (an extension; an OPEN311_API_KEYS key): a submitter's deletion
+  request, by `email` and/or `phone` (optionally only on `service_request_id`): their contact
+  and every copy of it erased (storage.open311.forget_submitter, as `hailong privacy forget`),
+  the complaints kept.
 
 Personal data never leaves: descriptions and notes are masked (names too), no contact,
 chat or photo is shown, and a complaint or denunciation (Thanh tra's track) shows no text
@@ -23,13 +30,14 @@ import logging
 import math
 import re
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -54,7 +62,10 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 PREFIX = "/open311/v2"
-CHANNEL = "open311"  # Complaint.channel of the complaints filed here
+CHANNEL = o311.CHANNEL  # Complaint.channel and origin of the complaints filed here
+FORMATS = ("json", "xml")
+XML_TYPE = "application/xml; charset=utf-8"
+EMAIL_MAX = 254
 DESCRIPTION_MAX = 10_000  # as a chat's complaint (bot.engine.complaint.COMPLAINT_MAX)
 ADDRESS_MAX = 500
 NAME_MAX = 100
@@ -76,11 +87,82 @@ class Open311Error(Exception):
         self.status, self.description = status, description
 
 
-def _error_response(_request: Request, exc: Exception) -> JSONResponse:
+# --- the two forms of an answer ----------------------------------------------------------------
+
+# (root element, element of each item) of each kind of answer, as GeoReport v2 names them;
+# no item element: the root holds the one object's fields.
+SERVICES = ("services", "service")
+DEFINITION = ("service_definition", None)
+REQUESTS = ("service_requests", "request")
+ERRORS = ("errors", "error")
+DELETIONS = ("deletions", "deletion")  # the privacy extension
+_LIST_ITEM = {"attributes": "attribute", "values": "value"}
+
+# What XML 1.0 can hold (https://www.w3.org/TR/xml/#charsets): other control characters and
+# lone surrogates make a document no parser accepts, so they become U+FFFD.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: Any) -> str | None:
+    """A JSON value as XML element text: null is an empty element, booleans true/false."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    # A parser reads CR LF and a lone CR as LF: say so rather than let it change silently.
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _fill(parent: ET.Element, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        child = ET.SubElement(parent, name)
+        if isinstance(value, list):
+            for entry in value:
+                item = ET.SubElement(child, _LIST_ITEM.get(name, "item"))
+                if isinstance(entry, dict):
+                    _fill(item, entry)
+                else:
+                    item.text = xml_text(entry)
+        elif isinstance(value, dict):
+            _fill(child, value)
+        else:
+            child.text = xml_text(value)
+
+
+def xml_document(shape: tuple[str, str | None], data: Any) -> bytes:
+    """The answer as GeoReport v2's XML; ElementTree escapes &, < and > in all text."""
+    root_name, item_name = shape
+    root = ET.Element(root_name)
+    if item_name is None:
+        _fill(root, data)
+    else:
+        for fields in data:
+            _fill(ET.SubElement(root, item_name), fields)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def answer(
+    data: Any,
+    fmt: str,
+    shape: tuple[str, str | None],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The same data as JSON or as XML."""
+    if fmt == "xml":
+        return Response(
+            xml_document(shape, data), status_code=status, headers=headers, media_type=XML_TYPE
+        )
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def _error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Open311Error)
     headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
     body = [{"code": exc.status, "description": exc.description}]
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    fmt = "xml" if request.url.path.endswith(".xml") else "json"
+    return answer(body, fmt, ERRORS, exc.status, headers)
 
 
 def _bad(description: str) -> Open311Error:
@@ -226,6 +308,39 @@ def parse_request(data: dict[str, Any], unit_codes: set[str]) -> NewRequest:
         name=name,
         phone=phone,
     )
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A submitter's deletion request, checked: e-mail lower-cased, phone normalised."""
+
+    email: str | None
+    phone: str | None
+    codes: tuple[str, ...] = ()
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def parse_deletion(data: dict[str, Any]) -> Deletion:
+    email = _text(data, "email", EMAIL_MAX)
+    if email is not None:
+        email = email.lower()
+        if not _EMAIL.match(email):
+            raise _bad("email is not an e-mail address")
+    phone = None
+    given = _text(data, "phone", 32)
+    if given is not None:
+        phone = valid_phone(given)
+        if phone is None:
+            raise _bad("phone is not a Vietnamese phone number")
+    if email is None and phone is None:
+        raise _bad("email or phone is required: the contact the requests were filed with")
+    ids = _text(data, "service_request_id", 21 * PAGE_SIZE_MAX) or ""
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in ids.split(",") if c.strip()))
+    if len(codes) > PAGE_SIZE_MAX:
+        raise _bad(f"service_request_id: at most {PAGE_SIZE_MAX} comma-separated codes")
+    return Deletion(email=email, phone=phone, codes=codes)
 
 
 # --- routing to a named unit ----------------------------------------------------------------------
@@ -518,6 +633,23 @@ class Open311:
             limit=size,
         )
 
+    # --- a submitter's deletion request ---------------------------------------------------------
+
+    def forget(self, deletion: Deletion, api_key: str) -> int:
+        """Erase the submitter's data (storage.open311.forget_submitter): how many requests."""
+        client = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+        with session_scope(self.engine) as session:
+            done = o311.forget_submitter(
+                session,
+                email=deletion.email,
+                phone=deletion.phone,
+                actor=f"open311:{client}",
+                at=utcnow(),
+                codes=deletion.codes,
+            )
+        log.info("open311: a deletion request erased the submitter of %s requests", done.requests)
+        return done.requests
+
     # --- routes ---------------------------------------------------------------------------------
 
     def install(self, app: FastAPI) -> None:
@@ -526,15 +658,28 @@ class Open311:
 
     def router(self) -> APIRouter:
         api = APIRouter(prefix=PREFIX, tags=["open311"])
+        for fmt in FORMATS:
+            self._routes(api, fmt)
+        return api
+
+    def _routes(self, api: APIRouter, fmt: str) -> None:
+        """Every endpoint as `.{fmt}`: the same handlers, the answer in that form."""
         plugin = self
 
-        @api.get("/services.json")
-        async def services() -> JSONResponse:
+        @api.get(f"/services.{fmt}")
+        async def services() -> Response:
             """The unit catalogue as GeoReport v2 services (service_code = unit code)."""
-            return JSONResponse(await run_in_threadpool(plugin.services))
+            return answer(await run_in_threadpool(plugin.services), fmt, SERVICES)
+
+        @api.get(f"/services/{{service_code}}.{fmt}")
+        async def service_definition(service_code: str) -> Response:
+            """A service's definition: no attributes (every service's metadata is false)."""
+            if service_code not in await run_in_threadpool(plugin.unit_codes):
+                raise Open311Error(404, f"no service {service_code[:40]!r}: see services.{fmt}")
+            return answer({"service_code": service_code, "attributes": []}, fmt, DEFINITION)
 
         @api.post(
-            "/requests.json",
+            f"/requests.{fmt}",
             responses={
                 201: {"description": '[{"service_request_id", "service_notice", "account_id"}]'},
                 400: {"description": "Malformed body or invalid field"},
@@ -542,20 +687,13 @@ class Open311:
                 403: {"description": "api_key not accepted"},
             },
         )
-        async def create_request(request: Request) -> JSONResponse:
+        async def create_request(request: Request) -> Response:
             """File a complaint. Fields as GeoReport v2 (form-encoded, or JSON): api_key,
             service_code (optional here: the router picks the unit), description, lat/long,
             address_string, media_url; first_name, last_name, phone kept only with the
             extension field consent=true (email is never kept). Retried with the same
             `Idempotency-Key` header, or the same body within a minute: the same code."""
-            given = request.headers.get("x-api-key") or request.query_params.get("api_key")
-            if given is not None:
-                plugin.check_key(given)
-            data = await read_fields(request)
-            if given is None:
-                body_key = data.get("api_key")
-                plugin.check_key(body_key if isinstance(body_key, str) else "")
-                given = str(body_key)
+            data, given = await plugin.keyed_fields(request)
             req = parse_request(data, await run_in_threadpool(plugin.unit_codes))
             idem = (request.headers.get("idempotency-key") or "").strip()[:200] or None
             row, unit_name, created = await run_in_threadpool(plugin.create, req, given, idem)
@@ -566,26 +704,57 @@ class Open311:
                     "account_id": None,
                 }
             ]
-            return JSONResponse(body, status_code=201 if created else 200)
+            return answer(body, fmt, REQUESTS, 201 if created else 200)
 
-        @api.get("/requests.json")
-        async def list_requests(request: Request) -> JSONResponse:
+        @api.get(f"/requests.{fmt}")
+        async def list_requests(request: Request) -> Response:
             """Complaints with the GeoReport v2 filters (default: the last 90 days), newest
             first; `page` and `page_size` (at most 1000) page through them."""
             # Checking service_code reads the units: off the event loop, as every query.
             filters = await run_in_threadpool(plugin.filters, dict(request.query_params))
-            return JSONResponse(await run_in_threadpool(plugin.find, filters))
+            return answer(await run_in_threadpool(plugin.find, filters), fmt, REQUESTS)
 
-        @api.get("/requests/{request_id}.json")
-        async def get_request(request_id: str) -> JSONResponse:
+        @api.get(f"/requests/{{request_id}}.{fmt}")
+        async def get_request(request_id: str) -> Response:
             """One complaint, as a one-element list (as the spec says)."""
             code = request_id.strip().upper()
             found = await run_in_threadpool(plugin.find, o311.Filters(codes=[code], limit=1))
             if not found:
                 raise Open311Error(404, f"no service request {request_id[:40]!r}")
-            return JSONResponse(found)
+            return answer(found, fmt, REQUESTS)
 
-        return api
+        @api.post(
+            f"/privacy/delete.{fmt}",
+            responses={
+                200: {"description": '[{"requests_affected": n}]'},
+                400: {"description": "Neither email nor phone, or a malformed one"},
+                401: {"description": "api_key missing"},
+                403: {"description": "api_key not accepted"},
+            },
+        )
+        async def delete_personal_data(request: Request) -> Response:
+            """A submitter's deletion request (an extension of GeoReport v2), fields as for
+            requests: api_key, `email` and/or `phone`, optionally `service_request_id` (one
+            or several, comma-separated) to act only there. The contact, the citizen record
+            and every copy of the e-mail, phone and name are erased from the submitter's
+            requests; the complaints stay, anonymous. Answers how many requests were
+            affected (0 when none: asking again is harmless)."""
+            data, given = await plugin.keyed_fields(request)
+            deletion = parse_deletion(data)
+            affected = await run_in_threadpool(plugin.forget, deletion, given)
+            return answer([{"requests_affected": affected}], fmt, DELETIONS)
+
+    async def keyed_fields(self, request: Request) -> tuple[dict[str, Any], str]:
+        """The body's fields and the accepted API key (header, query or `api_key` field)."""
+        given = request.headers.get("x-api-key") or request.query_params.get("api_key")
+        if given is not None:
+            self.check_key(given)
+        data = await read_fields(request)
+        if given is None:
+            body_key = data.get("api_key")
+            self.check_key(body_key if isinstance(body_key, str) else "")
+            given = str(body_key)
+        return data, given
 
     def check_key(self, given: str) -> None:
         if not given:

@@ -32,6 +32,7 @@ def _register() -> None:
     app.add_typer(commands.outbox_app, name="outbox")
     app.add_typer(commands.catalogue_app, name="catalogue")
     app.add_typer(commands.staff_app, name="staff")
+    app.add_typer(commands.privacy_app, name="privacy")
     app.command("worker")(commands.worker)
     app.command("chat")(commands.chat)
     app.command("serve")(commands.serve)

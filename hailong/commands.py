@@ -305,6 +305,43 @@ def staff_link_code(
     typer.echo(f"(type it in the unit's Telegram group within {settings.link_code_ttl_hours:g} h)")
 
 
+privacy_app = typer.Typer(help="Citizens' deletion requests.", no_args_is_help=True)
+
+
+@privacy_app.command("forget")
+def privacy_forget(
+    email: Annotated[
+        str | None, typer.Option("--email", help="E-mail the Open311 requests were filed with")
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="Phone the Open311 requests were filed with")
+    ] = None,
+) -> None:
+    """A deletion request received by post, e-mail or at a counter, for complaints filed
+    through Open311: the submitter's contact, citizen record and every copy of their e-mail,
+    phone and name erased; the complaints stay, anonymous (the same as
+    POST /open311/v2/privacy/delete.json). A chat's citizen uses /xoa in the chat instead."""
+    from bot.engine.complaint import valid_phone
+    from storage.open311 import forget_submitter
+    from storage.types import utcnow
+
+    if email is None and phone is None:
+        raise UserError("give --email, --phone or both")
+    address = email.strip().lower() if email is not None else None
+    if address is not None and not _EMAIL.fullmatch(address):
+        raise UserError(f"not an e-mail address: {address!r}")
+    number = valid_phone(phone) if phone is not None else None
+    if phone is not None and number is None:
+        raise UserError(f"not a Vietnamese phone number: {phone!r}")
+    engine = open_database(get_settings())
+    with session_scope(engine) as session:
+        done = forget_submitter(session, email=address, phone=number, actor="cli", at=utcnow())
+    typer.echo(
+        f"{done.requests} Open311 requests: the submitter's personal data erased"
+        f" ({done.citizens} citizen records deleted); the complaints stay"
+    )
+
+
 def worker(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
 ) -> None:

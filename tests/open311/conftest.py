@@ -3,6 +3,7 @@ catalogue loaded, the router trained once per session, one Open311 API key."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,28 @@ def stored_nothing(engine: Engine) -> bool:
 def complaint(engine: Engine, code: str) -> Any:
     with engine.connect() as conn:
         return conn.execute(sa.select(Complaint).where(Complaint.code == code)).first()  # type: ignore[arg-type]
+
+
+def _readable(value: Any) -> str:
+    """A cell as text, JSON decoded (SQLite keeps JSON with \\u escapes, so a Vietnamese name
+    in a payload would not be seen as written)."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def traces(engine: Engine, needles: list[str]) -> list[str]:
+    """Every table, every column (as the chat deletion's test scans them): 'table: needle'
+    for each needle still found."""
+    found: list[str] = []
+    with engine.connect() as conn:
+        for name in sa.inspect(engine).get_table_names():
+            for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')):
+                blob = " ".join(_readable(v) for v in row).lower()
+                found += [f"{name}: {n}" for n in needles if n.lower() in blob]
+    return sorted(set(found))

@@ -80,8 +80,9 @@ def test_services_are_the_unit_catalogue_in_georeport_fields(api: Live) -> None:
     assert services["SXD"]["group"] == "Sở, ngành"
     assert "ổ gà" in services["SXD"]["keywords"].split(",")
     assert services["CAPNUOC"]["group"] == "Dịch vụ công ích"
-    # JSON only.
-    assert api.http.get(f"{BASE}/services.xml").status_code == 404
+    # XML too (tests/open311/test_open311_xml.py), and nothing else.
+    assert api.http.get(f"{BASE}/services.xml").status_code == 200
+    assert api.http.get(f"{BASE}/services.html").status_code == 404
 
 
 @SQLITE_ONLY
