@@ -180,6 +180,11 @@ class ComplaintDesk:
         result = self.router.route(text)
         ward = ward or result.ward
         unit, triage = result.unit, result.needs_triage
+        if not unit:
+            # Sent on purpose (a draft's «Gửi», Open311) though the router reads no complaint
+            # in it (result.kind: another language, an ad): the triage desk decides. (A unit
+            # named by an Open311 client is kept.)
+            unit, triage = TRIAGE_UNIT, True
         if not triage and unit == WARD_PARENT:
             # Commune-level matters go to the ward's people's committee; with no ward named,
             # the triage desk finds it.

@@ -6,10 +6,13 @@ Public API (see nlp/README.md)::
     router = load_router()              # trains the default model on first use, then caches it
     result = router.route("đường bị ngập nước quá, P.Bến Thành")
     result.unit, result.confidence, result.candidates, result.ward, result.masked_text
+    result.kind, result.multi_issue     # "greeting", "thanks", ... get no unit; several issues
 """
 
 from nlp.catalogue import Unit, load_catalogue
 from nlp.gazetteer import Ward, detect_ward
+from nlp.intent import KINDS
+from nlp.intent import detect as detect_intent
 from nlp.model import (
     CorpusError,
     ModelConfig,
@@ -24,6 +27,7 @@ from nlp.router import Router, RoutingResult, load_router
 from nlp.text import normalize, strip_diacritics
 
 __all__ = [
+    "KINDS",
     "CorpusError",
     "ModelConfig",
     "ModelError",
@@ -32,6 +36,7 @@ __all__ = [
     "TrainedModel",
     "Unit",
     "Ward",
+    "detect_intent",
     "detect_ward",
     "evaluate",
     "load_catalogue",

@@ -254,6 +254,10 @@ def route(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
+    if result.kind != "complaint":  # not routed: the kind (nlp.intent) in place of a unit
+        typer.echo(msg.ROUTE_UNIT.format(unit="-", name=result.kind))
+        typer.echo(msg.ROUTE_MASKED.format(text=result.masked_text))
+        return
     if result.needs_triage:
         typer.echo(
             msg.ROUTE_TRIAGE.format(

@@ -76,9 +76,17 @@ def test_confident_text_is_not_sent_to_triage(router: Router) -> None:
 
 
 def test_vague_text_goes_to_triage_at_the_default_threshold(router: Router) -> None:
-    result = router.route("alo alo")
+    result = router.route("tôi có việc cần hỏi")
+    assert result.kind == "complaint"
     assert result.needs_triage
     assert result.unit == "VPUBND"
+
+
+def test_a_greeting_is_not_routed(router: Router) -> None:
+    result = router.route("alo alo")
+    assert result.kind == "greeting"
+    assert (result.unit, result.needs_triage, result.candidates) == ("", False, [])
+    assert result.to_dict()["kind"] == "greeting"
 
 
 def test_message_with_several_issues_ranks_both_units(router: Router) -> None:
@@ -95,13 +103,15 @@ def test_message_with_several_issues_ranks_both_units(router: Router) -> None:
 )
 def test_routing_never_fails_on_odd_input(router: Router, text: str) -> None:
     result = router.route(text)
-    assert result.unit in router.units
+    # Odd input is no complaint (empty, spam, another script): no unit, nothing to triage.
+    assert result.unit in router.units or (result.unit == "" and result.kind != "complaint")
     assert 0.0 <= result.confidence <= 1.0
 
 
-def test_empty_text_goes_to_triage_with_zero_confidence(router: Router) -> None:
+def test_empty_text_is_not_routed(router: Router) -> None:
     result = router.route("   ")
-    assert result.needs_triage and result.confidence == 0.0
+    assert result.kind == "empty"
+    assert not result.needs_triage and result.unit == "" and result.confidence == 0.0
 
 
 def test_invalid_threshold_is_rejected(router: Router) -> None:
