@@ -93,6 +93,8 @@ class Refusal(StrEnum):
     EMPTY = "empty"  # an answer, reason or question with no text
     SAME_UNIT = "same_unit"  # transfer to the unit that holds it
     UNKNOWN_UNIT = "unknown_unit"
+    NOT_LEAD = "not_lead"  # assigning is the unit lead's (or an admin's)
+    BAD_ASSIGNEE = "bad_assignee"  # not an active staff member of the holding unit
 
 
 class Refused(Exception):
@@ -149,6 +151,7 @@ class Complaint:
     reminded: bool = False  # the due-date reminder went out (for the current due date)
     escalated: bool = False  # the overdue escalation went out (for the current due date)
     triage_alarmed: bool = False  # the 1-hour triage alarm went out
+    assignee: str | None = None  # the staff member of the holding unit it was given to (id)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -471,6 +474,7 @@ def _transfer(c: Complaint, e: Event, actor: Actor, now: datetime, policy: Polic
         # Never earlier than the due date in force (a reopened complaint restarted it).
         due_at=max(c.due_at, policy.due(c.received_at, multi=True)) if multi else c.due_at,
         accepted_at=None,
+        assignee=None,  # the assignee was the old unit's: the new unit's lead assigns again
         # The reminder and escalation belong to a due date: a new one gets its own.
         reminded=c.reminded and not multi,
         escalated=c.escalated and not multi,
@@ -591,6 +595,59 @@ _HANDLERS: dict[type[Any], Any] = {
     Escalate: _escalate,
     TriageAlarm: _triage_alarm,
 }
+
+
+# --- assignment inside the unit (the console's «Giao xử lý») -------------------------------
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A staff member a complaint may be given to, as the rule sees them."""
+
+    id: str
+    name: str
+    unit: str | None
+    role: Role = Role.STAFF
+    active: bool = True
+
+
+ASSIGNER_ROLES = frozenset({Role.LEAD, Role.ADMIN})
+
+
+def check_assign(complaint: Complaint, actor: Actor, assignee: Assignee | None = None) -> None:
+    """Raise `Refused` unless `actor` may give `complaint` to `assignee` (None: take it back):
+    an open complaint, a lead or admin who may act on it (`check_staff`: of the holding unit,
+    admins of any), and an active staff member, lead or admin of the holding unit. A transfer
+    clears the assignee (`_transfer`); a closed complaint keeps its last one, as a record."""
+    if complaint.status not in OPEN:
+        raise Refused(Refusal.STATE, f"assign in {complaint.status.value}")
+    check_staff(complaint, actor)
+    if actor.role not in ASSIGNER_ROLES:
+        raise Refused(Refusal.NOT_LEAD, f"role {actor.role.value}")
+    if assignee is None:
+        return
+    if assignee.unit != complaint.unit or assignee.role not in (Role.STAFF, *ASSIGNER_ROLES):
+        raise Refused(Refusal.BAD_ASSIGNEE, f"{assignee.id} of {assignee.unit or 'no unit'}")
+    if not assignee.active:
+        raise Refused(Refusal.BAD_ASSIGNEE, f"{assignee.id} inactive")
+
+
+def assign(complaint: Complaint, assignee: Assignee | None, actor: Actor, now: datetime) -> Change:
+    """Give the complaint to `assignee` (None: to nobody) after `check_assign`; the history
+    names them. No status change and nobody outside the unit is told."""
+    check_assign(complaint, actor, assignee)
+    new = replace(complaint, assignee=assignee.id if assignee else None)
+    entry = HistoryEntry(
+        "assign" if assignee else "unassign",
+        actor,
+        now,
+        complaint.status,
+        complaint.status,
+        complaint.unit,
+        complaint.unit,
+        assignee.name if assignee else "",
+    )
+    return Change(new, entry, [], card_changed=False)
 
 
 # --- the scheduler's view -------------------------------------------------------------------

@@ -8,6 +8,7 @@ audit row).
     POST /console/admin/questionnaires/publish ──▶ ensure_questionnaire (refused on a reword
                                               of a stored version: storage.catalogue's rule)
     GET  /console/admin/staff                 accounts; POST …/staff/{id}/active (0|1)
+    POST /console/admin/staff/{id}/sign-out   end every session of the account
     POST /console/admin/staff/invite          account + one-time link ──▶ GET|POST
     GET  /console/invite/{token}              the invitee sets a password (no session yet)
     GET  /console/admin/units                 units with their ward counts;
@@ -275,6 +276,21 @@ async def staff_active(request: Request, user: FormUser, staff_id: int) -> Respo
         return _staff_page(request, user, refused=t.ADMIN_NOT_FOUND, status=404)
     notice = (t.S_REACTIVATED if active else t.S_DEACTIVATED).format(name=name)
     return _staff_page(request, user, notice=notice)
+
+
+@router.post("/admin/staff/{staff_id}/sign-out", response_class=HTMLResponse)
+def staff_sign_out(request: Request, user: FormUser, staff_id: int) -> Response:
+    """«Đăng xuất mọi nơi»: every console cookie of the account issued until now is refused
+    (a lost phone, a shared computer), audit-logged."""
+    _admin(user)
+    with session_scope(state_of(request).engine) as db:
+        row = queries.sign_out_everywhere(db, staff_id, f"staff:{user.id}")
+        name = row.name if row is not None else ""
+    if row is None:
+        return _staff_page(request, user, refused=t.ADMIN_NOT_FOUND, status=404)
+    if staff_id == user.id:  # this very session ended too
+        return RedirectResponse("/console/login", status_code=303)
+    return _staff_page(request, user, notice=t.S_SIGNED_OUT.format(name=name))
 
 
 @router.post("/admin/staff/invite", response_class=HTMLResponse)

@@ -35,8 +35,9 @@ class LoginRequired(Exception):
 
 def current_user(request: Request) -> ConsoleUser:
     """The signed-in user of this request: a valid session cookie (signature, age) of an
-    account that is still active with the same password. Read from the database on every
-    request, so a deactivated account's session stops working at once."""
+    account that is still active with the same password, issued after the account's last
+    cut (`sessions_valid_after`). Read from the database on every request, so a deactivated
+    account's session stops working at once, and stays ended when it is reactivated."""
     state = request.app.state.console
     if state.sessions is None:
         raise LoginRequired
@@ -50,6 +51,7 @@ def current_user(request: Request) -> ConsoleUser:
             or not staff.active
             or staff.password_hash is None
             or fingerprint(staff.password_hash) != session.fingerprint
+            or not session.valid_after(staff.sessions_valid_after)
         ):
             raise LoginRequired
         unit = db.get(Unit, staff.unit_id) if staff.unit_id is not None else None

@@ -35,6 +35,7 @@ FILTER_WARD: Final = "Phường/xã"
 FILTER_FROM: Final = "Từ ngày"
 FILTER_TO: Final = "Đến ngày"
 FILTER_TEXT: Final = "Tìm trong nội dung"
+FILTER_MINE: Final = "Giao cho tôi"
 FILTER_BUTTON: Final = "Lọc"
 COL_CODE: Final = "Mã"
 COL_STATUS: Final = "Trạng thái"
@@ -42,6 +43,7 @@ COL_WARD: Final = "Phường/xã"
 COL_RECEIVED: Final = "Ngày nhận"
 COL_DUE: Final = "Hạn trả lời"
 COL_TEXT: Final = "Nội dung"
+COL_ASSIGNEE: Final = "Người xử lý"
 EMPTY_INBOX: Final = "Không có phản ánh nào."
 PAGE_OF: Final = "Trang {page}/{pages} · {total} phản ánh"
 PAGE_OF_MANY: Final = "Trang {page} · hơn {total} phản ánh"
@@ -92,6 +94,22 @@ ACTION_TEXT: Final = {
     "reject": "Lý do và hướng dẫn cho công dân",
 }
 TRANSFER_TO: Final = "Chuyển đến đơn vị"
+
+# Assignment inside the unit (a lead gives a complaint to one of the unit's staff).
+ASSIGNEE: Final = "Người xử lý"
+UNASSIGNED: Final = "Chưa giao"
+ASSIGN: Final = "Giao xử lý"
+ASSIGN_TO: Final = "Giao cho"
+ASSIGN_NOBODY: Final = "— Không giao cho ai —"
+ASSIGN_BUTTON: Final = "Giao"
+ASSIGNED: Final = "Đã giao cho {name}."
+UNASSIGNED_DONE: Final = "Đã bỏ giao xử lý."
+HISTORY_ACTIONS: Final = {"assign": "Giao xử lý", "unassign": "Bỏ giao xử lý"}
+ASSIGN_REFUSED: Final = {
+    "not_lead": "Chỉ lãnh đạo đơn vị (hoặc quản trị) được giao xử lý.",
+    "bad_assignee": "Người được giao phải là cán bộ đang hoạt động của đơn vị đang giữ phản ánh.",
+    "state": "Phản ánh đã đóng ({status}); không giao lại được.",
+}
 DONE: Final = "Đã thực hiện: {action}."
 REFUSED: Final = "Không thực hiện được: {reason}"
 
@@ -141,6 +159,8 @@ S_REACTIVATE: Final = "Cho hoạt động lại"
 S_DEACTIVATED: Final = "Đã ngừng tài khoản {name}."
 S_REACTIVATED: Final = "Đã cho tài khoản {name} hoạt động lại."
 S_NOT_SELF: Final = "Không thể tự ngừng tài khoản của chính mình."
+S_SIGN_OUT: Final = "Đăng xuất mọi nơi"
+S_SIGNED_OUT: Final = "Đã kết thúc mọi phiên đăng nhập của {name}."
 U_KIND: Final = "Loại"
 U_WARDS: Final = "Số phường/xã"
 U_LINK_CODE: Final = "Tạo mã liên kết nhóm Telegram"

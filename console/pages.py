@@ -6,6 +6,8 @@
     POST /console/c/{id}/act accept | transfer | request_info | answer | reject
                              ──▶ bot.desk.act: the same rules as the Telegram cards
     POST /console/c/{id}/contact   name and phone, audit-logged
+    POST /console/c/{id}/assign    a lead gives it to one of the unit's staff
+                             ──▶ complaints.lifecycle.assign (who may, to whom)
 
 Staff and leads see their unit's complaints only (another unit's: 404, logged); analysts
 never reach a complaint. Every POST carries the session's CSRF token.
@@ -160,7 +162,9 @@ def login(
             store.audit(db, f"ip:{address}", queries.LOGIN_FAILED, f"email:{email}", {}, now)
             return _login_page(request, next, t.LOGIN_FAILED, 401, email)
         store.audit(db, f"staff:{staff.id}", "console.login", f"ip:{address}", {}, now)
-        cookie = state.sessions.issue(staff.id, staff.password_hash)
+        staff_id, password_hash, cut = staff.id, staff.password_hash, staff.sessions_valid_after
+    # Outside the transaction: right after a cut the cookie waits for the cut's second.
+    cookie = state.sessions.issue(staff_id, password_hash, not_before=cut)
     response = RedirectResponse(local_path(next), status_code=303)
     _cookie(response, state, SESSION_COOKIE, cookie, state.sessions.max_age)
     response.delete_cookie(LOGIN_COOKIE, path="/console")
@@ -264,6 +268,7 @@ def inbox(
     until: Annotated[str, Query(alias="to", max_length=10)] = "",
     done: str = "",
     q: str = "",
+    mine: str = "",
     page: int = 1,
 ) -> Response:
     if user.role == "analyst" and state_of(request).dashboard:
@@ -272,8 +277,12 @@ def inbox(
     state = state_of(request)
     policy = state.desk.policy
     known = {s.value for s in lc.Status} | {"open", "closed"}
+    mine_only = mine == "1"
+    scope = _inbox_scope(user)
+    if mine_only and scope is None and user.unit_id is not None:
+        scope = user.unit_id  # an assignee is of the complaint's unit: an admin's own
     f = queries.InboxFilter(
-        unit_id=_inbox_scope(user),
+        unit_id=scope,
         status=status if status in known else "",
         overdue=overdue == "1",
         ward=ward[:64],
@@ -281,12 +290,16 @@ def inbox(
         until=_day(until, policy, end=True),
         text=q.strip()[:200],
         page=max(1, min(page, 100_000)),
+        assignee_id=user.id if mine_only else None,
     )
     now = utcnow()
     with Session(state.engine) as db:
         found = queries.inbox(db, f, now)
         names = store.unit_names(db)
         units = store.all_units(db).by_id
+        assignees = queries.staff_names(
+            db, {r.assignee_id for r in found.rows if r.assignee_id is not None}
+        )
         rows = [
             {
                 "row": r,
@@ -295,6 +308,7 @@ def inbox(
                 "received": local_day(r.received_at),
                 "due": local_day(r.due_at),
                 "countdown": countdown(r, now, policy),
+                "assignee": assignees.get(r.assignee_id, "") if r.assignee_id else "",
                 "text": r.masked_text[:160] + ("…" if len(r.masked_text) > 160 else ""),
             }
             for r in found.rows
@@ -306,6 +320,7 @@ def inbox(
         "from": since if f.since else "",
         "to": until if f.until else "",
         "q": f.text,
+        "mine": "1" if mine_only else "",
     }
     kept = {k: v for k, v in params.items() if v}
 
@@ -383,6 +398,12 @@ def _complaint_page(
         unit = units.by_id.get(row.unit_id)
         facts = store.facts(row, unit.code if unit else "")
         actor = actor_of(user)
+        try:
+            lc.check_assign(facts, actor)
+            colleagues = queries.unit_staff(db, row.unit_id)
+        except lc.Refused:
+            colleagues = None  # no form: not a lead here, or closed
+        assignee = queries.assignee(db, row.assignee_id) if row.assignee_id else None
         actions = []
         for action in STAFF_ACTIONS:
             try:
@@ -394,7 +415,8 @@ def _complaint_page(
         events = [
             {
                 "at": local_day(e.at, with_time=True),
-                "action": msg.ACTION_LABELS.get(e.action, e.action),
+                "action": t.HISTORY_ACTIONS.get(e.action)
+                or msg.ACTION_LABELS.get(e.action, e.action),
                 "who": e.actor_name or e.actor_kind,
                 "status": msg.STATUS_LABELS.get(e.to_status, e.to_status),
                 "units": f"{e.from_unit} → {e.to_unit}"
@@ -424,6 +446,8 @@ def _complaint_page(
             "actions": actions,
             "targets": targets,
             "can_contact": _may_act(facts, actor),
+            "assignee": assignee.name if assignee else "",
+            "colleagues": colleagues,
             "contact": contact,
             "notice": notice,
             "refused": refused,
@@ -451,6 +475,8 @@ def complaint(
     notice = ""
     if ok in STAFF_ACTIONS:
         notice = t.DONE.format(action=t.ACTION_BUTTONS[ok])
+    elif ok == "assign":
+        notice = t.DONE.format(action=t.ASSIGN)
     reason = ""
     if refused in msg.STAFF_REFUSED:
         reason = t.REFUSED.format(reason=msg.STAFF_REFUSED[refused].format(status="…"))
@@ -529,6 +555,62 @@ def contact(request: Request, user: FormUser, complaint_id: int) -> Response:
             store.audit(db, f"staff:{user.id}", "complaint.contact_viewed", row.code, {})
             shown = (row.contact_name or "", row.contact_phone or "")
     return _complaint_page(request, user, complaint_id, contact=shown)
+
+
+@router.post("/c/{complaint_id}/assign", response_class=HTMLResponse)
+async def assign(request: Request, user: FormUser, complaint_id: int) -> Response:
+    """A lead gives the complaint to one of the unit's active staff (an empty choice: to
+    nobody). Who may and to whom is `complaints.lifecycle.assign`'s; the history and the
+    audit log name both. Another unit's complaint: 404, as the other actions."""
+    form = await request.form()
+    chosen = str(form.get("staff") or "").strip()[:20]
+    state = state_of(request)
+    refusal: lc.Refusal | None = lc.Refusal.STATE
+    for _ in range(ATTEMPTS):
+        try:
+            with session_scope(state.engine) as db:
+                row = visible(db, user, complaint_id, request)
+                refusal = _assign(db, row, user, chosen, state.desk.policy)
+                break
+        except (store.StaleComplaint, IntegrityError) as exc:
+            log.info("console assignment redone: %s", exc)
+    if refusal is None:
+        return RedirectResponse(f"/console/c/{complaint_id}?ok=assign", status_code=303)
+    with Session(state.engine) as db:
+        row_now = db.get(Complaint, complaint_id)
+        label = msg.STATUS_LABELS.get(row_now.status, row_now.status) if row_now else "…"
+    reasons = {**msg.STAFF_REFUSED, **t.ASSIGN_REFUSED}
+    reason = reasons.get(refusal.value, msg.STAFF_REFUSED["unknown"]).format(status=label)
+    code = 403 if refusal in (lc.Refusal.NOT_LEAD, lc.Refusal.NOT_STAFF) else 409
+    return _complaint_page(
+        request, user, complaint_id, refused=t.REFUSED.format(reason=reason), status=code
+    )
+
+
+def _assign(
+    db: Session, row: Complaint, user: ConsoleUser, chosen: str, policy: lc.Policy
+) -> lc.Refusal | None:
+    """One assignment through the rule, stored like an action (optimistic lock, history row,
+    audit row); the refusal, if any, audit-logged."""
+    now = utcnow()
+    facts = store.facts(row, store.unit_code_of(db, row))
+    target = queries.assignee(db, int(chosen)) if chosen.isdigit() and len(chosen) < 10 else None
+    try:
+        if chosen and target is None:
+            raise lc.Refused(lc.Refusal.BAD_ASSIGNEE, f"no staff {chosen!r}")
+        change = lc.assign(facts, target, actor_of(user), now)
+    except lc.Refused as exc:
+        detail = {"action": "assign", "reason": exc.reason.value, "assignee": chosen}
+        store.audit(db, f"staff:{user.id}", "complaint.refused", row.code, detail, now)
+        return exc.reason
+    if change.complaint.assignee == facts.assignee:
+        return None  # already theirs (a second click): no new history row
+    store.write_facts(db, row, change.complaint, policy, now, row.unit_id)
+    store.add_history(db, row, change.history, user.id)
+    to = f"staff:{target.id}" if target else None
+    store.audit(db, f"staff:{user.id}", f"complaint.{change.history.action}", row.code,
+                {"assignee": to}, now)  # fmt: skip
+    return None
 
 
 @router.get("/c/{complaint_id}/photo/{index}")

@@ -2,7 +2,10 @@
 
 A session is a signed, timestamped cookie holding the staff id, a random nonce and a short
 fingerprint of the password hash: nothing is kept in server memory, so every worker reads
-it, and a changed password ends the sessions opened with the old one. The CSRF token of a
+it, and a changed password ends the sessions opened with the old one. The account's
+`sessions_valid_after` (set on deactivation, reactivation, a role, unit or password change,
+«sign out everywhere») refuses every cookie whose signed issue time is before it, so a
+reactivated account does not get its old cookies back. The CSRF token of a
 session is an HMAC of its nonce (bound to the session); the sign-in form, which has no
 session yet, uses a signed double-submit token instead.
 """
@@ -12,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -59,11 +64,21 @@ def session_key(settings: Settings) -> bytes | None:
     return None
 
 
+# A sign-in right after a cut waits for the cut's second at most this long (a longer wait
+# means clocks that disagree: the cookie is issued, and refused until the cut has passed).
+_MAX_WAIT = 1.0
+
+
 @dataclass(frozen=True)
 class Session:
     staff_id: int
     nonce: str
     fingerprint: str
+    issued_at: datetime  # signed with the cookie (itsdangerous' timestamp, whole seconds)
+
+    def valid_after(self, cut: datetime | None) -> bool:
+        """Issued at or after the account's cut (None: no cut)."""
+        return cut is None or self.issued_at >= cut
 
 
 class Sessions:
@@ -75,7 +90,15 @@ class Sessions:
         self._session = URLSafeTimedSerializer(key, salt="hailong.console.session")
         self._login = URLSafeTimedSerializer(key, salt="hailong.console.login")
 
-    def issue(self, staff_id: int, password_hash: str | None) -> str:
+    def issue(
+        self, staff_id: int, password_hash: str | None, not_before: datetime | None = None
+    ) -> str:
+        """A session cookie. `not_before`: the account's cut (a whole second); a cookie stamped
+        before it would be refused, so the sign-in waits until then (under a second)."""
+        if not_before is not None:
+            wait = not_before.timestamp() - time.time()
+            if wait > 0:
+                time.sleep(min(wait, _MAX_WAIT))
         nonce = secrets.token_urlsafe(16)
         return self._session.dumps([staff_id, nonce, fingerprint(password_hash)])
 
@@ -84,9 +107,10 @@ class Sessions:
         if not cookie:
             return None
         try:
-            data: Any = self._session.loads(cookie, max_age=self.max_age)
+            data: Any
+            data, issued = self._session.loads(cookie, max_age=self.max_age, return_timestamp=True)
             staff_id, nonce, fp = data
-            return Session(int(staff_id), str(nonce), str(fp))
+            return Session(int(staff_id), str(nonce), str(fp), issued)
         except (BadSignature, ValueError, TypeError):
             return None
 

@@ -1,6 +1,6 @@
 """The console admin pages' reads and writes: stored questionnaire versions with their answer
-counts, staff accounts (list, deactivate, reactivate), units with their wards. Every write is
-audit-logged here, so the CLI and the console leave the same trail."""
+counts, staff accounts (list, deactivate, reactivate, sign out everywhere), units with their
+wards. Every write is audit-logged here, so the CLI and the console leave the same trail."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.complaints import audit
+from storage.complaints import audit, end_sessions
 from storage.models import (
     Answer,
     QuestionnaireVersion,
@@ -97,15 +97,29 @@ def staff_list(session: Session) -> list[StaffRow]:
 
 
 def set_active(session: Session, staff_id: int, active: bool, actor: str) -> Staff | None:
-    """Deactivate or reactivate an account (its console sessions end at once: every request
-    reads `active`); None when there is no such account."""
+    """Deactivate or reactivate an account; None when there is no such account. Either way
+    its console sessions end for good: every request reads `active`, and the cut
+    (`sessions_valid_after`) keeps a reactivation from reviving cookies issued before."""
     staff = session.get(Staff, staff_id)
     if staff is None:
         return None
     staff.active = active
+    end_sessions(staff)
     session.add(staff)
     action = "staff.reactivate" if active else "staff.remove"
     audit(session, actor, action, f"staff:{staff_id}", {})
+    return staff
+
+
+def sign_out_everywhere(session: Session, staff_id: int, actor: str) -> Staff | None:
+    """End every console session of an account (a lost phone, a shared computer), audit-
+    logged; None when there is no such account."""
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        return None
+    end_sessions(staff)
+    session.add(staff)
+    audit(session, actor, "staff.sessions_ended", f"staff:{staff_id}", {})
     return staff
 
 
@@ -195,6 +209,7 @@ def accept_invitation(
         return None
     row.used_at = now
     staff.password_hash, staff.active = password_hash, True
+    end_sessions(staff, now)  # a new password: sessions of an earlier one end
     session.add_all([row, staff])
     audit(session, f"staff:{staff.id}", "staff.invitation_used", f"ip:{address}", {}, now)
     return staff

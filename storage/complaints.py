@@ -129,6 +129,17 @@ def leads_of_unit(session: Session, unit_id: int) -> list[Staff]:
     return list(session.exec(query).all())
 
 
+def end_sessions(staff: Staff, at: datetime | None = None) -> None:
+    """Refuse the account's console sessions issued before `at` (now). A cookie's issue time
+    has whole seconds (itsdangerous): the cut is rounded up to the next second, so a cookie
+    of this very second is refused too, and a sign-in waits for that second to pass
+    (`console.sessions.Sessions.issue`)."""
+    at = at or utcnow()
+    cut = at.replace(microsecond=0) + timedelta(seconds=1 if at.microsecond else 0)
+    before = staff.sessions_valid_after
+    staff.sessions_valid_after = cut if before is None else max(before, cut)
+
+
 def add_staff(
     session: Session,
     *,
@@ -155,6 +166,14 @@ def add_staff(
     staff = staff or by_email
     if staff is None:
         staff = Staff(name=name, telegram_user_id=telegram_id, email=email)
+    unit_id = unit.id if unit is not None else None
+    if staff.id is not None and (
+        staff.role != role
+        or staff.unit_id != unit_id
+        or not staff.active
+        or (password_hash is not None and password_hash != staff.password_hash)
+    ):
+        end_sessions(staff, at)  # a session of the old role, unit or password ends
     if telegram_id is not None:
         staff.telegram_user_id = telegram_id
     if email is not None:
@@ -162,7 +181,7 @@ def add_staff(
     if password_hash is not None:
         staff.password_hash = password_hash
     staff.name, staff.role, staff.active = name, role, True
-    staff.unit_id = unit.id if unit is not None else None
+    staff.unit_id = unit_id
     session.add(staff)
     session.flush()
     detail: dict[str, Any] = {"unit": unit_code, "role": role}
@@ -177,6 +196,7 @@ def remove_staff(session: Session, telegram_id: int, at: datetime | None = None)
     if staff is None:
         return False
     staff.active = False
+    end_sessions(staff, at)
     session.add(staff)
     audit(session, "cli", "staff.remove", f"staff:{staff.id}", {}, at)
     return True
@@ -306,6 +326,7 @@ def facts(row: Complaint, unit_code: str) -> lc.Complaint:
         reminded=row.reminded,
         escalated=row.escalated,
         triage_alarmed=row.triage_alarmed,
+        assignee=str(row.assignee_id) if row.assignee_id is not None else None,
     )
 
 
@@ -339,6 +360,7 @@ def write_facts(
         "reminded": new.reminded,
         "escalated": new.escalated,
         "triage_alarmed": new.triage_alarmed,
+        "assignee_id": int(new.assignee) if new.assignee is not None else None,
         "next_check_at": lc.next_check(new, policy),
         "version": row.version + 1,
         "updated_at": now,

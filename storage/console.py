@@ -58,6 +58,7 @@ class InboxFilter:
     until: datetime | None = None
     text: str = ""
     page: int = 1
+    assignee_id: int | None = None  # «assigned to me»: this staff member's only
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def inbox(session: Session, f: InboxFilter, now: datetime) -> InboxPage:
             Complaint.status.in_([s.value for s in lc.OPEN]),  # type: ignore[attr-defined]
             Complaint.due_at < now,
         )
+    if f.assignee_id is not None:  # with the unit: ix_complaint_unit_assignee, due order
+        query = query.where(Complaint.assignee_id == f.assignee_id)
     if f.ward:
         query = query.where(Complaint.ward_code == f.ward)
     if f.since is not None:
@@ -144,3 +147,49 @@ def transfer_targets(session: Session, row: Complaint) -> list[Unit]:
     return [
         u for u in units if u.id != row.unit_id and (u.kind in kinds or u.code == row.ward_code)
     ]
+
+
+# --- assignment inside the unit ------------------------------------------------------------
+
+ASSIGNABLE_ROLES = ("staff", "lead", "admin")
+
+
+@dataclass(frozen=True)
+class Colleague:
+    id: int
+    name: str
+    role: str
+
+
+def unit_staff(session: Session, unit_id: int) -> list[Colleague]:
+    """The unit's active staff a lead may give a complaint to (the form's list), by name."""
+    rows = session.exec(
+        select(Staff)
+        .where(
+            Staff.unit_id == unit_id,
+            Staff.active.is_(True),  # type: ignore[attr-defined]
+            Staff.role.in_(ASSIGNABLE_ROLES),  # type: ignore[attr-defined]
+        )
+        .order_by(Staff.name, Staff.id)  # type: ignore[arg-type]
+    ).all()
+    return [Colleague(s.id or 0, s.name, s.role) for s in rows]
+
+
+def assignee(session: Session, staff_id: int) -> lc.Assignee | None:
+    """A staff member as the assignment rule sees them (unit code, role, active); None when
+    there is no such account. A role the rules do not know counts as an analyst's."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or staff.id is None:
+        return None
+    unit = session.get(Unit, staff.unit_id) if staff.unit_id is not None else None
+    roles = {r.value for r in lc.Role}
+    role = lc.Role(staff.role) if staff.role in roles else lc.Role.ANALYST
+    return lc.Assignee(str(staff.id), staff.name, unit.code if unit else None, role, staff.active)
+
+
+def staff_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Names of the given accounts (an inbox page's assignees), in one query."""
+    if not ids:
+        return {}
+    rows = session.exec(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))  # type: ignore[union-attr]
+    return {i: n for i, n in rows if i is not None}

@@ -351,6 +351,8 @@ class Complaint(SQLModel, table=True):
         # it every dossier scanned the complaint table (558 of 916 ms of a demo report).
         Index("ix_complaint_dossier", "dossier_id"),
         Index("ix_complaint_chat", "channel", "external_id"),
+        # The inbox's «Giao cho tôi» (assigned to me) filter, soonest due first (revision 0016).
+        Index("ix_complaint_unit_assignee", "unit_id", "assignee_id", "due_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -363,6 +365,9 @@ class Complaint(SQLModel, table=True):
     anonymous: bool = False
     origin: str = Field(default="chat", max_length=20)  # chat | dossier_reason | demo
     unit_id: int = Field(foreign_key="unit.id")
+    # A staff member of the holding unit a lead gave it to (revision 0016); a transfer clears
+    # it (complaints.lifecycle).
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     units_involved: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     predicted_unit: str | None = Field(default=None, max_length=32)
     confidence: float | None = None
@@ -441,6 +446,9 @@ class Staff(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=400)
     active: bool = True
     created_at: datetime = _ts()
+    # Console sessions issued before this are refused (revision 0016): set on deactivation,
+    # reactivation, a role, unit or password change and «sign out everywhere».
+    sessions_valid_after: datetime | None = _ts(nullable=True)
 
 
 class UnitGroup(SQLModel, table=True):
