@@ -4,7 +4,7 @@ reports/rollup.py rebuilds these tables from the report's own statements; the co
 dashboard sums them instead of scanning every answer (issue 15: p95 < 200 ms over 10M answers).
 
 Revision ID: 0018_report_rollup
-Revises: 0015_console_search
+Revises: 0016_console_accounts
 Create Date: 2026-12-04 20:20:00
 
 """
@@ -19,7 +19,7 @@ import storage.types
 
 # revision identifiers, used by Alembic.
 revision: str = "0018_report_rollup"
-down_revision: str | Sequence[str] | None = "0015_console_search"
+down_revision: str | Sequence[str] | None = "0016_console_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
