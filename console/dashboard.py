@@ -286,10 +286,12 @@ def complaints_json(
 
 
 @router.get("/console/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, user: UserDep, settings: SettingsDep) -> HTMLResponse:
+def dashboard_page(request: Request, user: UserDep, settings: SettingsDep) -> Response:
     """The dashboard: a shell whose charts `dashboard.js` draws from the JSON endpoints."""
     allow(user, *REPORT_ROLES)
-    return TEMPLATES.TemplateResponse(
+    from console.pages import render  # the console's layout: header, links, sign-out form
+
+    return render(
         request,
         "dashboard.html",
         {
