@@ -143,7 +143,9 @@ def test_satisfaction_json_is_the_report_build_report_and_the_cli_make(
         "--from", "2026-01-01", "--to", "2026-12-31",
     )  # fmt: skip
     assert printed.exit_code == 0, printed.output
-    assert without(got, "generated_at", "figures_as_of") == without(json.loads(printed.stdout), "generated_at")
+    assert without(got, "generated_at", "figures_as_of") == without(
+        json.loads(printed.stdout), "generated_at"
+    )
     # Not an empty document that would trivially match: the demo's units and months are in.
     assert len(got["units"]) >= 10 and got["overall"]["respondents"] > 0
     assert any(r["overall_index"]["small_n"] for r in got["units"])

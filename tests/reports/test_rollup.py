@@ -203,7 +203,9 @@ def test_a_zone_with_daylight_saving_on_sqlite(sqlite_url: str) -> None:
     assert counts is not None
     for low, high in [(date(2026, 3, 20), date(2026, 4, 3)), (None, None)]:
         live = build_report(engine, specs(["unit,day", "month"]), low, high, **options)
-        stored = build_report(engine, specs(["unit,day", "month"]), low, high, **options, rollup=counts)
+        stored = build_report(
+            engine, specs(["unit,day", "month"]), low, high, **options, rollup=counts
+        )
         assert stored.rollup_built_at is not None
         same(live, stored)
     engine.dispose()
