@@ -127,25 +127,7 @@ COMMAND_WORDS: Final[dict[str, tuple[str, ...]]] = {
     "cancel": ("huỷ", "hủy", "/huy", "cancel", "huỷ phản ánh", "hủy phản ánh"),
 }
 
-# Short messages that are a greeting or thanks, not a complaint (folded, without diacritics).
-SMALL_TALK: Final = frozenset(
-    {
-        "xin chao",
-        "chao",
-        "chao ban",
-        "hello",
-        "hi",
-        "alo",
-        "cam on",
-        "cam on ban",
-        "cam on nhieu",
-        "thanks",
-        "thank you",
-        "ok cam on",
-        "tam biet",
-        "bye",
-    }
-)
+# The answer to a greeting (what is a greeting: nlp.intent).
 SMALL_TALK_REPLY: Final = "Xin chào Ông/Bà! Hệ thống luôn sẵn sàng hỗ trợ."
 
 # --- complaints (phản ánh, kiến nghị): the citizen's side ---
@@ -407,4 +389,28 @@ OPEN311_ADDRESS: Final = "Địa chỉ: {address}"
 OPEN311_CONSENT: Final = (
     "Đồng ý (consent=true qua Open311) cho đơn vị xử lý dùng họ tên, số điện thoại để liên hệ "
     "về phản ánh này."
+)
+
+# --- messages that are no complaint (nlp.intent): the chat answers them itself ---
+# A greeting gets SMALL_TALK_REPLY and the menu.
+THANKS_REPLY: Final = (
+    "Dạ, không có chi ạ. Chúc Ông/Bà một ngày tốt lành! Khi cần, Ông/Bà cứ nhắn vào đây."
+)
+SURVEY_EXPLAINED: Final = (
+    "Khảo sát do chính quyền Thành phố Hồ Chí Minh thực hiện để đo mức độ hài lòng của người "
+    "dân với dịch vụ hành chính công và cải thiện chất lượng phục vụ.\n"
+    "• Câu trả lời được dùng ẩn danh: báo cáo chỉ có số liệu tổng hợp, không có tên, số điện "
+    "thoại hay tài khoản chat của Ông/Bà.\n"
+    "• Trả lời là tự nguyện, chỉ vài phút; có thể «bỏ qua» một câu, «dừng» để tạm dừng, "
+    "/xoa để xoá thông tin cá nhân.\n"
+    "• Muốn cơ quan xử lý và trả lời một việc cụ thể, Ông/Bà chọn «Gửi phản ánh»."
+)
+SPAM_REPLY: Final = (
+    "Hệ thống chỉ tiếp nhận khảo sát và phản ánh, kiến nghị gửi chính quyền; tin nhắn này "
+    "không được ghi nhận."
+)
+NOT_VIETNAMESE: Final = (
+    "Hệ thống hiện chỉ hỗ trợ tiếng Việt. Xin Ông/Bà nhắn bằng tiếng Việt (gõ không dấu cũng "
+    "được).\n"
+    "This service works in Vietnamese only. Please write in Vietnamese (without accents is fine)."
 )

@@ -34,6 +34,7 @@ from bot.engine.types import (
     SubmitComplaint,
     Turn,
 )
+from nlp import intent
 from nlp.gazetteer import Ward, default_detector, nearest_wards
 from nlp.pii import mask_pii
 
@@ -84,6 +85,35 @@ def valid_phone(text: str) -> str | None:
     elif digits.startswith("84"):
         digits = "0" + digits[2:]
     return digits
+
+
+# What the chat says to a message that is no complaint (nlp.intent), by its kind; empty text
+# gets no words of its own (the caller shows what can be done).
+_NOT_A_COMPLAINT = {
+    intent.GREETING: msg.SMALL_TALK_REPLY,
+    intent.THANKS: msg.THANKS_REPLY,
+    intent.SURVEY_QUESTION: msg.SURVEY_EXPLAINED,
+    intent.SPAM: msg.SPAM_REPLY,
+    intent.FOREIGN: msg.NOT_VIETNAMESE,
+}
+# In a draft these are said to the bot, not about the matter: answered, not added to it.
+_NOT_CONTENT = frozenset({intent.GREETING, intent.THANKS, intent.SURVEY_QUESTION})
+
+
+def kind_of(inbound: Inbound) -> str:
+    """What a message is (`nlp.intent.detect`): a tapped button, a photo or a location is
+    never small talk, so it counts as a complaint's."""
+    if inbound.choice is not None or inbound.attachments or inbound.location is not None:
+        return intent.COMPLAINT
+    return intent.detect(inbound.text)
+
+
+def answer_not_a_complaint(turn: Turn, kind: str) -> None:
+    """The chat's own answer to a greeting, thanks, a question about the survey, spam (one
+    short reply, nothing stored) or another language (in Vietnamese and English)."""
+    text = _NOT_A_COMPLAINT.get(kind)
+    if text is not None:
+        turn.replies.append(Reply(text))
 
 
 def describes_something(text: str) -> bool:
@@ -223,6 +253,12 @@ def _on_content(
         draft.photos.append((kind, ref[:2000]))
         added = True
     text = inbound.text.strip() if inbound.choice is None else ""
+    if text and not added:
+        kind = intent.detect(text)
+        if kind in _NOT_CONTENT:  # "cảm ơn" after the last part: the draft stays as it is
+            answer_not_a_complaint(turn, kind)
+            _prompt(turn)
+            return
     if text:
         used = sum(len(p) for p in draft.parts)
         if used + len(text) > COMPLAINT_MAX:

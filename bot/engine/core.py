@@ -39,6 +39,7 @@ from bot.engine.types import (
     SubmitComplaint,
     Turn,
 )
+from nlp import intent
 from survey.model import Choice, Question, Questionnaire, QuestionType
 
 # Button payloads, short enough for Telegram's 64-byte callback_data.
@@ -113,9 +114,20 @@ def handle(
         _ask_consent(turn)
         return turn
     if phase is Phase.NEW:
+        kind = complaint.kind_of(inbound) if command is None else intent.COMPLAINT
+        if kind == intent.SPAM:  # one short reply; nothing asked, nothing kept
+            complaint.answer_not_a_complaint(turn, kind)
+            return turn
+        if kind == intent.FOREIGN:  # said in both languages before the consent request
+            complaint.answer_not_a_complaint(turn, kind)
         if command == "complaint":
             turn.state.intent = "complaint"
-        elif command is None and len(text.split()) >= _HOLD_WORDS and inbound.choice is None:
+        elif (
+            command is None
+            and len(text.split()) >= _HOLD_WORDS
+            and inbound.choice is None
+            and kind == intent.COMPLAINT
+        ):
             turn.state.intent = "offer"
             turn.state.draft = ComplaintDraft(
                 key=ctx.new_key(), parts=[text[: complaint.COMPLAINT_MAX]]
@@ -353,9 +365,13 @@ def _free_text(turn: Turn, inbound: Inbound | None, text: str, ctx: Context) -> 
     if pending is not None and pending.info_request is not None and text:
         complaint.provide_info(turn, pending.info_request, text, ctx)
         return
-    if fold(text) in msg.SMALL_TALK:
-        turn.replies.append(Reply(msg.SMALL_TALK_REPLY))
-        turn.replies.append(_idle_menu())
+    kind = complaint.kind_of(inbound) if inbound is not None else intent.detect(text)
+    if kind != intent.COMPLAINT:
+        # Greeting, thanks, a question about the survey, spam, another language, emoji: the
+        # chat answers it; nothing is offered or kept as a complaint.
+        complaint.answer_not_a_complaint(turn, kind)
+        if kind in (intent.GREETING, intent.SURVEY_QUESTION, intent.EMPTY):
+            turn.replies.append(_idle_menu())
         return
     if not text and inbound is not None:  # a photo sent on its own: a complaint begins
         complaint.start(turn, ctx)
@@ -495,6 +511,12 @@ def _answer(
     choice = _match_one(question, inbound)
     if choice is None:
         if inbound.choice is None and len(inbound.text.split()) >= _HOLD_WORDS:
+            kind = intent.detect(inbound.text)
+            if kind not in (intent.COMPLAINT, intent.EMPTY):
+                # "khảo sát này để làm gì?", "thank you so much": answered, then the question
+                complaint.answer_not_a_complaint(turn, kind)
+                turn.replies.append(_render(q, progress, question))
+                return
             # Sentences where an option was expected: a complaint, most likely. Offered,
             # with the survey kept where it was («Không» goes back to the question).
             complaint.offer(turn, ctx, inbound.text.strip(), head=msg.COMPLAINT_OFFER_IN_SURVEY)
