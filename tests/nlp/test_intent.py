@@ -67,6 +67,17 @@ def test_every_seed_complaint_is_a_complaint() -> None:
     assert [t for t in texts if detect(strip_diacritics(t)) != COMPLAINT] == []
 
 
+def test_every_real_complaint_is_a_complaint() -> None:
+    """Real citizen text quoted from public pages (nlp/data/real_corpus.csv)."""
+    path = default_corpus_path().with_name("real_corpus.csv")
+    if not path.exists():
+        pytest.skip("no real corpus")
+    with path.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    assert [t for t in texts if detect(t) != COMPLAINT] == []
+    assert [t for t in texts if detect(strip_diacritics(t)) != COMPLAINT] == []
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
