@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     general_questionnaire: str = Field(
         default="sipas", description="Questionnaire asked when no dossier is given"
     )
+    questionnaire_refresh_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How often a running bot checks for a questionnaire version published in "
+        "the console (a cheap query; a new version is read at once; 0: before every turn)",
+    )
     report_min_n: int = Field(default=30, ge=1, description="Below this n a rate is flagged")
     satisfaction_target: float = Field(default=0.95, gt=0, le=1)
     dossiers_on_time_target: float = Field(

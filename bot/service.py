@@ -8,6 +8,7 @@ outbox afterwards, so a crash between commit and delivery loses nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -37,6 +38,7 @@ from bot.engine import (
     RecordAnswer,
     Reply,
     StartResponse,
+    Turn,
     handle,
 )
 from bot.engine.types import (
@@ -48,6 +50,7 @@ from bot.engine.types import (
 )
 from storage import chats, conversations, surveys
 from storage import complaints as complaint_store
+from storage.catalogue import AskedQuestionnaires
 from storage.conversations import Direct, NeedsSession
 from storage.db import is_disconnect, session_scope
 from storage.types import utcnow
@@ -90,12 +93,16 @@ class TurnRequest:
 
 
 class ConversationService:
-    """Runs turns for every channel against one database."""
+    """Runs turns for every channel against one database.
+
+    `questionnaires` is what new surveys begin with: fixed (a mapping by code) or kept current
+    from the database (`AskedQuestionnaires`: a version published in the console reaches the
+    next survey begun). A chat in a survey finishes the version it began."""
 
     def __init__(
         self,
         engine: Engine,
-        questionnaires: Mapping[str, Questionnaire],
+        questionnaires: Mapping[str, Questionnaire] | AskedQuestionnaires,
         *,
         dossier_questionnaire: str,
         general_questionnaire: str,
@@ -105,13 +112,22 @@ class ConversationService:
         desk: ComplaintDesk | None = None,
     ) -> None:
         self.engine = engine
-        self.questionnaires = questionnaires
+        self.asked = (
+            questionnaires
+            if isinstance(questionnaires, AskedQuestionnaires)
+            else AskedQuestionnaires(questionnaires)
+        )
         self.dossier_questionnaire = dossier_questionnaire
         self.general_questionnaire = general_questionnaire
         self.clock = clock
         self.new_key = new_key
         self.attempts = attempts
         self.desk = desk or ComplaintDesk(_default_router)
+
+    @property
+    def questionnaires(self) -> Mapping[str, Questionnaire]:
+        """The version of each code a new survey begins with now."""
+        return self.asked.current()
 
     def handle(
         self,
@@ -175,22 +191,26 @@ class ConversationService:
     ) -> list[Outcome]:
         """The turns in one transaction; on PostgreSQL in two statements on a pooled
         connection, no Session, unless a turn needs the ORM (then redone with one)."""
+        # What new surveys begin with, checked for a newly published version at most every
+        # QUESTIONNAIRE_REFRESH_SECONDS, before the batch holds a connection of the pool.
+        current = self.asked.current()
         direct = conversations.direct(self.engine)
         if direct is not None:
             try:
-                return self._turns(direct, requests, writing)
+                return self._turns(direct, requests, writing, current)
             except NeedsSession:
                 pass  # raised before the batch's write: nothing was stored
             finally:
                 direct.close()
         with session_scope(self.engine) as session:
-            return self._turns(session, requests, writing)
+            return self._turns(session, requests, writing, current)
 
     def _turns(
         self,
         db: Session | Direct,
         requests: Sequence[TurnRequest],
         writing: Callable[[], None],
+        current: Mapping[str, Questionnaire],
     ) -> list[Outcome]:
         """Run the turns in this transaction: reads and writes batched across them."""
         chats = list(dict.fromkeys((r.channel, r.external_id) for r in requests))
@@ -222,14 +242,14 @@ class ConversationService:
                 state = _parse_state(raw, r.channel, r.external_id)
             ctx = Context(
                 now=self.clock(),
-                questionnaires=self.questionnaires,
+                questionnaires=current,
                 dossier_questionnaire=self.dossier_questionnaire,
                 general_questionnaire=self.general_questionnaire,
                 new_key=self.new_key,
                 find_dossier=self._dossier_lookup(db, state, r.inbound, r.resolve),
                 complaints=_Lookups(db, self.desk, r.channel, r.external_id),
             )
-            turn = handle(state, r.inbound, ctx, owned=True)  # a state nobody else holds
+            ctx, turn = self._turn(state, r.inbound, ctx)
             forgotten = False
             extra: list[Outgoing] = []
             # The usual effects are written with the batch in one go; the rare ones go
@@ -241,7 +261,8 @@ class ConversationService:
                     starts.append(
                         surveys.NewResponse(
                             key=effect.key,
-                            questionnaire=self.questionnaires[effect.questionnaire_code],
+                            # The version the survey began with: its response row names it.
+                            questionnaire=ctx.questionnaires[effect.questionnaire_code],
                             dossier_code=effect.dossier_code,
                             channel=r.channel,
                             external_id=r.external_id,
@@ -290,6 +311,34 @@ class ConversationService:
             else Outcome(duplicate=False, replies=d[0], outbox_ids=ids[d[1] : d[1] + len(d[0])])
             for d in done
         ]
+
+    def _turn(
+        self, state: ConversationState, inbound: Inbound, ctx: Context
+    ) -> tuple[Context, Turn]:
+        """The engine's turn, and the context it ran with. A chat in a survey whose version is
+        no longer the current one is given that version (by its code: the engine looks the
+        survey's questionnaire up by code and checks the version), so it finishes it; a new
+        survey of the same code begun in that turn (a new dossier link) is begun again on the
+        current version."""
+        progress = state.survey
+        if progress is None:
+            return ctx, handle(state, inbound, ctx, owned=True)  # a state nobody else holds
+        now = ctx.questionnaires.get(progress.questionnaire)
+        if now is not None and now.version == progress.version:
+            return ctx, handle(state, inbound, ctx, owned=True)
+        begun = self.asked.version(progress.questionnaire, progress.version)
+        if begun is None:  # not stored, or no longer loads: the engine starts the chat afresh
+            return ctx, handle(state, inbound, ctx, owned=True)
+        older = dataclasses.replace(
+            ctx, questionnaires={**ctx.questionnaires, progress.questionnaire: begun}
+        )
+        turn = handle(state, inbound, older)  # the state is copied: the turn may be redone
+        if any(
+            isinstance(e, StartResponse) and e.questionnaire_code == progress.questionnaire
+            for e in turn.effects
+        ):
+            return ctx, handle(state, inbound, ctx, owned=True)
+        return older, turn
 
     def _dossier_lookup(
         self,

@@ -4,7 +4,8 @@ audit row).
     GET  /console/admin                       links to the pages below
     GET  /console/admin/questionnaires        stored versions (answers count), files loaded
     POST /console/admin/questionnaires/upload YAML or XLSForm .xlsx ──▶ problems listed, or a
-                                              PREVIEW: each question as the engine shows it
+                                              PREVIEW: each question as the engine shows it,
+                                              from the definition as it will be stored
     POST /console/admin/questionnaires/publish ──▶ ensure_questionnaire (refused on a reword
                                               of a stored version: storage.catalogue's rule)
     GET  /console/admin/staff                 accounts; POST …/staff/{id}/active (0|1)
@@ -45,7 +46,7 @@ from nlp.model import CARD_FILE
 from storage import admin as queries
 from storage import complaints as store
 from storage import routing_examples
-from storage.catalogue import ensure_questionnaire, reworded_questions
+from storage.catalogue import as_stored, ensure_questionnaire, reworded_questions
 from storage.db import session_scope
 from storage.types import utcnow
 from survey.loader import SHIPPED_DIR, QuestionnaireError, load_questionnaire
@@ -188,6 +189,12 @@ async def upload(
         _audit(request, user, "admin.questionnaire_refused", name, problems=refused.problems[:20])
         return _questionnaires_page(request, user, problems=refused.problems, status=400)
     _audit(request, user, "admin.questionnaire_previewed", f"{q.code}:{q.version}", file=name)
+    # Once published, the bot reads the stored definition back (the newest version of a code
+    # is what new surveys ask): the preview shows that reading, not the parsed upload.
+    try:
+        q = as_stored(q)
+    except ValueError as exc:  # would be stored and then skipped: refused here instead
+        return _questionnaires_page(request, user, problems=[str(exc).splitlines()[0]], status=400)
     context = {
         "user": user,
         "q": q,

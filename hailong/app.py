@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from sqlalchemy import text
@@ -15,9 +16,12 @@ from bot.service import ConversationService
 from complaints.holidays import load_holidays
 from complaints.lifecycle import Policy
 from storage import migrate
+from storage.catalogue import AskedQuestionnaires, asked_questionnaires
 from storage.db import DatabaseError, make_engine
 from survey.loader import QuestionnaireError, load_questionnaires
 from survey.model import Questionnaire
+
+log = logging.getLogger(__name__)
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Engine:
@@ -39,9 +43,17 @@ def open_database(settings: Settings, *, require_current: bool = True) -> Engine
     return engine
 
 
-def questionnaires(settings: Settings) -> dict[str, Questionnaire]:
-    """The shipped questionnaires plus the operator's, checked against the settings."""
-    found = load_questionnaires([settings.questionnaire_dir])
+def questionnaire_files(settings: Settings) -> dict[str, Questionnaire]:
+    """The shipped questionnaire files, overridden by code by QUESTIONNAIRE_DIR's."""
+    return load_questionnaires([settings.questionnaire_dir])
+
+
+def questionnaires(settings: Settings, engine: Engine | None = None) -> dict[str, Questionnaire]:
+    """What conversations ask, checked against the settings: for each code the newest version
+    stored in the database, else the file's (`storage.catalogue.asked_questionnaires`, the
+    rule a running service re-reads too); the files alone without an engine."""
+    files = questionnaire_files(settings)
+    found = files if engine is None else asked_questionnaires(engine, files)
     for name in (settings.dossier_questionnaire, settings.general_questionnaire):
         if name not in found:
             raise QuestionnaireError(f"questionnaire {name!r} named in the settings is not loaded")
@@ -82,14 +94,17 @@ def complaint_desk(settings: Settings) -> ComplaintDesk:
 
 def check_wording(settings: Settings, engine: Engine) -> None:
     """Refuse a questionnaire file that rewords a stored version's question (see
-    `storage.catalogue.reworded_questions`): the file needs a new version. Run by the commands
-    that start conversations (`chat`, `serve`, `telegram poll`), once, at start."""
-    from sqlmodel import Session
+    `storage.catalogue.reworded_questions`): the file needs a new version. Then store the
+    files' versions not stored yet: a file's new version is published when the bot starts
+    (newer than what the console published before), and one stored first cannot later
+    overtake a version published in the console. Run by the commands that start
+    conversations (`chat`, `serve`, `telegram poll`), once, at start."""
+    from storage.catalogue import ensure_questionnaire, reworded_questions
+    from storage.db import session_scope
 
-    from storage.catalogue import reworded_questions
-
-    with Session(engine) as session:
-        for q in questionnaires(settings).values():
+    files = questionnaire_files(settings)
+    with session_scope(engine) as session:
+        for q in files.values():
             changed = reworded_questions(session, q)
             if changed:
                 raise QuestionnaireError(
@@ -97,12 +112,30 @@ def check_wording(settings: Settings, engine: Engine) -> None:
                     "after answers were stored under that version: give the file a new version "
                     "(and list the statements still comparable under `previous:`)"
                 )
+        for q in files.values():
+            ensure_questionnaire(session, q)
+    for code, q in questionnaires(settings, engine).items():
+        file = files.get(code)
+        if file is not None and file.version != q.version:
+            log.info(
+                "questionnaire %s: version %s asked (published), not the file's %s",
+                code,
+                q.version,
+                file.version,
+            )
 
 
 def conversation_service(settings: Settings, engine: Engine) -> ConversationService:
+    """The service, asking what `questionnaires` names, read again from the database at most
+    every QUESTIONNAIRE_REFRESH_SECONDS (the database is not reached before the first turn)."""
+    asked = AskedQuestionnaires(
+        questionnaire_files(settings),
+        engine,
+        refresh_seconds=settings.questionnaire_refresh_seconds,
+    )
     return ConversationService(
         engine,
-        questionnaires(settings),
+        asked,
         dossier_questionnaire=settings.dossier_questionnaire,
         general_questionnaire=settings.general_questionnaire,
         desk=complaint_desk(settings),

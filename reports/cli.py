@@ -272,7 +272,7 @@ def satisfaction_options(
     """build_report's keyword arguments for `questionnaire` (default GENERAL_QUESTIONNAIRE),
     from the settings and checked against the data; UserError otherwise. The CLI and the web
     console both take them from here, so their reports are the same report."""
-    files = _questionnaires(settings)  # read once for both checks
+    files = _questionnaires(settings, engine)  # read once for both checks
     code = _report_questionnaire(engine, settings, questionnaire, files)
     return _build_options(settings, code, files)
 
@@ -326,13 +326,20 @@ def _report_questionnaire(
     raise UserError(f"unknown questionnaire {code!r}; known: {known}")
 
 
-def _questionnaires(settings: Settings) -> dict[str, Any]:
+def _questionnaires(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """The questionnaires conversations ask now, by the bot's own rule (the newest stored
+    version of each code, else the file's): the settings are checked against those."""
+    from storage.catalogue import asked_questionnaires
     from survey.loader import QuestionnaireError, load_questionnaires
 
     try:
-        return load_questionnaires([settings.questionnaire_dir])
+        files = load_questionnaires([settings.questionnaire_dir])
     except QuestionnaireError as exc:
         raise UserError(str(exc).splitlines()[0]) from exc
+    try:
+        return asked_questionnaires(engine, files)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot read the questionnaires: {exc}") from exc
 
 
 def _build_options(settings: Settings, code: str, files: dict[str, Any]) -> dict[str, Any]:
@@ -404,7 +411,7 @@ def _close_or_reopen(
             typer.echo(f"{month} closed for {code} by {who}: its figures are stored")
         else:
             code = _report_questionnaire(
-                engine, settings, questionnaire, _questionnaires(settings)
+                engine, settings, questionnaire, _questionnaires(settings, engine)
             )
             reopen_month(engine, code, month, by=who, reason=(reason or "").strip())
             typer.echo(f"{month} reopened for {code} by {who}: reports recompute it")
