@@ -16,7 +16,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model directory holding the default model, trained from the seed corpus."""
+    """A model directory holding the default model, trained from the seed and real corpora."""
     directory = tmp_path_factory.mktemp("nlp-model")
     train_default(directory)
     return directory

@@ -148,3 +148,22 @@ def _tiny_corpus(tmp_path):  # type: ignore[no-untyped-def]
     path = tmp_path / "tiny.csv"
     write_corpus(path, [texts[i] for i in keep], [labels[i] for i in keep])
     return lambda: path
+
+
+def test_a_cached_model_of_the_older_default_recipe_is_retrained_an_operators_is_kept(
+    tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import nlp.router as router_module
+    from nlp.model import load_corpus, save, train
+
+    tiny = _tiny_corpus(tmp_path)
+    monkeypatch.setattr(router_module, "default_corpus_path", tiny)
+    monkeypatch.setattr(router_module, "real_corpus_path", tiny)
+    texts, labels = load_corpus(tiny())
+    old = tmp_path / "old"
+    save(train(texts, labels, data_name="seed corpus (seed_corpus.csv)"), old)
+    assert load_router(old).model.card["data"]["source"] == router_module.DEFAULT_DATA
+    assert load_router(old).model.card["data"]["n"] == 2 * len(texts)  # seed + "real"
+    mine = tmp_path / "mine"
+    save(train(texts, labels, data_name="seed + staff corrections"), mine)
+    assert load_router(mine).model.card["data"]["source"] == "seed + staff corrections"
