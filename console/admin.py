@@ -46,10 +46,20 @@ from nlp.model import CARD_FILE
 from storage import admin as queries
 from storage import complaints as store
 from storage import routing_examples
-from storage.catalogue import as_stored, ensure_questionnaire, reworded_questions
+from storage.catalogue import (
+    as_stored,
+    asked_questionnaires,
+    ensure_questionnaire,
+    reworded_questions,
+)
 from storage.db import session_scope
 from storage.types import utcnow
-from survey.loader import SHIPPED_DIR, QuestionnaireError, load_questionnaire
+from survey.loader import (
+    SHIPPED_DIR,
+    QuestionnaireError,
+    load_questionnaire,
+    load_questionnaires,
+)
 from survey.model import Questionnaire
 from survey.xlsform import MAX_UPLOAD, UploadRefused, parse_upload, validated
 
@@ -104,6 +114,16 @@ def _files(request: Request) -> list[dict[str, str]]:
     return found
 
 
+def _asked(engine: Engine, folder: Path | None) -> set[tuple[str, str]]:
+    """(code, version) of what citizens are asked now: the bot's own rule
+    (`storage.catalogue.asked_questionnaires`), over the files that load."""
+    try:
+        files = load_questionnaires([folder] if folder is not None else [])
+    except QuestionnaireError:
+        files = load_questionnaires([])  # the shipped ones; the page lists the broken file
+    return {(q.code, q.version) for q in asked_questionnaires(engine, files).values()}
+
+
 def _questionnaires_page(
     request: Request,
     user: ConsoleUser,
@@ -113,11 +133,13 @@ def _questionnaires_page(
     refused: str = "",
     status: int = 200,
 ) -> Response:
-    with Session(state_of(request).engine) as db:
+    state = state_of(request)
+    with Session(state.engine) as db:
         versions = queries.questionnaire_versions(db)
     context = {
         "user": user,
         "versions": versions,
+        "asked": _asked(state.engine, state.settings.questionnaire_dir),
         "files": _files(request),
         "problems": problems or [],
         "notice": notice,

@@ -173,6 +173,14 @@ def test_publish_stores_the_version_and_a_reword_needs_a_new_version(db: Engine)
     preview = upload(client, "thu.yaml", reworded.replace("'1'", "'2'").encode())
     assert publish_from_preview(client, preview.text).status_code == 303
     assert sorted((c, v) for c, v, _ in stored(db)) == [("thu", "1"), ("thu", "2")]
+    # The listing marks what citizens are asked now: the newest stored version, by the bot's
+    # own rule (storage.catalogue.asked_questionnaires).
+    cells = re.sub(r' data-label="[^"]*"', "", client.get("/console/admin/questionnaires").text)
+    asked = '<td class="asked">✓ đang hỏi người dân</td>'
+    assert re.search(r"<td>thu</td><td>2</td>.*?" + asked, cells)
+    assert not re.search(
+        r"<td>thu</td><td>1</td><td>[^<]*</td><td>\d+</td><td>[^<]*</td>" + asked, cells
+    )
     actions = audit_actions(db)
     assert actions.count("admin.questionnaire_published") == 2
     assert actions.count("admin.questionnaire_refused") == 1
