@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,43 @@ def seed(url: str, total: int, at_unit: int) -> dict[str, Any]:
 # --- the load ------------------------------------------------------------------------------------
 
 
+@contextmanager
+def running_server(url: str, workers: int, **env: str) -> Iterator[str]:
+    """`hailong serve`'s timed app on `url`'s database in a child process pinned to CPU 0 (this
+    process, the load generator, moves to CPU 1); yields its base URL once it answers."""
+    import httpx
+
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CONSOLE_SECRET": SECRET,
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    code = f"from bench.console_bench import _serve; _serve({port}, {workers})"
+    server = subprocess.Popen(
+        [*_taskset("0"), sys.executable, "-c", code], env=environment, cwd=ROOT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/console/login", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        if (os.cpu_count() or 1) >= 2:
+            os.sched_setaffinity(0, {1})  # the load generator off the server's CPU
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -503,30 +541,7 @@ def main() -> None:
         conn.exec_driver_sql("VACUUM complaint")
     engine.dispose()
 
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET": SECRET,
-        "PYTHONPATH": str(ROOT),
-    }
-    code = f"from bench.console_bench import _serve; _serve({port}, {args.workers})"
-    server = subprocess.Popen([*_taskset("0"), sys.executable, "-c", code], env=env, cwd=ROOT)
-    try:
-        import httpx
-
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/console/login", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        if (os.cpu_count() or 1) >= 2:
-            os.sched_setaffinity(0, {1})  # the load generator off the server's CPU
+    with running_server(url, args.workers) as base:
         ids = data["ids"]
         views = {
             "inbox, first page": ["/console"],
@@ -540,9 +555,6 @@ def main() -> None:
         }
         concurrency = [int(c) for c in args.clients.split(",")]
         results = asyncio.run(load(base, views, args.requests, concurrency, args.rounds))
-    finally:
-        server.terminate()
-        server.wait(30)
     unit_sql = f"SELECT id FROM unit WHERE code = '{UNIT}'"
     plans = explain(url, unit_sql, utcnow())
     if not args.keep:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -37,13 +36,11 @@ from bench.console_bench import (  # noqa: E402
     ADMIN_URL,
     EMAIL,
     PASSWORD,
-    SECRET,
     TARGET_MS,
     _commit,
-    _free_port,
     _log,
-    _taskset,
     load,
+    running_server,
 )
 
 RESULTS = ROOT / "bench" / "results" / "dashboard.md"
@@ -123,8 +120,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    import httpx
-
     from storage.db import make_engine
 
     if args.db:
@@ -137,34 +132,10 @@ def main() -> None:
             conn.exec_driver_sql(f"CREATE DATABASE {DB_NAME}")
         admin.dispose()
     data = prepare(url, answers)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CONSOLE_SECRET": SECRET,
-        "REPORT_ROLLUP_SECONDS": "0",
-        "PYTHONPATH": str(ROOT),
-    }
-    code = f"from bench.console_bench import _serve; _serve({port}, {args.workers})"
-    server = subprocess.Popen([*_taskset("0"), sys.executable, "-c", code], env=env, cwd=ROOT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/console/login", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        if (os.cpu_count() or 1) >= 2:
-            os.sched_setaffinity(0, {1})
+    # No background rebuild inside the timed requests (its cost is timed above).
+    with running_server(url, args.workers, REPORT_ROLLUP_SECONDS="0") as base:
         concurrency = [int(c) for c in args.clients.split(",")]
         results = asyncio.run(load(base, views(), args.requests, concurrency, args.rounds))
-    finally:
-        server.terminate()
-        server.wait(30)
     write(args.out, data, results, args)
 
 

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -128,7 +129,8 @@ def satisfaction_report(
 ) -> Report:
     """The satisfaction report `hailong report --by … --from … --to … -q …` builds, as this
     user may see it; HTTPException 400/403/503 otherwise."""
-    return _satisfaction(user, engine, settings, by, date_from, date_to, questionnaire)()
+    build, _key = _satisfaction(user, engine, settings, by, date_from, date_to, questionnaire)
+    return build()
 
 
 def _satisfaction(
@@ -139,9 +141,10 @@ def _satisfaction(
     date_from: str | None,
     date_to: str | None,
     questionnaire: str | None,
-) -> _Pending:
-    """The report's arguments checked, and the report still to build: its cache key tells
-    whether an equal one was built already (the rollup's figures, read with the same rules)."""
+) -> tuple[Callable[[], Report], tuple[Any, ...] | None]:
+    """The report's arguments checked, and the report still to build with its cache key: an
+    equal key means an equal report (the same rollup build read with the same rules); None
+    when it is read live."""
     allow(user, *REPORT_ROLES)
     try:
         specs, start, end = report_cli.check_report_args(
@@ -173,18 +176,7 @@ def _satisfaction(
     if counts is not None:
         rules = sorted((k, repr(v)) for k, v in options.items() if k != "extra_766_exclusions")
         key = (specs, start, end, unit, repr(rules), counts.spec.signature, counts.built_at)
-    return _Pending(build, key)
-
-
-class _Pending:
-    """A report to build, and the key of its JSON in the cache (None: not cacheable)."""
-
-    def __init__(self, build: Any, key: tuple[Any, ...] | None) -> None:
-        self.build, self.key = build, key
-
-    def __call__(self) -> Report:
-        report: Report = self.build()
-        return report
+    return build, key
 
 
 class _JSONCache:
@@ -256,16 +248,16 @@ def satisfaction_json(
 ) -> Response:
     """The satisfaction report as `hailong report --format json` prints it, with
     `figures_as_of`: when its figures were computed."""
-    pending = _satisfaction(user, engine, settings, by, date_from, date_to, questionnaire)
-    body = JSON_CACHE.get(pending.key) if pending.key is not None else None
+    build, key = _satisfaction(user, engine, settings, by, date_from, date_to, questionnaire)
+    body = JSON_CACHE.get(key) if key is not None else None
     if body is None:
-        report = pending()
+        report = build()
         data = report.to_dict()
         # When the figures were computed: the rollup's last rebuild, else now (read live).
         data["figures_as_of"] = (report.rollup_built_at or report.generated_at).isoformat()
         body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
-        if pending.key is not None:
-            JSON_CACHE.put(pending.key, body)
+        if key is not None:
+            JSON_CACHE.put(key, body)
     return Response(body, media_type="application/json")
 
 
