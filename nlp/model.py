@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nlp.text import features_input, normalize, strip_diacritics
+from nlp.text import features_input, normalize, segment_words, strip_diacritics
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,12 @@ class ModelConfig:
 
     features: "syllable" (word 1-2-grams on both views), "syllable+char" (plus character
     2-5-grams on the unaccented view) or "char".
-    classifier: "svm" (LinearSVC, sigmoid-calibrated), "logreg" or "nb" (ComplementNB).
+    classifier: "svm" (LinearSVC, sigmoid-calibrated), "logreg" or "nb" (ComplementNB), or
+    the averaged calibrated probabilities of two: "svm+nb", "svm+logreg".
+    sublinear_tf: ``1 + log(tf)`` term counts in every vectoriser (False: raw counts).
+    word_segmenter: "" (none), "pyvi" or "underthesea": adds a third view, the normalised
+    accented text segmented into words ("khu_phố"), as word 1-2-grams beside the syllables.
+    The variants and their measurements: nlp/README.md, "Feature variants (issue 16, item 5)".
     """
 
     features: str = "syllable"
@@ -61,6 +66,25 @@ class ModelConfig:
     # faster to fit and predict, a third of the file size, and no worse (nlp/README.md).
     calibration_ensemble: bool = False
     class_weight: str | None = "balanced"
+    sublinear_tf: bool = True
+    word_segmenter: str = ""
+
+
+def model_rows(
+    rows: Sequence[tuple[str, ...]], config: ModelConfig
+) -> Sequence[tuple[str, ...]]:
+    """The rows the pipeline reads: ``features_input``'s (normalised, unaccented) pair, plus
+    the word-segmented normalised text when ``config.word_segmenter`` asks for that view.
+
+    Callers (the router) make the pair; the model adds its own extra view, so a model of any
+    config routes through the same call.
+    """
+    if not config.word_segmenter:
+        return rows
+    return [
+        row if len(row) > 2 else (row[0], row[1], segment_words(row[0], config.word_segmenter))
+        for row in rows
+    ]
 
 
 @dataclass
@@ -99,8 +123,9 @@ class TrainedModel:
             [features_input(t, use_segmentation=self.config.use_segmentation) for t in texts]
         )
 
-    def predict_proba_rows(self, rows: Sequence[tuple[str, str]]) -> Any:
+    def predict_proba_rows(self, rows: Sequence[tuple[str, ...]]) -> Any:
         """Probabilities for rows already made by :func:`nlp.text.features_input`."""
+        rows = model_rows(rows, self.config)
         fast = self.fast_predictor()
         if fast is not None:
             return fast.predict_proba(rows)
@@ -166,19 +191,21 @@ def load_corpus(
 
 
 def prepare(texts: Sequence[str], config: ModelConfig) -> Any:
-    """Turn raw texts into the (n, 2) object array [normalised, unaccented] the pipeline reads."""
-    return _rows_array(
-        [features_input(t, use_segmentation=config.use_segmentation) for t in texts]
-    )
+    """Turn raw texts into the object array [normalised, unaccented(, words)] the pipeline
+    reads (the third column only with ``config.word_segmenter``)."""
+    return _rows_array(model_rows(
+        [features_input(t, use_segmentation=config.use_segmentation) for t in texts], config
+    ))
 
 
-def _rows_array(rows: Sequence[tuple[str, str]]) -> Any:
+def _rows_array(rows: Sequence[tuple[str, ...]]) -> Any:
     import numpy as np
 
-    array = np.empty((len(rows), 2), dtype=object)
-    for i, (norm, bare) in enumerate(rows):
-        array[i, 0] = norm
-        array[i, 1] = bare
+    width = len(rows[0]) if rows else 2
+    array = np.empty((len(rows), width), dtype=object)
+    for i, row in enumerate(rows):
+        for j in range(width):
+            array[i, j] = row[j]
     return array
 
 
@@ -428,8 +455,8 @@ def build_pipeline(config: ModelConfig, n_per_class_min: int = 10) -> Any:
 
     def words(ngram: tuple[int, int]) -> Any:
         return TfidfVectorizer(
-            token_pattern=token_pattern, ngram_range=ngram, sublinear_tf=True, min_df=1,
-            lowercase=False,
+            token_pattern=token_pattern, ngram_range=ngram, sublinear_tf=config.sublinear_tf,
+            min_df=1, lowercase=False,
         )
 
     parts: list[tuple[str, Any, int]] = []
@@ -439,27 +466,45 @@ def build_pipeline(config: ModelConfig, n_per_class_min: int = 10) -> Any:
     if config.features in ("char", "syllable+char"):
         parts.append((
             "bare_chars",
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                            min_df=2, lowercase=False, max_features=200_000),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5),
+                            sublinear_tf=config.sublinear_tf, min_df=2, lowercase=False,
+                            max_features=200_000),
             1,
         ))
     if not parts:
         raise ValueError(f"unknown features: {config.features}")
+    if config.word_segmenter:
+        # Segmented words ("khu_phố") as a third column; see model_rows.
+        parts.append(("segmented_words", words((1, 2)), 2))
     features = ColumnTransformer(parts, sparse_threshold=1.0)
 
     folds = max(2, min(config.calibration_folds, n_per_class_min))
-    if config.classifier == "svm":
-        classifier: Any = CalibratedClassifierCV(
+
+    def svm() -> Any:
+        return CalibratedClassifierCV(
             LinearSVC(C=config.c, class_weight=config.class_weight),
             method="sigmoid", cv=folds, ensemble=config.calibration_ensemble,
         )
-    elif config.classifier == "logreg":
-        classifier = LogisticRegression(C=config.c * 20, max_iter=2000,
-                                        class_weight=config.class_weight)
-    elif config.classifier == "nb":
-        classifier = CalibratedClassifierCV(
+
+    def logreg() -> Any:
+        return LogisticRegression(C=config.c * 20, max_iter=2000,
+                                  class_weight=config.class_weight)
+
+    def nb() -> Any:
+        return CalibratedClassifierCV(
             ComplementNB(alpha=0.3), method="sigmoid", cv=folds,
             ensemble=config.calibration_ensemble,
+        )
+
+    makers = {"svm": svm, "logreg": logreg, "nb": nb}
+    if config.classifier in makers:
+        classifier: Any = makers[config.classifier]()
+    elif config.classifier in ("svm+nb", "svm+logreg"):
+        from sklearn.ensemble import VotingClassifier
+
+        # Soft voting: the plain mean of the two members' probabilities.
+        classifier = VotingClassifier(
+            [(name, makers[name]()) for name in config.classifier.split("+")], voting="soft"
         )
     else:
         raise ValueError(f"unknown classifier: {config.classifier}")

@@ -186,6 +186,31 @@ def segment(text: str) -> str:
         return text
 
 
+WORD_SEGMENTERS = ("pyvi", "underthesea")
+
+
+def segment_words(text: str, segmenter: str) -> str:
+    """Normalised text with multi-syllable words joined by "_" ("khu_phố"), by ``segmenter``:
+    "pyvi" (``pyvi.ViTokenizer``, CRF, an optional dependency) or "underthesea".
+
+    For the optional extra word-level view of :class:`nlp.model.ModelConfig`. Not cached:
+    live messages are nearly all distinct. A segmenter failure gives the syllables back,
+    never an error.
+    """
+    if not text:
+        return ""
+    if segmenter == "underthesea":
+        return segment(text)
+    if segmenter != "pyvi":
+        raise ValueError(f"unknown word segmenter: {segmenter}")
+    from pyvi import ViTokenizer
+
+    try:
+        return str(ViTokenizer.tokenize(text))
+    except Exception:
+        return text
+
+
 def features_input(text: str | None, *, use_segmentation: bool = False) -> tuple[str, str]:
     """The two views the classifier reads: normalised accented text and its unaccented form.
 
