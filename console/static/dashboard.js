@@ -469,7 +469,7 @@
         : "";
       root.dataset.ready = "1";
     } catch (error) {
-      status.className = "";
+      status.className = "error";
       status.textContent = `${d.labelError}: ${error.message}`;
       root.dataset.ready = "error";
     }
