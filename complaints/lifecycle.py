@@ -626,10 +626,40 @@ def check_assign(complaint: Complaint, actor: Actor, assignee: Assignee | None =
         raise Refused(Refusal.NOT_LEAD, f"role {actor.role.value}")
     if assignee is None:
         return
+    problem = _assignee_problem(complaint, assignee)
+    if problem is not None:
+        raise Refused(Refusal.BAD_ASSIGNEE, problem)
+
+
+def _assignee_problem(complaint: Complaint, assignee: Assignee) -> str | None:
     if assignee.unit != complaint.unit or assignee.role not in (Role.STAFF, *ASSIGNER_ROLES):
-        raise Refused(Refusal.BAD_ASSIGNEE, f"{assignee.id} of {assignee.unit or 'no unit'}")
+        return f"{assignee.id} of {assignee.unit or 'no unit'}"
     if not assignee.active:
-        raise Refused(Refusal.BAD_ASSIGNEE, f"{assignee.id} inactive")
+        return f"{assignee.id} inactive"
+    return None
+
+
+def assignee_fits(complaint: Complaint, assignee: Assignee) -> bool:
+    """Whether `assignee` may hold `complaint`: the conditions `check_assign` puts on them."""
+    return _assignee_problem(complaint, assignee) is None
+
+
+def release(complaint: Complaint, now: datetime) -> Change:
+    """The system takes an open complaint back from an assignee who no longer fits it (their
+    account deactivated, or moved to another unit): to nobody, named in the history, so the
+    unit's lead sees it unassigned instead of held by someone who cannot act on it."""
+    new = replace(complaint, assignee=None)
+    entry = HistoryEntry(
+        "unassign",
+        SYSTEM,
+        now,
+        complaint.status,
+        complaint.status,
+        complaint.unit,
+        complaint.unit,
+        "",
+    )
+    return Change(new, entry, [], card_changed=False)
 
 
 def assign(complaint: Complaint, assignee: Assignee | None, actor: Actor, now: datetime) -> Change:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.complaints import audit, end_sessions
+from storage.complaints import audit, end_sessions, release_assignments
 from storage.models import (
     Answer,
     QuestionnaireVersion,
@@ -106,6 +106,7 @@ def set_active(session: Session, staff_id: int, active: bool, actor: str) -> Sta
     staff.active = active
     end_sessions(staff)
     session.add(staff)
+    release_assignments(session, staff)
     action = "staff.reactivate" if active else "staff.remove"
     audit(session, actor, action, f"staff:{staff_id}", {})
     return staff

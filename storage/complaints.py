@@ -184,6 +184,7 @@ def add_staff(
     staff.unit_id = unit_id
     session.add(staff)
     session.flush()
+    release_assignments(session, staff, at)  # moved to another unit, or no longer staff
     detail: dict[str, Any] = {"unit": unit_code, "role": role}
     if email is not None:
         detail["console_login"] = password_hash is not None
@@ -198,8 +199,52 @@ def remove_staff(session: Session, telegram_id: int, at: datetime | None = None)
     staff.active = False
     end_sessions(staff, at)
     session.add(staff)
+    release_assignments(session, staff, at)
     audit(session, "cli", "staff.remove", f"staff:{staff.id}", {}, at)
     return True
+
+
+def as_assignee(session: Session, staff: Staff) -> lc.Assignee:
+    """A staff member as the assignment rule sees them (unit code, role, active). A role the
+    rules do not know counts as an analyst's."""
+    unit = session.get(Unit, staff.unit_id) if staff.unit_id is not None else None
+    roles = {r.value for r in lc.Role}
+    role = lc.Role(staff.role) if staff.role in roles else lc.Role.ANALYST
+    return lc.Assignee(str(staff.id), staff.name, unit.code if unit else None, role, staff.active)
+
+
+def release_assignments(session: Session, staff: Staff, at: datetime | None = None) -> int:
+    """After an account changed (deactivated, moved to another unit, another role): its open
+    complaints it may no longer hold (`lc.assignee_fits`) go back to nobody, each with a
+    history row (`lc.release`). How many."""
+    if staff.id is None:
+        return 0
+    now = at or utcnow()
+    session.flush()
+    rows = session.exec(
+        select(Complaint).where(
+            Complaint.assignee_id == staff.id,
+            Complaint.status.in_([s.value for s in lc.OPEN]),  # type: ignore[attr-defined]
+        )
+    ).all()
+    who = as_assignee(session, staff)
+    released = 0
+    for row in rows:
+        before = facts(row, unit_code_of(session, row))
+        if lc.assignee_fits(before, who):
+            continue
+        change = lc.release(before, now)
+        result = session.execute(
+            update(_complaint)
+            .where(_complaint.c.id == row.id, _complaint.c.version == row.version)
+            .values(assignee_id=None, version=row.version + 1, updated_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleComplaint(row.code or str(row.id))
+        row.assignee_id, row.version = None, row.version + 1
+        add_history(session, row, change.history)
+        released += 1
+    return released
 
 
 def _hash(code: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from complaints import lifecycle as lc
+from storage.complaints import as_assignee
 from storage.models import AuditLog, Complaint, Staff, Unit
 
 LOGIN_FAILED = "console.login_failed"
@@ -176,15 +177,12 @@ def unit_staff(session: Session, unit_id: int) -> list[Colleague]:
 
 
 def assignee(session: Session, staff_id: int) -> lc.Assignee | None:
-    """A staff member as the assignment rule sees them (unit code, role, active); None when
-    there is no such account. A role the rules do not know counts as an analyst's."""
+    """An account as the assignment rule sees it (`storage.complaints.as_assignee`); None when
+    there is no such account."""
     staff = session.get(Staff, staff_id)
     if staff is None or staff.id is None:
         return None
-    unit = session.get(Unit, staff.unit_id) if staff.unit_id is not None else None
-    roles = {r.value for r in lc.Role}
-    role = lc.Role(staff.role) if staff.role in roles else lc.Role.ANALYST
-    return lc.Assignee(str(staff.id), staff.name, unit.code if unit else None, role, staff.active)
+    return as_assignee(session, staff)
 
 
 def staff_names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -258,3 +258,36 @@ def test_the_inbox_filters_what_is_assigned_to_me_and_shows_the_assignee(
     )
     assert part.text.lstrip().startswith('<div id="inbox-table">') and mine.code not in part.text
     assert mine.code not in signed_in(db, "chau@sxd.gov.vn").get("/console?mine=1").text
+
+
+def test_an_assignee_deactivated_or_moved_to_another_unit_gives_back_open_complaints(
+    db: Engine, unit_people: dict[str, int]
+) -> None:
+    from storage.admin import set_active
+    from storage.complaints import add_staff
+
+    mine, theirs, closed = seed(db, chat="8301"), seed(db, chat="8302"), seed(db, chat="8303")
+    lead = signed_in(db, "lan@sxd.gov.vn")
+    for c, who in ((mine, "binh"), (theirs, "chau"), (closed, "binh")):
+        assert assign(lead, c.id, unit_people[who]).status_code == 303
+    token = csrf_for(lead, f"/console/c/{closed.id}")
+    data = {"action": "answer", "text": "Đã vá ổ gà.", "csrf": token}
+    assert lead.post(f"/console/c/{closed.id}/act", data=data).status_code == 303
+    with session_scope(db) as session:  # Bình's account is deactivated (admin or CLI)
+        set_active(session, unit_people["binh"], False, "staff:1")
+    assert assignee_of(db, mine.id) is None
+    assert history(db, mine.id)[-1][0] == "unassign"
+    assert history(db, mine.id)[-1][3] is None  # by the system, not a person
+    assert assignee_of(db, closed.id) == unit_people["binh"]  # closed: kept, as a record
+    with session_scope(db) as session:  # reactivated: nothing comes back by itself
+        set_active(session, unit_people["binh"], True, "staff:1")
+    assert assignee_of(db, mine.id) is None
+    with session_scope(db) as session:  # Châu moves to another unit
+        add_staff(
+            session, name="Cán bộ <Châu>", unit_code="SNNMT", role="staff", telegram_id=None,
+            email="chau@sxd.gov.vn",
+        )  # fmt: skip
+    assert assignee_of(db, theirs.id) is None
+    assert [h[0] for h in history(db, theirs.id)][-1] == "unassign"
+    # The unit's lead sees both unassigned again.
+    assert t.UNASSIGNED in lead.get(f"/console/c/{mine.id}").text
