@@ -34,8 +34,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -242,24 +241,6 @@ def real_yardstick(variant: Variant, real_path: Path, folds: int,
 # --- yardstick 4: speed -------------------------------------------------------------------
 
 
-@contextmanager
-def one_core() -> Iterator[None]:
-    """Pin the process to one core and BLAS/OpenMP to one thread, as ``hailong nlp bench``."""
-    from threadpoolctl import threadpool_limits
-
-    previous = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    if previous:
-        with suppress(OSError):
-            os.sched_setaffinity(0, {min(previous)})
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        if previous:
-            with suppress(OSError):
-                os.sched_setaffinity(0, previous)
-
-
 def speed_yardstick(chosen: Sequence[Variant], real_path: Path, n: int, repeat: int,
                     step: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """Router messages/s in batches of 256 and CPU µs per single ``route()``, per variant.
@@ -284,6 +265,8 @@ def speed_yardstick(chosen: Sequence[Variant], real_path: Path, n: int, repeat: 
         routers[variant.name] = Router(fit(texts, labels, variant.config))
     sample_texts = texts[: 1471] if len(texts) > 1471 else texts  # the seed corpus, as nlp bench
     rates: dict[str, list[float]] = {v.name: [] for v in measured}
+    from nlp.cli import one_core
+
     with one_core():
         for r in range(repeat):
             for variant in measured:

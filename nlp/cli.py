@@ -277,7 +277,7 @@ def route(
 
 
 @contextmanager
-def _one_core() -> Iterator[None]:
+def one_core() -> Iterator[None]:
     """Measure on one core: pin the process (restored afterwards) and keep BLAS/OpenMP to one
     thread."""
     from threadpoolctl import threadpool_limits
@@ -305,7 +305,7 @@ def bench(
     from nlp.model import default_corpus_path, load_corpus
     from nlp.router import Router
 
-    with _clean_errors(), _one_core():
+    with _clean_errors(), one_core():
         router = Router(_load_model(model))
         texts, _ = load_corpus(default_corpus_path())
         sample = [texts[i % len(texts)] + f" {i}" for i in range(n)]

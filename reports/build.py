@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from reports import queries
@@ -520,7 +520,7 @@ def build_report(
     source: Any = rollup if rollup is not None and rollup.covers(fine, dates) else queries
     try:
         with engine.connect() as conn:
-            _tune_session(conn)
+            queries.tune_session(conn)
             queries.prepare_connection(conn, timezone)
             versions = queries.questionnaire_versions(conn, questionnaire)
             answer_rows = source.answer_counts(
@@ -674,17 +674,6 @@ def periods_between(kind: str, span: tuple[date, date]) -> list[str]:
             label, day = f"{day.year:04d}", date(day.year + 1, 1, 1)
         labels.append(label)
     return labels
-
-
-def _tune_session(conn: Connection) -> None:
-    """Session settings for a few large aggregations (this transaction only).
-
-    PostgreSQL: enough work_mem for the GROUP BYs to hash in memory instead of sorting on
-    disk, and no JIT, whose compile time (0.3-0.6 s per query) exceeds its gain here.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _rank_key(row: IndexRow) -> tuple[bool, bool, float, str]:

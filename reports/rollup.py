@@ -180,7 +180,7 @@ def _recompute(
     writing meanwhile), then replace the rollup's rows from `since` on in one short write."""
     dates = queries.local_date_range(since, None, spec.timezone)
     with engine.connect() as conn:
-        _tune(conn)
+        queries.tune_session(conn)
         queries.prepare_connection(conn, spec.timezone)
         dialect = conn.dialect.name
         answers = (
@@ -322,12 +322,6 @@ def _recompute(
                 "ANALYZE rollup_answer, rollup_respondent, rollup_response, rollup_dossier"
             )
     return sum(len(rows) for _, rows in tables)
-
-
-def _tune(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET work_mem = '64MB'")
-        conn.exec_driver_sql("SET jit = off")
 
 
 def _codes_of_versions(conn: Connection) -> dict[int, str]:
