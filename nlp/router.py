@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -234,9 +235,28 @@ def real_corpus_path() -> Path:
 
 
 # What the default model is trained on (its card's data source), and what it used to be: a
-# cached model of an older default recipe is retrained, one an operator trained is kept.
+# cached model of an older default recipe, or of the default recipe on corpora that have since
+# changed (a release that adds real rows), is retrained; one an operator trained is kept.
 DEFAULT_DATA = "seed corpus (seed_corpus.csv) + real corpus (real_corpus.csv)"
 _OLDER_DEFAULTS = frozenset({"seed corpus (seed_corpus.csv)"})
+
+
+def data_digest(texts: list[str], labels: list[str]) -> str:
+    """SHA-256 of the (text, label) pairs in order: which data a default model was trained on."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def _stale_default(card: dict[str, Any]) -> bool:
+    data = card.get("data", {})
+    source = data.get("source")
+    if source in _OLDER_DEFAULTS:
+        return True
+    if source != DEFAULT_DATA:
+        return False  # an operator's model
+    return data.get("sha256") != data_digest(*default_training_data())
 
 
 def default_training_data() -> tuple[list[str], list[str]]:
@@ -252,6 +272,7 @@ def train_default(model_dir: Path, config: ModelConfig | None = None) -> Trained
     seconds)."""
     texts, labels = default_training_data()
     model = train(texts, labels, config, data_name=DEFAULT_DATA)
+    model.card["data"]["sha256"] = data_digest(texts, labels)
     save(model, model_dir, training_data=(texts, labels))
     return model
 
@@ -263,15 +284,15 @@ def load_router(
 ) -> Router:
     """The router for ``model_dir`` (default ``~/.cache/hailong/nlp``).
 
-    When the directory holds no model yet (or the default model of an older recipe), the
-    default model is trained from the seed and real corpora and cached there. A model file
-    that fails the safety checks raises :class:`nlp.model.ModelError` rather than being
-    silently replaced.
+    When the directory holds no model yet (or the default model of an older recipe or of
+    corpora that have changed since), the default model is trained from the seed and real
+    corpora and cached there. A model file that fails the safety checks raises
+    :class:`nlp.model.ModelError` rather than being silently replaced.
     """
     model_dir = model_dir or DEFAULT_MODEL_DIR
     if (model_dir / MODEL_FILE).exists() or (model_dir / CARD_FILE).exists():
         model = load(model_dir)
-        if model.card.get("data", {}).get("source") in _OLDER_DEFAULTS:
+        if _stale_default(model.card):
             log.info("%s holds an older default model: training the current one", model_dir)
             model = train_default(model_dir)
     else:

@@ -167,3 +167,29 @@ def test_a_cached_model_of_the_older_default_recipe_is_retrained_an_operators_is
     mine = tmp_path / "mine"
     save(train(texts, labels, data_name="seed + staff corrections"), mine)
     assert load_router(mine).model.card["data"]["source"] == "seed + staff corrections"
+
+
+def test_a_cached_default_model_is_retrained_when_the_shipped_corpora_change(
+    tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import nlp.router as router_module
+    from nlp.model import load_corpus, write_corpus
+
+    tiny = _tiny_corpus(tmp_path)
+    monkeypatch.setattr(router_module, "default_corpus_path", tiny)
+    real = tmp_path / "real.csv"
+    texts, labels = load_corpus(tiny())
+    write_corpus(real, texts[:40], labels[:40])
+    monkeypatch.setattr(router_module, "real_corpus_path", lambda: real)
+    cache = tmp_path / "cache"
+    first = load_router(cache).model.card
+    assert first["data"]["n"] == len(texts) + 40
+    written = (cache / "model.skops").stat().st_mtime_ns
+    # Same corpora: the cached model is loaded, not trained again.
+    assert load_router(cache).model.card["data"]["sha256"] == first["data"]["sha256"]
+    assert (cache / "model.skops").stat().st_mtime_ns == written
+    # A release adds real rows: the cached default model is stale and trained again.
+    write_corpus(real, texts[:60], labels[:60])
+    again = load_router(cache).model.card
+    assert again["data"]["n"] == len(texts) + 60
+    assert again["data"]["sha256"] != first["data"]["sha256"]
