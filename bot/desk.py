@@ -250,6 +250,24 @@ class ComplaintDesk:
         )
         return DeskResult(outgoing=out, complaint=row)
 
+    def redraw(self, session: Session, row: Complaint, last: lc.HistoryEntry) -> list[Outgoing]:
+        """The edits that bring every card of `row` up to date after a change made outside
+        `act` (an assignment in the console), `last` being that change's history entry."""
+        facts = store.facts(row, self.unit_code(session, row))
+        return self._render(session, row, facts, [], last=last, refresh=True)
+
+    def redraw_released(self, session: Session) -> int:
+        """Queue the card edits of the complaints `store.release_assignments` gave back in
+        this session (their assignee deactivated or moved); how many complaints. Every
+        command that deactivates or moves staff calls it before committing."""
+        done = 0
+        for complaint_id, entry in store.take_released(session).items():
+            row = session.get(Complaint, complaint_id)
+            if row is not None:
+                store_outbox(session, self.redraw(session, row, entry))
+                done += 1
+        return done
+
     def citizen_action(
         self, session: Session, channel: str, external_id: str, effect: CitizenAction
     ) -> list[Outgoing]:
@@ -315,6 +333,7 @@ class ComplaintDesk:
         unit = units.by_code.get(c.unit)
         groups = store.groups_of_unit(session, unit.id) if unit else []
         cards = store.cards_of(session, row.id) if row.id is not None else {}
+        assignee = store.assignee_name(session, row)
         common = {
             "code": row.code or "",
             "unit": unit_name,
@@ -331,7 +350,7 @@ class ComplaintDesk:
                 if notice.kind == "card":
                     # A group that holds a card already has it edited below; others get it.
                     fresh = [g for g in groups if g not in cards]
-                    card = card_payload(row, c, names, last)
+                    card = card_payload(row, c, names, last, assignee=assignee)
                     out += [(STAFF_CHANNEL, str(g), dict(card)) for g in fresh]
                     out += self._photos(row, fresh)
                 else:
@@ -355,7 +374,9 @@ class ComplaintDesk:
             if card_at is not None:
                 known[card_at[0]] = card_at[1]
             for chat_id, message_id in known.items():
-                card = card_payload(row, c, names, last, buttons=chat_id in groups)
+                card = card_payload(
+                    row, c, names, last, buttons=chat_id in groups, assignee=assignee
+                )
                 card["edit_message_id"] = message_id
                 out.append((STAFF_CHANNEL, str(chat_id), card))
         return out
@@ -488,9 +509,10 @@ def card_payload(
     last: lc.HistoryEntry | None,
     *,
     buttons: bool = True,
+    assignee: str = "",
 ) -> dict[str, Any]:
-    """The card a unit's group sees: masked text, ward, due date, router confidence, and the
-    buttons the complaint's state allows."""
+    """The card a unit's group sees: masked text, ward, due date, who holds it in the unit,
+    router confidence, and the buttons the complaint's state allows."""
     status = msg.STATUS_LABELS.get(c.status.value, c.status.value)
     lines = [
         msg.CARD_HEAD.format(code=row.code, status=status),
@@ -499,6 +521,8 @@ def card_payload(
     if row.ward_name:
         lines.append(msg.CARD_WARD.format(ward=row.ward_name))
     lines.append(msg.CARD_DUE.format(due=local_day(c.due_at)))
+    if assignee and c.assignee is not None:
+        lines.append(msg.CARD_ASSIGNEE.format(name=assignee))
     if c.track is lc.Track.KHIEU_NAI:
         lines.append(msg.CARD_KHIEU_NAI)
     if row.confidence is not None and c.track is lc.Track.PAKN:

@@ -289,6 +289,8 @@ ACTION_LABELS: Final = {
     "remind": "Nhắc hạn",
     "escalate": "Quá hạn, báo lãnh đạo",
     "triage_alarm": "Cảnh báo phân loại chậm",
+    "assign": "Giao xử lý",
+    "unassign": "Bỏ giao xử lý",
 }
 
 # --- web chat page (bot/channels/web.py, bot/channels/static/web/) ---
@@ -333,6 +335,7 @@ CARD_HEAD: Final = "📮 {code} · {status}"
 CARD_UNIT: Final = "Đơn vị: {unit}"
 CARD_WARD: Final = "Địa bàn: {ward}"
 CARD_DUE: Final = "Hạn trả lời: {due}"
+CARD_ASSIGNEE: Final = "Người xử lý: {name}"
 CARD_KHIEU_NAI: Final = "⚖️ Khiếu nại/tố cáo: giải quyết theo Luật Khiếu nại, Luật Tố cáo"
 CARD_ROUTER: Final = "Phân loại tự động: {unit} ({confidence:.0%}); {ranked}"
 CARD_PHOTOS: Final = "📷 {n} ảnh"

@@ -659,12 +659,13 @@ def release(complaint: Complaint, now: datetime) -> Change:
         complaint.unit,
         "",
     )
-    return Change(new, entry, [], card_changed=False)
+    return Change(new, entry, [])  # the card names the assignee
 
 
 def assign(complaint: Complaint, assignee: Assignee | None, actor: Actor, now: datetime) -> Change:
     """Give the complaint to `assignee` (None: to nobody) after `check_assign`; the history
-    names them. No status change and nobody outside the unit is told."""
+    names them. No status change and nobody outside the unit is told; the unit's cards,
+    which name the assignee, are redrawn."""
     check_assign(complaint, actor, assignee)
     new = replace(complaint, assignee=assignee.id if assignee else None)
     entry = HistoryEntry(
@@ -677,7 +678,7 @@ def assign(complaint: Complaint, assignee: Assignee | None, actor: Actor, now: d
         complaint.unit,
         assignee.name if assignee else "",
     )
-    return Change(new, entry, [], card_changed=False)
+    return Change(new, entry, [])
 
 
 # --- the scheduler's view -------------------------------------------------------------------

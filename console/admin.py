@@ -298,9 +298,11 @@ async def staff_active(request: Request, user: FormUser, staff_id: int) -> Respo
     active = form.get("active") == "1"
     if staff_id == user.id and not active:  # an admin never locks themself out
         return _staff_page(request, user, refused=t.S_NOT_SELF, status=409)
-    with session_scope(state_of(request).engine) as db:
+    state = state_of(request)
+    with session_scope(state.engine) as db:
         row = queries.set_active(db, staff_id, active, f"staff:{user.id}")
         name = row.name if row is not None else ""
+        state.desk.redraw_released(db)  # the cards of complaints they held
     if row is None:
         return _staff_page(request, user, refused=t.ADMIN_NOT_FOUND, status=404)
     notice = (t.S_REACTIVATED if active else t.S_DEACTIVATED).format(name=name)
@@ -351,6 +353,7 @@ async def staff_invite(request: Request, user: FormUser) -> Response:
                 db, name=name, unit_code=unit, role=role, telegram_id=None, email=email, at=now
             )
             assert account.id is not None
+            state.desk.redraw_released(db)  # an existing account moved: cards it held
             token = queries.new_invitation(
                 db, account.id, now, timedelta(hours=INVITE_HOURS), f"staff:{user.id}"
             )

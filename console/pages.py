@@ -570,7 +570,7 @@ async def assign(request: Request, user: FormUser, complaint_id: int) -> Respons
         try:
             with session_scope(state.engine) as db:
                 row = visible(db, user, complaint_id, request)
-                refusal = _assign(db, row, user, chosen, state.desk.policy)
+                refusal = _assign(db, row, user, chosen, state.desk)
                 break
         except (store.StaleComplaint, IntegrityError) as exc:
             log.info("console assignment redone: %s", exc)
@@ -588,10 +588,10 @@ async def assign(request: Request, user: FormUser, complaint_id: int) -> Respons
 
 
 def _assign(
-    db: Session, row: Complaint, user: ConsoleUser, chosen: str, policy: lc.Policy
+    db: Session, row: Complaint, user: ConsoleUser, chosen: str, desk: ComplaintDesk
 ) -> lc.Refusal | None:
     """One assignment through the rule, stored like an action (optimistic lock, history row,
-    audit row); the refusal, if any, audit-logged."""
+    audit row, the unit's cards redrawn); the refusal, if any, audit-logged."""
     now = utcnow()
     facts = store.facts(row, store.unit_code_of(db, row))
     target = queries.assignee(db, int(chosen)) if chosen.isdigit() and len(chosen) < 10 else None
@@ -605,8 +605,10 @@ def _assign(
         return exc.reason
     if change.complaint.assignee == facts.assignee:
         return None  # already theirs (a second click): no new history row
-    store.write_facts(db, row, change.complaint, policy, now, row.unit_id)
+    store.write_facts(db, row, change.complaint, desk.policy, now, row.unit_id)
     store.add_history(db, row, change.history, user.id)
+    if change.card_changed:
+        store_outbox(db, desk.redraw(db, row, change.history))
     to = f"staff:{target.id}" if target else None
     store.audit(db, f"staff:{user.id}", f"complaint.{change.history.action}", row.code,
                 {"assignee": to}, now)  # fmt: skip

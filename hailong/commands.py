@@ -15,7 +15,7 @@ from base.errors import UserError
 from base.settings import get_settings
 from bot.channels.console import ConsoleTransport, run_chat
 from bot.sender import Sender
-from hailong.app import check_wording, conversation_service, open_database
+from hailong.app import check_wording, complaint_desk, conversation_service, open_database
 from storage import migrate, outbox, surveys
 from storage.db import session_scope
 
@@ -228,6 +228,7 @@ def staff_add(
             raise UserError(f"{exc.args[0]} (see `hailong catalogue load`)") from exc
         except ValueError as exc:
             raise UserError(str(exc)) from exc
+        complaint_desk(get_settings()).redraw_released(session)  # cards the staff held
         login = f", console login {email}" if email else ""
         typer.echo(
             f"staff {staff.id}: {staff.name}, {role}" + (f" of {unit}" if unit else "") + login
@@ -277,6 +278,7 @@ def staff_remove(
                 raise UserError(f"no staff member with e-mail {email.strip().lower()}")
         elif telegram_id is not None and not remove_staff(session, telegram_id):
             raise UserError(f"no staff member with Telegram id {telegram_id}")
+        complaint_desk(get_settings()).redraw_released(session)  # cards the staff held
     if email is not None:
         typer.echo(f"staff with e-mail {email.strip().lower()} deactivated")
     else:
@@ -348,7 +350,6 @@ def worker(
     """The complaint scheduler alone: reminders, escalations, triage alarms (also runs inside
     `hailong serve`). Several may run: each complaint is acted on once."""
     from bot.scheduler import Scheduler
-    from hailong.app import complaint_desk
 
     settings = get_settings()
     engine = open_database(settings)

@@ -243,8 +243,20 @@ def release_assignments(session: Session, staff: Staff, at: datetime | None = No
             raise StaleComplaint(row.code or str(row.id))
         row.assignee_id, row.version = None, row.version + 1
         add_history(session, row, change.history)
+        # The unit's cards name the assignee: the caller has them redrawn (take_released).
+        session.info.setdefault(_RELEASED, {})[row.id] = change.history
         released += 1
     return released
+
+
+_RELEASED = "hailong.released_complaints"
+
+
+def take_released(session: Session) -> dict[int, lc.HistoryEntry]:
+    """The complaints `release_assignments` gave back in this session (id -> its history
+    entry), forgotten once taken: `ComplaintDesk.redraw_released` redraws their cards."""
+    taken: dict[int, lc.HistoryEntry] = session.info.pop(_RELEASED, {})
+    return taken
 
 
 def _hash(code: str) -> str:
@@ -657,6 +669,14 @@ def remember_card(session: Session, complaint_id: int, chat_id: int, message_id:
             set_={"message_id": message_id, "updated_at": values["updated_at"]},
         )
     )
+
+
+def assignee_name(session: Session, row: Complaint) -> str:
+    """The name of the staff member the complaint is assigned to, or "" (nobody)."""
+    if row.assignee_id is None:
+        return ""
+    staff = session.get(Staff, row.assignee_id)
+    return staff.name if staff is not None else ""
 
 
 def cards_of(session: Session, complaint_id: int) -> dict[int, int]:

@@ -56,7 +56,7 @@ def test_the_rule_a_lead_or_admin_of_the_unit_gives_it_to_active_staff_of_the_un
     change = lc.assign(c, person(), lead, NOW)
     assert change.complaint.assignee == "2" and change.complaint.status is c.status
     assert change.history.action == "assign" and change.history.note == "Cán bộ Bình"
-    assert change.notices == [] and not change.card_changed
+    assert change.notices == [] and change.card_changed  # the card names the assignee
     assert lc.assign(change.complaint, None, lead, NOW).history.action == "unassign"
     assert refusal(c, actor(lc.Role.ADMIN, unit="SONV"), person()) is None  # admins: any unit
     assert refusal(c, lead, person(role=lc.Role.LEAD)) is None  # a lead may take it
@@ -291,3 +291,65 @@ def test_an_assignee_deactivated_or_moved_to_another_unit_gives_back_open_compla
     assert [h[0] for h in history(db, theirs.id)][-1] == "unassign"
     # The unit's lead sees both unassigned again.
     assert t.UNASSIGNED in lead.get(f"/console/c/{mine.id}").text
+
+
+def card_edits(engine: Engine, group: int, message_id: int) -> list[str]:
+    """The texts of the card edits queued for `group`'s card `message_id`, oldest first."""
+    from storage.models import OutboxMessage
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(OutboxMessage.payload)  # type: ignore[call-overload]
+            .where(OutboxMessage.recipient == str(group))
+            .order_by(OutboxMessage.id)
+        )
+        return [str(p["text"]) for (p,) in rows if p.get("edit_message_id") == message_id]
+
+
+def test_the_units_telegram_card_names_the_assignee_and_is_redrawn_when_it_changes(
+    db: Engine, unit_people: dict[str, int]
+) -> None:
+    """Assigned in the console, the card in the unit's Telegram group is edited to name the
+    assignee; deactivated (console) or moved (CLI), the cards they held are edited again."""
+    from bot import messages as msg
+    from tests.console.test_actions import GROUP, link_group
+
+    link_group(db)
+    held, other = seed(db, chat="8401"), seed(db, chat="8402")
+    with session_scope(db) as session:
+        from storage.complaints import remember_card
+
+        remember_card(session, held.id, GROUP, 501)
+        remember_card(session, other.id, GROUP, 502)
+    lead = signed_in(db, "lan@sxd.gov.vn")
+    named = msg.CARD_ASSIGNEE.format(name="Cán bộ Bình")
+    assert assign(lead, held.id, unit_people["binh"]).status_code == 303
+    edits = card_edits(db, GROUP, 501)
+    assert len(edits) == 1 and named in edits[0]
+    assert msg.ACTION_LABELS["assign"] in edits[0] and "Lãnh đạo Lan" in edits[0]
+    assert card_edits(db, GROUP, 502) == []  # another complaint's card is left alone
+    # Deactivated by an admin in the console: the card no longer names them.
+    admin = add_login(db, "admin@hcm.gov.vn", role="admin", unit=None, name="Quản trị")
+    assert admin
+    client = signed_in(db, "admin@hcm.gov.vn")
+    token = csrf_for(client, "/console/admin/staff")
+    answer = client.post(
+        f"/console/admin/staff/{unit_people['binh']}/active", data={"active": "0", "csrf": token}
+    )
+    assert answer.status_code == 200, answer.text
+    edits = card_edits(db, GROUP, 501)
+    assert len(edits) == 2 and named not in edits[1]
+    assert msg.ACTION_LABELS["unassign"] in edits[1]
+    # Moved to another unit by the CLI (`hailong staff add` again): the same.
+    assert assign(lead, other.id, unit_people["chau"]).status_code == 303
+    assert msg.CARD_ASSIGNEE.format(name="Cán bộ <Châu>") in card_edits(db, GROUP, 502)[0]
+    from tests.test_cli import hailong
+
+    result = hailong(
+        "staff", "add", "--name", "Cán bộ Châu", "--unit", "SNNMT", "--role", "staff",
+        "--email", "chau@sxd.gov.vn", "--password-stdin",
+        db=db.url.render_as_string(hide_password=False), stdin="a long enough password\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    edits = card_edits(db, GROUP, 502)
+    assert len(edits) == 2 and "Châu" not in edits[1].split("———")[0]
