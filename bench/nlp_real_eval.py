@@ -11,16 +11,23 @@ Folds are grouped by source: every row of one page (``source_url``'s host + path
 same fold, so near-duplicates of one page never sit on both sides of a split. Each test text
 goes through ``Router.route_many`` as in production (PII masking, normalisation, threshold).
 
+With ``--annotations``, the labels a blind annotator gave some rows from their text alone
+(``key,label,confidence``: ``key`` is :func:`row_key` of the text) are compared with the
+corpus's labels and with (c)'s out-of-fold predictions on the same rows: how often a reader
+who sees only the text names the unit that answered, the ceiling the text sets on any model.
+
 Usage::
 
     .venv/bin/python bench/nlp_real_eval.py --real nlp/data/real_corpus.csv \\
-        [--seed nlp/data/seed_corpus.csv] [--folds 5] [--out results.md] [--json]
+        [--seed nlp/data/seed_corpus.csv] [--folds 5] [--annotations bench/data/blind_labels.csv] \\
+        [--out results.md] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +46,8 @@ if str(REPO) not in sys.path:  # run as a script from anywhere: the library is t
     sys.path.insert(0, str(REPO))
 
 COLUMNS = ("text", "label", "agency", "source_url", "date", "note")
+ANNOTATION_COLUMNS = ("key", "label", "confidence")
+CONFIDENCES = ("high", "medium", "low")
 SETTINGS = {  # JSON key -> row name; the order of the table
     "seed_only": "(a) seed only",
     "real_only": "(b) real only",
@@ -172,6 +181,96 @@ def assign_folds(labels: Sequence[str], groups: Sequence[str], k: int,
             for i in test:
                 folds[i] = fold
     return folds
+
+
+# --- blind annotation ---------------------------------------------------------------------
+
+
+def row_key(text: str) -> str:
+    """A row's key in an annotation file: the first 16 hex digits of the SHA-256 of its
+    normalised text, so the file names rows without repeating them and survives a rebuild
+    that re-sorts the corpus."""
+    from nlp.text import normalize
+
+    return hashlib.sha256(normalize(" ".join(text.split())).encode()).hexdigest()[:16]
+
+
+def load_annotations(path: Path, known_labels: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``key -> (label, confidence)``; raise :class:`InputError` on a bad file."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    known, out = set(known_labels), {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            missing = [c for c in ANNOTATION_COLUMNS if c not in columns]
+            if missing:
+                raise InputError(f"{path}: expected columns {','.join(ANNOTATION_COLUMNS)}; "
+                                 f"missing {','.join(missing)}")
+            reader.fieldnames = columns
+            for line, row in enumerate(reader, start=2):
+                key, label = (row.get("key") or "").strip(), (row.get("label") or "").strip()
+                confidence = (row.get("confidence") or "").strip().lower()
+                if label not in known:
+                    raise InputError(f"{path}:{line}: unknown unit code {label!r}")
+                if confidence not in CONFIDENCES:
+                    raise InputError(f"{path}:{line}: confidence must be one of "
+                                     f"{', '.join(CONFIDENCES)}, not {confidence!r}")
+                if not key or key in out:
+                    raise InputError(f"{path}:{line}: empty or repeated key {key!r}")
+                out[key] = (label, confidence)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+    if not out:
+        raise InputError(f"{path}: no annotations")
+    return out
+
+
+def annotation_scores(real: RealCorpus, annotations: dict[str, tuple[str, str]],
+                      pred: Predictions) -> dict[str, Any]:
+    """The annotator against the corpus labels, and (c)'s predictions on the same rows."""
+    rows = [(i, *annotations[k]) for i, k in enumerate(map(row_key, real.texts))
+            if k in annotations]
+    if not rows:
+        raise InputError("no annotated row is in the corpus (keys are row_key of the text)")
+    truth = [real.labels[i] for i, _, _ in rows]
+    human = [label for _, label, _ in rows]
+    model = [pred.unit["as_written"][i] for i, _, _ in rows]
+    agree = [h == t for h, t in zip(human, truth, strict=True)]
+    right = [m == t for m, t in zip(model, truth, strict=True)]
+    groups = [real.groups[i] for i, _, _ in rows]
+
+    def share(flags: Sequence[bool]) -> float | None:
+        return sum(flags) / len(flags) if flags else None
+
+    by_confidence = {}
+    for level in CONFIDENCES:
+        picked = [j for j, (_, _, c) in enumerate(rows) if c == level]
+        by_confidence[level] = {
+            "n": len(picked),
+            "agreement": share([agree[j] for j in picked]),
+            "model_accuracy": share([right[j] for j in picked]),
+        }
+    pairs = Counter((t, h) for t, h in zip(truth, human, strict=True) if t != h)
+    return {
+        "n": len(rows),
+        "not_in_corpus": len(annotations) - len(rows),
+        "agreement": share(agree),
+        "agreement_ci95": list(_group_bootstrap(agree, groups)),
+        "model_accuracy": share(right),
+        "model_accuracy_ci95": list(_group_bootstrap(right, groups)),
+        "both_right": sum(a and r for a, r in zip(agree, right, strict=True)),
+        "only_annotator_right": sum(a and not r for a, r in zip(agree, right, strict=True)),
+        "only_model_right": sum(r and not a for a, r in zip(agree, right, strict=True)),
+        "both_wrong": sum(not a and not r for a, r in zip(agree, right, strict=True)),
+        "model_equals_annotator": share([m == h for m, h in zip(model, human, strict=True)]),
+        "by_confidence": by_confidence,
+        "disagreements": [{"corpus": t, "annotator": h, "n": n}
+                          for (t, h), n in pairs.most_common(8)],
+    }
 
 
 # --- one model's predictions --------------------------------------------------------------
@@ -371,7 +470,8 @@ def recommend(rows: list[dict[str, Any]], views: Sequence[str],
 
 
 def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
-                    progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[str], None] | None = None,
+                    annotations_path: Path | None = None) -> dict[str, Any]:
     """Everything the report shows, as a JSON-ready dict."""
     from nlp.catalogue import load_catalogue
     from nlp.model import CorpusError, default_corpus_path, load_corpus
@@ -381,6 +481,10 @@ def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
     step = progress or (lambda _: None)
     known = list(load_catalogue())
     real = load_real(real_path, known)
+    annotations = load_annotations(annotations_path, known) if annotations_path else None
+    if annotations is not None and not set(map(row_key, real.texts)) & set(annotations):
+        raise InputError(f"{annotations_path}: no annotated row is in the corpus "
+                         "(keys are row_key of the text)")
     seed_path = seed_path or default_corpus_path()
     try:
         seed_texts, seed_labels = load_corpus(seed_path, known_labels=known)
@@ -400,6 +504,12 @@ def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
         }
     rows = sweep(real.labels, predictions["seed_and_real"])
     fold_sizes = Counter(folds)
+    extra: dict[str, Any] = {}
+    if annotations is not None:
+        extra["annotation"] = {
+            "path": str(annotations_path),
+            **annotation_scores(real, annotations, predictions["seed_and_real"]),
+        }
     return {
         "corpus": {
             "path": str(real_path),
@@ -429,6 +539,7 @@ def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
         "threshold_sweep": rows,
         "recommendation": recommend(rows, VIEWS),
         "recommendation_as_written_only": recommend(rows, ("as_written",)),
+        **extra,
         "seconds": round(time.perf_counter() - started, 1),
         "machine": f"{platform.machine()}, Python {platform.python_version()}, "
                    f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
@@ -518,11 +629,34 @@ def render(report: dict[str, Any]) -> str:
         )
     lines += ["", *(_pick_line(report[key]) for key in
                     ("recommendation", "recommendation_as_written_only"))]
-    lines += [
-        f"The shipped default stays {threshold} (this command only recommends).", "",
-        f"{report['seconds']:.0f} s; {report['machine']}.",
-    ]
+    lines += [f"The shipped default stays {threshold} (this command only recommends).", ""]
+    if "annotation" in report:
+        lines += [*_annotation_lines(report["annotation"]), ""]
+    lines.append(f"{report['seconds']:.0f} s; {report['machine']}.")
     return "\n".join(lines) + "\n"
+
+
+def _annotation_lines(a: dict[str, Any]) -> list[str]:
+    ci, mci = a["agreement_ci95"], a["model_accuracy_ci95"]
+    lines = [
+        f"Blind annotation (`{a['path']}`): {a['n']} rows labelled from their text alone "
+        f"({a['not_in_corpus']} annotated rows not in this corpus). The annotator names the "
+        f"corpus's unit (the agency that answered) for {_pct(a['agreement'])} % of them "
+        f"({_pct(ci[0])}–{_pct(ci[1])}); (c), out of fold, for {_pct(a['model_accuracy'])} % "
+        f"({_pct(mci[0])}–{_pct(mci[1])}). Both right {a['both_right']}, only the annotator "
+        f"{a['only_annotator_right']}, only (c) {a['only_model_right']}, both wrong "
+        f"{a['both_wrong']}; (c) and the annotator name the same unit for "
+        f"{_pct(a['model_equals_annotator'])} %.",
+        "",
+        "| annotator's confidence | rows | annotator agrees with the corpus | (c) accuracy |",
+        "|---|---|---|---|",
+    ]
+    for level, row in a["by_confidence"].items():
+        lines.append(f"| {level} | {row['n']} | {_pct(row['agreement'])} | "
+                     f"{_pct(row['model_accuracy'])} |")
+    pairs = ", ".join(f"{d['corpus']} → {d['annotator']} ({d['n']})" for d in a["disagreements"])
+    lines += ["", f"Most frequent disagreements (corpus → annotator): {pairs or '–'}."]
+    return lines
 
 
 def _pick_line(rec: dict[str, Any]) -> str:
@@ -553,6 +687,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=Path, default=None,
                         help="seed corpus CSV text,label (default: nlp/data/seed_corpus.csv)")
     parser.add_argument("--folds", type=int, default=5, help="source-grouped folds (default 5)")
+    parser.add_argument("--annotations", type=Path, default=None,
+                        help="blind labels key,label,confidence to compare (key = row_key)")
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     return parser
@@ -583,6 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = evaluate_corpus(
                 args.real, args.seed, args.folds,
                 progress=lambda text: progress.update(task, description=text),
+                annotations_path=args.annotations,
             )
     except InputError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")

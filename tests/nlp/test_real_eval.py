@@ -174,3 +174,66 @@ def test_unknown_label(tmp_path: Path) -> None:
 def test_bad_arguments(args: list[str]) -> None:
     real = [] if not args else ["--real", str(FIXTURE)]
     _assert_one_line_error(_run(*real, *args))
+
+
+def _write_annotations(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["key", "label", "confidence"])
+        writer.writerows(rows)
+    return path
+
+
+def _fixture_texts() -> list[tuple[str, str]]:
+    with FIXTURE.open(encoding="utf-8", newline="") as handle:
+        return [(r["text"], r["label"]) for r in csv.DictReader(handle) if r["label"]]
+
+
+def test_blind_annotations_are_compared_with_the_corpus_and_the_model(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """10 annotated rows: 7 given the corpus's unit (5 high, 2 low confidence), 3 another
+    one; one key names no row. The report counts exactly that, and (c) on the same rows."""
+    rows = _fixture_texts()[:10]
+    key = real_eval.row_key
+    assert key(rows[0][0]) == key("  " + rows[0][0].upper() + " ")  # normalised text
+    other = {"SXD": "SYT", "SYT": "SXD", "DIENLUC": "CAPNUOC", "CAPNUOC": "DIENLUC"}
+    marks = [(key(t), lab, "high") for t, lab in rows[:5]]
+    marks += [(key(t), lab, "low") for t, lab in rows[5:7]]
+    marks += [(key(t), other[lab], "medium") for t, lab in rows[7:]]
+    marks.append(("0123456789abcdef", "SXD", "high"))
+    path = _write_annotations(tmp_path / "blind.csv", marks)
+    out = tmp_path / "results.md"
+    result = _run("--real", str(FIXTURE), "--seed", str(small_corpus), "--folds", "3",
+                  "--annotations", str(path), "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    a = json.loads(result.stdout)["annotation"]
+    assert a["n"] == 10 and a["not_in_corpus"] == 1
+    assert a["agreement"] == pytest.approx(0.7)
+    assert a["by_confidence"]["high"] == {"n": 5, "agreement": 1.0,
+                                          "model_accuracy": a["by_confidence"]["high"][
+                                              "model_accuracy"]}
+    assert a["by_confidence"]["medium"]["agreement"] == 0.0
+    assert a["both_right"] + a["only_annotator_right"] == 7
+    assert a["both_right"] + a["only_model_right"] == round(10 * a["model_accuracy"])
+    assert sum(d["n"] for d in a["disagreements"]) == 3
+    markdown = out.read_text(encoding="utf-8")
+    assert "Blind annotation" in markdown and "| high | 5 | 100.0 |" in markdown
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    ("key,label\nabc,SXD\n", "missing confidence"),
+    ("key,label,confidence\nabc,SO_XD,high\n", "blind.csv:2: unknown unit code 'SO_XD'"),
+    ("key,label,confidence\nabc,SXD,sure\n", "confidence must be one of high, medium, low"),
+    ("key,label,confidence\nabc,SXD,high\nabc,SYT,low\n", "blind.csv:3: empty or repeated key"),
+    ("key,label,confidence\n", "no annotations"),
+    ("key,label,confidence\n0123456789abcdef,SXD,high\n", "no annotated row is in the corpus"),
+])
+def test_bad_annotation_files_are_one_line_errors(
+    small_corpus: Path, tmp_path: Path, content: str, needle: str
+) -> None:
+    path = tmp_path / "blind.csv"
+    path.write_text(content, encoding="utf-8")
+    result = _run("--real", str(FIXTURE), "--seed", str(small_corpus), "--folds", "3",
+                  "--annotations", str(path))
+    _assert_one_line_error(result, needle)
