@@ -283,6 +283,7 @@ class Predictions:
     unit: dict[str, list[str]]
     confidence: dict[str, list[float]]
     triaged: dict[str, list[bool]]
+    ranked: dict[str, list[list[str]]] = field(default_factory=dict)  # top-3 units per row
     train_rows: list[int] = field(default_factory=list)  # per fold
     left_out: dict[int, list[str]] = field(default_factory=dict)  # fold -> units too rare
 
@@ -292,6 +293,7 @@ def _empty_predictions(n: int) -> Predictions:
         unit={v: [""] * n for v in VIEWS},
         confidence={v: [0.0] * n for v in VIEWS},
         triaged={v: [True] * n for v in VIEWS},
+        ranked={v: [[] for _ in range(n)] for v in VIEWS},
     )
 
 
@@ -324,6 +326,7 @@ class Evaluator:
                 out.unit[view][i] = result.predicted_unit
                 out.confidence[view][i] = result.confidence
                 out.triaged[view][i] = result.needs_triage
+                out.ranked[view][i] = [unit for unit, _ in result.candidates]
 
 
 def trainable(texts: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -415,6 +418,10 @@ def view_scores(truth: Sequence[str], pred: Predictions, view: str, groups: Sequ
         "accuracy_ci95": list(_group_bootstrap(correct, groups)),
         "accuracy_by_fold": [sum(v) / len(v) for _, v in sorted(by_fold.items())],
         "macro_f1": result["macro_f1"],
+        # The unit among the first k candidates (the triage desk sees the top 3).
+        **{f"top{k}_accuracy": sum(t in r[:k] for t, r in zip(truth, pred.ranked[view],
+                                                             strict=True)) / len(truth)
+           for k in (2, 3)},
         "triage_rate": sum(triaged) / len(truth),
         "routed_accuracy": sum(routed) / len(routed) if routed else None,
         "per_class": result["per_class"],
@@ -591,6 +598,20 @@ def render(report: dict[str, Any]) -> str:
             f"{_acc(bare)} | {_pct(bare['macro_f1'])} | {_pct(written['triage_rate'])} | "
             f"{_pct(written['routed_accuracy'])} | {_pct(bare['triage_rate'])} | "
             f"{_pct(bare['routed_accuracy'])} |"
+        )
+    lines += [
+        "", "The unit among the router's first k candidates (the triage desk and the card show "
+        "the top 3), in %:", "",
+        "| trained on | top-1 | top-2 | top-3 | top-1, unaccented | top-2, unaccented "
+        "| top-3, unaccented |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setting in settings.values():
+        written, bare = setting["as_written"], setting["unaccented"]
+        lines.append(
+            f"| {setting['name']} | " + " | ".join(
+                _pct(v[key]) for v in (written, bare)
+                for key in ("accuracy", "top2_accuracy", "top3_accuracy")) + " |"
         )
     left_out = settings["real_only"]["units_left_out_of_training"]
     if left_out:

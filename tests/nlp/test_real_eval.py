@@ -116,6 +116,7 @@ def test_json_keys(report: tuple[dict[str, Any], str]) -> None:
             assert {"accuracy", "accuracy_ci95", "macro_f1", "triage_rate",
                     "routed_accuracy", "per_class"} <= set(scores)
             assert 0.0 <= scores["accuracy"] <= 1.0 and scores["n"] == 60
+            assert scores["accuracy"] <= scores["top2_accuracy"] <= scores["top3_accuracy"] <= 1
             assert len(scores["accuracy_by_fold"]) == 3
     assert data["settings"]["seed_only"]["train_rows_per_fold"] == [360] * 3
     # (c) trains on the seed plus the real rows of the other folds, never on the test fold
@@ -139,6 +140,8 @@ def test_markdown_tables(report: tuple[dict[str, Any], str]) -> None:
     assert "| unit | rows | sources | recall | recall, unaccented | precision |" in markdown
     for unit in ("SXD", "DIENLUC", "CAPNUOC", "SYT"):
         assert f"| {unit} | 15 |" in markdown
+    assert "| trained on | top-1 | top-2 | top-3 | top-1, unaccented |" in markdown
+    assert markdown.count("| (c) seed + real |") == 2
     assert "| 0.50 |" in markdown and "Rule: " in markdown
 
 
