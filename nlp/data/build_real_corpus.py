@@ -12,17 +12,23 @@ Rules, in the order they are applied (each row is counted under the first rule t
 2. ``mirror``: the page is on a mirror, spam or aggregator site, not the original: a host of
    :data:`MIRROR_HOSTS`, a note saying "mirror", "repost" or "aggregator", or any other row
    from a host some note called a mirror.
-3. ``unknown_label``: an empty label or one that is not a code of ``nlp/data/units.yaml``.
-4. ``empty_text`` / ``short_text``: nothing left, or fewer than :data:`MIN_CHARS` characters
+3. ``composed``: the note says the collector composed the text from the page's title and the
+   agency's answer (``reconstructed``, ``... from the answer``, ``restated in the answer``):
+   neither the citizen's words nor the page's own wording of the complaint, and a text taken
+   from the answer may carry the answer's hints. A petition quoted in the answer's headings
+   is the council's own wording and stays.
+4. ``unknown_label``: an empty label or one that is not a code of ``nlp/data/units.yaml``.
+5. ``empty_text`` / ``short_text``: nothing left, or fewer than :data:`MIN_CHARS` characters
    after masking (a title, not a complaint).
-5. ``duplicate``: the same text after :func:`nlp.text.normalize` as an earlier row.
-6. ``near_duplicate``: same label and character-3-gram Jaccard similarity of the normalised
+6. ``duplicate``: the same text after :func:`nlp.text.normalize` as an earlier row.
+7. ``near_duplicate``: same label and character-3-gram Jaccard similarity of the normalised
    texts >= :data:`NEAR_DUPLICATE` with an earlier kept row (the same complaint quoted twice).
 
-Usage::
+Usage (a new collection round merges into the corpus: the corpus is itself a valid part,
+and building it again changes nothing)::
 
-    .venv/bin/python nlp/data/build_real_corpus.py /tmp/corpus/hA.csv /tmp/corpus/hB.csv \\
-        [--out nlp/data/real_corpus.csv]
+    .venv/bin/python nlp/data/build_real_corpus.py nlp/data/real_corpus.csv \\
+        /tmp/corpus/hH.csv /tmp/corpus/hI.csv [--out nlp/data/real_corpus.csv]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -54,7 +61,10 @@ MIRROR_HOSTS = frozenset({
     "thoibao.online", "baomoi.com", "nhandanvietnam.com", "saigonmoi24.com",
 })
 MIRROR_NOTES = ("mirror", "repost", "aggregator")
-RULES = ("github", "mirror", "unknown_label", "empty_text", "short_text", "duplicate",
+COMPOSED_NOTE = re.compile(
+    r"reconstruct|restate|(?:from|in) the answer\b|answer context|answer's", re.IGNORECASE
+)
+RULES = ("github", "mirror", "composed", "unknown_label", "empty_text", "short_text", "duplicate",
          "near_duplicate")
 
 
@@ -145,6 +155,9 @@ def build(rows: Sequence[dict[str, str]], known_labels: Iterable[str]) -> Build:
             continue
         if _on(host(row["source_url"]), mirrors):
             result.dropped["mirror"] += 1
+            continue
+        if COMPOSED_NOTE.search(note) and "answer headings" not in note:
+            result.dropped["composed"] += 1
             continue
         if row["label"] not in known:
             result.dropped["unknown_label"] += 1

@@ -66,16 +66,29 @@ def test_build_rules_drop_and_count() -> None:
         _row("Chợ ồn ào cả đêm, ai xử lý?", url="https://t.vn/q"),  # host called a mirror
         _row("Rác ở hẻm không ai thu gom", label="SỞ_RÁC"),
         _row("ngập quá"),
+        _row("Phản ánh cột điện nghiêng ở đường Lê Lợi, nguy hiểm", label="DIENLUC",
+             note="reported; report title plus location from the answer"),
+        _row("Phản ánh nước đục tại thôn Quảng Hợp kéo dài nhiều ngày", label="CAPNUOC",
+             note="reported; complaint reconstructed from the answer's restatement"),
+        _row("Cử tri hỏi về cột phát sóng đặt sát khu dân cư có ảnh hưởng sức khỏe không",
+             label="SKHCN", note="reported; as restated in the answer headings"),  # kept
         _row("Gọi tôi 0901 234 567 về việc ông Nguyễn Văn Bình lấn chiếm lối đi chung",
              label="UBND_XA"),
     ]
     result = builder.build(rows, list(load_catalogue()))
     assert dict(result.dropped) == {
-        "duplicate": 1, "near_duplicate": 1, "github": 1, "mirror": 3, "unknown_label": 1,
-        "short_text": 1,
+        "duplicate": 1, "near_duplicate": 1, "github": 1, "mirror": 3, "composed": 2,
+        "unknown_label": 1, "short_text": 1,
     }
-    assert [r["label"] for r in result.rows] == ["CAPNUOC", "UBND_XA"]
-    assert result.rows[1]["text"] == "Gọi tôi [SĐT] về việc ông [TÊN] lấn chiếm lối đi chung"
+    assert [r["label"] for r in result.rows] == ["CAPNUOC", "SKHCN", "UBND_XA"]
+    assert result.rows[2]["text"] == "Gọi tôi [SĐT] về việc ông [TÊN] lấn chiếm lối đi chung"
+
+
+def test_building_the_corpus_again_changes_nothing(tmp_path: Path) -> None:
+    """A new collection round is built with the corpus itself as the first part."""
+    out = tmp_path / "again.csv"
+    assert builder.main([str(CORPUS), "--out", str(out)]) == 0
+    assert out.read_bytes() == CORPUS.read_bytes()
 
 
 def test_command_line_errors_are_one_line(tmp_path: Path,
