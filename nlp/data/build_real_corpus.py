@@ -59,6 +59,10 @@ NEAR_DUPLICATE = 0.8
 MIRROR_HOSTS = frozenset({
     "88tysobongda.com", "marimbapop.com", "xosobinhdinh.org", "xosogialai.org", "evbn.org",
     "thoibao.online", "baomoi.com", "nhandanvietnam.com", "saigonmoi24.com",
+    # third round: news aggregators and reposting blogs, legal-document mirrors
+    "docnhanh.vn", "haiphong24h.org", "hanoiplus.online", "tintucvietduc.net",
+    "tintucthuanthanhbacninh.com", "ahadep.com", "archive.vietnam.vn", "tracuuphapluat.info",
+    "dulieuphapluat.vn", "luatminhkhue.vn",
 })
 MIRROR_NOTES = ("mirror", "repost", "aggregator")
 COMPOSED_NOTE = re.compile(
