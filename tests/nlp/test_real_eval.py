@@ -240,3 +240,27 @@ def test_bad_annotation_files_are_one_line_errors(
     result = _run("--real", str(FIXTURE), "--seed", str(small_corpus), "--folds", "3",
                   "--annotations", str(path))
     _assert_one_line_error(result, needle)
+
+
+def test_the_documented_run_on_the_shipped_corpus_gives_the_published_figures() -> None:
+    """nlp/README.md's command, on the shipped corpus and blind labels: the (c) accuracy and
+    the blind agreement that bench/results/nlp_real_eval.md (and the README) publish."""
+    published = (REPO / "bench" / "results" / "nlp_real_eval.md").read_text(encoding="utf-8")
+    row = next(line for line in published.splitlines() if line.startswith("| (c) seed + real |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    as_written, unaccented = (float(cells[i].split()[0]) for i in (2, 4))
+    readme = (REPO / "nlp" / "README.md").read_text(encoding="utf-8")
+    command = ("bench/nlp_real_eval.py --real nlp/data/real_corpus.csv --annotations\n"
+               "bench/data/blind_labels.csv")
+    assert command in readme and f"{as_written} (" in readme
+    result = _run("--real", "nlp/data/real_corpus.csv",
+                  "--annotations", "bench/data/blind_labels.csv", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    both = data["settings"]["seed_and_real"]
+    # The SVM's solver may break ties differently from run to run: a row or two.
+    assert abs(100 * both["as_written"]["accuracy"] - as_written) <= 0.5
+    assert abs(100 * both["unaccented"]["accuracy"] - unaccented) <= 0.5
+    annotation = data["annotation"]
+    assert annotation["n"] == 196 and annotation["not_in_corpus"] == 0
+    assert f"{100 * annotation['agreement']:.1f} %" in published
