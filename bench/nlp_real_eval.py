@@ -11,15 +11,18 @@ Folds are grouped by source: every row of one page (``source_url``'s host + path
 same fold, so near-duplicates of one page never sit on both sides of a split. Each test text
 goes through ``Router.route_many`` as in production (PII masking, normalisation, threshold).
 
-With ``--annotations``, the labels a blind annotator gave some rows from their text alone
-(``key,label,confidence``: ``key`` is :func:`row_key` of the text) are compared with the
-corpus's labels and with (c)'s out-of-fold predictions on the same rows: how often a reader
-who sees only the text names the unit that answered, the ceiling the text sets on any model.
+With ``--annotations`` (once per annotator), the labels a blind annotator gave some rows from
+their text alone (``key,label,confidence``: ``key`` is :func:`row_key` of the text) are
+compared with the corpus's labels and with (c)'s out-of-fold predictions on the same rows: how
+often a reader who sees only the text names the unit that answered, the ceiling the text sets
+on any model. With two or more, the annotators are compared with each other too (agreement,
+Cohen's kappa) and the corpus with their consensus.
 
 Usage::
 
     .venv/bin/python bench/nlp_real_eval.py --real nlp/data/real_corpus.csv \\
-        [--seed nlp/data/seed_corpus.csv] [--folds 5] [--annotations bench/data/blind_labels.csv] \\
+        [--seed nlp/data/seed_corpus.csv] [--folds 5] [--annotations bench/data/blind_labels.csv \\
+        --annotations bench/data/blind_labels_2.csv] \\
         [--out results.md] [--json]
 """
 
@@ -273,6 +276,46 @@ def annotation_scores(real: RealCorpus, annotations: dict[str, tuple[str, str]],
     }
 
 
+def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
+    """Cohen's kappa of two annotators' labels of the same rows (None when chance agreement
+    is total)."""
+    n = len(first)
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / n
+    one, two = Counter(first), Counter(second)
+    expected = sum(one[label] * two[label] for label in one) / (n * n)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def annotator_agreement(real: RealCorpus, annotators: Sequence[dict[str, tuple[str, str]]],
+                        pred: Predictions) -> dict[str, Any]:
+    """On the corpus rows every annotator labelled: each pair's agreement and kappa; the rows
+    where all agree (their consensus) against the corpus and against (c)."""
+    rows = [(i, k) for i, k in enumerate(map(row_key, real.texts))
+            if all(k in a for a in annotators)]
+    pairs = []
+    for x in range(len(annotators)):
+        for y in range(x + 1, len(annotators)):
+            first = [annotators[x][k][0] for _, k in rows]
+            second = [annotators[y][k][0] for _, k in rows]
+            pairs.append({
+                "annotators": [x + 1, y + 1],
+                "agreement": (sum(a == b for a, b in zip(first, second, strict=True)) / len(rows)
+                              if rows else None),
+                "kappa": cohen_kappa(first, second) if rows else None,
+            })
+    agreed = [(i, annotators[0][k][0]) for i, k in rows
+              if len({a[k][0] for a in annotators}) == 1]
+    return {
+        "n": len(rows),
+        "pairs": pairs,
+        "consensus_rows": len(agreed),
+        "corpus_equals_consensus": (sum(real.labels[i] == lab for i, lab in agreed) / len(agreed)
+                                    if agreed else None),
+        "model_equals_consensus": (sum(pred.unit["as_written"][i] == lab for i, lab in agreed)
+                                   / len(agreed) if agreed else None),
+    }
+
+
 # --- one model's predictions --------------------------------------------------------------
 
 
@@ -478,7 +521,7 @@ def recommend(rows: list[dict[str, Any]], views: Sequence[str],
 
 def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
                     progress: Callable[[str], None] | None = None,
-                    annotations_path: Path | None = None) -> dict[str, Any]:
+                    annotations_paths: Sequence[Path] = ()) -> dict[str, Any]:
     """Everything the report shows, as a JSON-ready dict."""
     from nlp.catalogue import load_catalogue
     from nlp.model import CorpusError, default_corpus_path, load_corpus
@@ -488,10 +531,12 @@ def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
     step = progress or (lambda _: None)
     known = list(load_catalogue())
     real = load_real(real_path, known)
-    annotations = load_annotations(annotations_path, known) if annotations_path else None
-    if annotations is not None and not set(map(row_key, real.texts)) & set(annotations):
-        raise InputError(f"{annotations_path}: no annotated row is in the corpus "
-                         "(keys are row_key of the text)")
+    annotators = [(path, load_annotations(path, known)) for path in annotations_paths]
+    keys = set(map(row_key, real.texts))
+    for path, marks in annotators:
+        if not keys & set(marks):
+            raise InputError(f"{path}: no annotated row is in the corpus "
+                             "(keys are row_key of the text)")
     seed_path = seed_path or default_corpus_path()
     try:
         seed_texts, seed_labels = load_corpus(seed_path, known_labels=known)
@@ -512,11 +557,14 @@ def evaluate_corpus(real_path: Path, seed_path: Path | None, k: int,
     rows = sweep(real.labels, predictions["seed_and_real"])
     fold_sizes = Counter(folds)
     extra: dict[str, Any] = {}
-    if annotations is not None:
-        extra["annotation"] = {
-            "path": str(annotations_path),
-            **annotation_scores(real, annotations, predictions["seed_and_real"]),
-        }
+    if annotators:
+        extra["annotations"] = [
+            {"path": str(path), **annotation_scores(real, marks, predictions["seed_and_real"])}
+            for path, marks in annotators
+        ]
+    if len(annotators) >= 2:
+        extra["annotator_agreement"] = annotator_agreement(
+            real, [a for _, a in annotators], predictions["seed_and_real"])
     return {
         "corpus": {
             "path": str(real_path),
@@ -651,16 +699,30 @@ def render(report: dict[str, Any]) -> str:
     lines += ["", *(_pick_line(report[key]) for key in
                     ("recommendation", "recommendation_as_written_only"))]
     lines += [f"The shipped default stays {threshold} (this command only recommends).", ""]
-    if "annotation" in report:
-        lines += [*_annotation_lines(report["annotation"]), ""]
+    for number, annotation in enumerate(report.get("annotations", []), start=1):
+        lines += [*_annotation_lines(annotation, number), ""]
+    if "annotator_agreement" in report:
+        lines += [_agreement_line(report["annotator_agreement"]), ""]
     lines.append(f"{report['seconds']:.0f} s; {report['machine']}.")
     return "\n".join(lines) + "\n"
 
 
-def _annotation_lines(a: dict[str, Any]) -> list[str]:
+def _agreement_line(a: dict[str, Any]) -> str:
+    pairs = "; ".join(
+        f"annotators {p['annotators'][0]} and {p['annotators'][1]} agree on "
+        f"{_pct(p['agreement'])} % (Cohen's kappa "
+        f"{'–' if p['kappa'] is None else format(p['kappa'], '.3f')})"
+        for p in a["pairs"])
+    return (f"Between annotators, on the {a['n']} rows all of them labelled: {pairs}. Where all "
+            f"agree ({a['consensus_rows']} rows), the corpus's unit is their unit for "
+            f"{_pct(a['corpus_equals_consensus'])} % and (c)'s for "
+            f"{_pct(a['model_equals_consensus'])} %.")
+
+
+def _annotation_lines(a: dict[str, Any], number: int = 1) -> list[str]:
     ci, mci = a["agreement_ci95"], a["model_accuracy_ci95"]
     lines = [
-        f"Blind annotation (`{a['path']}`): {a['n']} rows labelled from their text alone "
+        f"Blind annotation {number} (`{a['path']}`): {a['n']} rows labelled from their text alone "
         f"({a['not_in_corpus']} annotated rows not in this corpus). The annotator names the "
         f"corpus's unit (the agency that answered) for {_pct(a['agreement'])} % of them "
         f"({_pct(ci[0])}–{_pct(ci[1])}); (c), out of fold, for {_pct(a['model_accuracy'])} % "
@@ -708,8 +770,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=Path, default=None,
                         help="seed corpus CSV text,label (default: nlp/data/seed_corpus.csv)")
     parser.add_argument("--folds", type=int, default=5, help="source-grouped folds (default 5)")
-    parser.add_argument("--annotations", type=Path, default=None,
-                        help="blind labels key,label,confidence to compare (key = row_key)")
+    parser.add_argument("--annotations", type=Path, action="append", default=[],
+                        help="blind labels key,label,confidence to compare (key = row_key); "
+                             "once per annotator")
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     return parser
@@ -740,7 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = evaluate_corpus(
                 args.real, args.seed, args.folds,
                 progress=lambda text: progress.update(task, description=text),
-                annotations_path=args.annotations,
+                annotations_paths=args.annotations,
             )
     except InputError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")

@@ -210,7 +210,7 @@ def test_blind_annotations_are_compared_with_the_corpus_and_the_model(
     result = _run("--real", str(FIXTURE), "--seed", str(small_corpus), "--folds", "3",
                   "--annotations", str(path), "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
-    a = json.loads(result.stdout)["annotation"]
+    a = json.loads(result.stdout)["annotations"][0]
     assert a["n"] == 10 and a["not_in_corpus"] == 1
     assert a["agreement"] == pytest.approx(0.7)
     assert a["by_confidence"]["high"] == {"n": 5, "agreement": 1.0,
@@ -221,7 +221,41 @@ def test_blind_annotations_are_compared_with_the_corpus_and_the_model(
     assert a["both_right"] + a["only_model_right"] == round(10 * a["model_accuracy"])
     assert sum(d["n"] for d in a["disagreements"]) == 3
     markdown = out.read_text(encoding="utf-8")
-    assert "Blind annotation" in markdown and "| high | 5 | 100.0 |" in markdown
+    assert "Blind annotation 1" in markdown and "| high | 5 | 100.0 |" in markdown
+    assert "Between annotators" not in markdown  # one annotator
+
+
+def test_two_annotators_are_compared_with_each_other_and_their_consensus(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """Annotator 2 agrees with annotator 1 on 8 of the 10 rows they share."""
+    rows = _fixture_texts()[:12]
+    key = real_eval.row_key
+    first = [(key(t), lab, "high") for t, lab in rows[:10]]
+    second = [(key(t), lab if i < 8 else ("SYT" if lab != "SYT" else "SXD"), "low")
+              for i, (t, lab) in enumerate(rows[:10])]
+    second += [(key(t), lab, "high") for t, lab in rows[10:]]  # only annotator 2 has these
+    one = _write_annotations(tmp_path / "one.csv", first)
+    two = _write_annotations(tmp_path / "two.csv", second)
+    result = _run("--real", str(FIXTURE), "--seed", str(small_corpus), "--folds", "3",
+                  "--annotations", str(one), "--annotations", str(two), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [a["n"] for a in data["annotations"]] == [10, 12]
+    agreement = data["annotator_agreement"]
+    assert agreement["n"] == 10 and agreement["consensus_rows"] == 8
+    assert agreement["pairs"][0]["annotators"] == [1, 2]
+    assert agreement["pairs"][0]["agreement"] == pytest.approx(0.8)
+    labels = [lab for _, lab in rows[:10]]
+    other = [lab if i < 8 else ("SYT" if lab != "SYT" else "SXD") for i, lab in enumerate(labels)]
+    assert agreement["pairs"][0]["kappa"] == pytest.approx(real_eval.cohen_kappa(labels, other))
+    assert agreement["corpus_equals_consensus"] == 1.0  # annotator 1 copied the corpus
+
+
+def test_cohen_kappa() -> None:
+    assert real_eval.cohen_kappa(["a", "b", "a", "b"], ["a", "b", "a", "b"]) == 1.0
+    assert real_eval.cohen_kappa(["a", "a", "b", "b"], ["a", "b", "a", "b"]) == 0.0
+    assert real_eval.cohen_kappa(["a", "a"], ["a", "a"]) is None  # chance agreement is total
 
 
 @pytest.mark.parametrize(("content", "needle"), [
@@ -251,16 +285,19 @@ def test_the_documented_run_on_the_shipped_corpus_gives_the_published_figures() 
     as_written, unaccented = (float(cells[i].split()[0]) for i in (2, 4))
     readme = (REPO / "nlp" / "README.md").read_text(encoding="utf-8")
     command = ("bench/nlp_real_eval.py --real nlp/data/real_corpus.csv --annotations\n"
-               "bench/data/blind_labels.csv")
+               "bench/data/blind_labels.csv --annotations bench/data/blind_labels_2.csv")
     assert command in readme and f"{as_written} (" in readme
     result = _run("--real", "nlp/data/real_corpus.csv",
-                  "--annotations", "bench/data/blind_labels.csv", "--json")
+                  "--annotations", "bench/data/blind_labels.csv",
+                  "--annotations", "bench/data/blind_labels_2.csv", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     both = data["settings"]["seed_and_real"]
     # The SVM's solver may break ties differently from run to run: a row or two.
     assert abs(100 * both["as_written"]["accuracy"] - as_written) <= 0.5
     assert abs(100 * both["unaccented"]["accuracy"] - unaccented) <= 0.5
-    annotation = data["annotation"]
-    assert annotation["n"] == 196 and annotation["not_in_corpus"] == 0
-    assert f"{100 * annotation['agreement']:.1f} %" in published
+    for annotation in data["annotations"]:
+        assert annotation["n"] == 196 and annotation["not_in_corpus"] == 0
+        assert f"{100 * annotation['agreement']:.1f} %" in published
+    kappa = data["annotator_agreement"]["pairs"][0]["kappa"]
+    assert f"Cohen's kappa {kappa:.3f}" in published
