@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -250,11 +250,26 @@ class ComplaintDesk:
         )
         return DeskResult(outgoing=out, complaint=row)
 
-    def redraw(self, session: Session, row: Complaint, last: lc.HistoryEntry) -> list[Outgoing]:
+    def redraw(
+        self, session: Session, row: Complaint, last: lc.HistoryEntry | None
+    ) -> list[Outgoing]:
         """The edits that bring every card of `row` up to date after a change made outside
-        `act` (an assignment in the console), `last` being that change's history entry."""
+        `act` (an assignment in the console, a deletion request), `last` being that change's
+        history entry if it has one."""
         facts = store.facts(row, self.unit_code(session, row))
         return self._render(session, row, facts, [], last=last, refresh=True)
+
+    def redraw_cards(self, session: Session, complaint_ids: Sequence[int]) -> int:
+        """Queue the edits of these complaints' cards (after a deletion request erased the
+        citizen's part: the delivered cards lose the text's personal data, the location and
+        the photos' count too); how many complaints."""
+        done = 0
+        for complaint_id in complaint_ids:
+            row = session.get(Complaint, complaint_id)
+            if row is not None:
+                store_outbox(session, self.redraw(session, row, None))
+                done += 1
+        return done
 
     def redraw_released(self, session: Session) -> int:
         """Queue the card edits of the complaints `store.release_assignments` gave back in
@@ -427,7 +442,8 @@ class ComplaintDesk:
         """`/xoa`: the citizen's part of their complaints erased, the complaints kept."""
         erased = store.forget(session, channel, external_id, mask_pii, at)
         if erased:
-            log.info("erased the citizen's part of %s complaints", erased)
+            self.redraw_cards(session, erased)
+            log.info("erased the citizen's part of %s complaints", len(erased))
 
     # --- the citizen's read-only view ------------------------------------------------------
 

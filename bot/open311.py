@@ -647,6 +647,7 @@ class Open311:
                 at=utcnow(),
                 codes=deletion.codes,
             )
+            self.desk.redraw_cards(session, done.complaint_ids)  # delivered cards too
         log.info("open311: a deletion request erased the submitter of %s requests", done.requests)
         return done.requests
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from storage import outbox
+from storage.complaints import remember_card
 from storage.db import session_scope
 from storage.types import utcnow
 
@@ -79,6 +80,26 @@ class DeliveryStats:
     done: set[int] = field(default_factory=set)  # outbox ids settled in this pass
 
 
+def _delivered_card(
+    message: outbox.Pending, platform_id: str | None
+) -> tuple[int, int, int] | None:
+    """(complaint, chat, message) when `message` is a complaint's new card (marked with
+    "complaint" by `bot.desk.card_payload`; an edit of a card is not a new one) delivered to
+    a chat whose platform gave the message an id."""
+    complaint = message.payload.get("complaint")
+    if (
+        not isinstance(complaint, int)
+        or "edit_message_id" in message.payload
+        or not platform_id
+        or not platform_id.isdigit()
+    ):
+        return None
+    try:
+        return complaint, int(message.recipient), int(platform_id)
+    except ValueError:
+        return None
+
+
 class Sender:
     """Sends what is due, oldest first; failures back off exponentially, then go dead."""
 
@@ -119,6 +140,8 @@ class Sender:
                 outbox.mark_sent_many(
                     session, [(message.id, platform_id)], self.clock(), erase=erase
                 )
+                if (card := _delivered_card(message, platform_id)) is not None:
+                    remember_card(session, *card)
             stats.sent += 1
         return stats
 
@@ -440,6 +463,9 @@ class OutboxWorker:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._acks: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._erase: set[int] = set()  # sent messages to delete once acknowledged (/xoa)
+        # Delivered complaint cards, recorded with their acknowledgement: outbox id ->
+        # (complaint, chat, platform message), so later changes edit the card in place.
+        self._cards: dict[int, tuple[int, int, int]] = {}
         self._recording: asyncio.Task[None] | None = None
         self.ack_retry_max = ack_retry_max
         self.stop_timeout = stop_timeout
@@ -659,12 +685,17 @@ class OutboxWorker:
         self, acknowledged: list[tuple[int, str | None]], renew: list[int] | None = None
     ) -> None:
         erase = [i for i, _ in acknowledged if i in self._erase]
+        cards = [self._cards[i] for i, _ in acknowledged if i in self._cards]
         lost: set[int] = set()
         with session_scope(self.engine) as session:
             outbox.mark_sent_many(session, acknowledged, self.clock(), erase=erase)
+            for complaint_id, chat_id, card_message in cards:
+                remember_card(session, complaint_id, chat_id, card_message)
             if renew:
                 kept = outbox.renew(session, renew, self.owner, self.clock() + self.lease)
                 lost = set(renew) - kept
+        for i, _ in acknowledged:
+            self._cards.pop(i, None)
         self._erase.difference_update(erase)
         if lost:
             self._lost |= lost  # read by the event loop once this thread returns
@@ -705,6 +736,8 @@ class OutboxWorker:
             self._held.discard(message.id)
             if message.payload.get("erase"):
                 self._erase.add(message.id)
+            if (card := _delivered_card(message, platform_id)) is not None:
+                self._cards[message.id] = card
             await asyncio.shield(self._acknowledge(message.id, platform_id))
             stats.sent += 1
 

@@ -338,6 +338,7 @@ def privacy_forget(
     engine = open_database(get_settings())
     with session_scope(engine) as session:
         done = forget_submitter(session, email=address, phone=number, actor="cli", at=utcnow())
+        complaint_desk(get_settings()).redraw_cards(session, done.complaint_ids)
     typer.echo(
         f"{done.requests} Open311 requests: the submitter's personal data erased"
         f" ({done.citizens} citizen records deleted); the complaints stay"

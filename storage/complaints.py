@@ -558,10 +558,13 @@ def contact_of(
     return citizen.id, citizen.display_name, citizen.phone
 
 
-def forget(session: Session, channel: str, external_id: str, mask: Any, at: datetime) -> int:
+def forget(
+    session: Session, channel: str, external_id: str, mask: Any, at: datetime
+) -> list[int]:
     """Erase a citizen's part of their complaints (chat, contact details, photos, location;
     the text masked) and drop every outbox message still waiting for that chat. The
-    complaints stay for the unit's record and the statistics. Returns how many."""
+    complaints stay for the unit's record and the statistics. Returns their ids (their
+    cards are redrawn: `ComplaintDesk.redraw_cards`)."""
     rows = list(
         session.exec(
             select(Complaint).where(
@@ -602,7 +605,7 @@ def forget(session: Session, channel: str, external_id: str, mask: Any, at: date
         session.execute(
             delete(table(ConsentRecord)).where(table(ConsentRecord).c.citizen_id == cid)
         )
-    return len(rows)
+    return [r.id for r in rows if r.id is not None]
 
 
 def audit(
@@ -649,7 +652,8 @@ def load_upload(session: Session, key: str) -> tuple[str, bytes] | None:
 
 
 def remember_card(session: Session, complaint_id: int, chat_id: int, message_id: int) -> None:
-    """The card of a complaint is this message of this group (its buttons were pressed)."""
+    """The card of a complaint is this message of this group (delivered there, or its
+    buttons pressed there): later changes edit it in place."""
     insert_ = (
         postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )

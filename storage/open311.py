@@ -233,6 +233,7 @@ class Forgotten:
 
     requests: int
     citizens: int
+    complaint_ids: tuple[int, ...] = ()  # their cards are redrawn (ComplaintDesk.redraw_cards)
 
 
 def forget_submitter(
@@ -350,7 +351,7 @@ def forget_submitter(
         },
         at,
     )
-    return Forgotten(len(rows), len(gone))
+    return Forgotten(len(rows), len(gone), tuple(r.id for r in rows if r.id is not None))
 
 
 def _scrub_outbox(session: Session, codes: Sequence[str], scrub: _Scrubber) -> None:

@@ -345,3 +345,32 @@ def test_transfer_with_the_unit_picker_then_reopen(world: World) -> None:
     settle(world.engine)
     assert complaint(world.engine).status == "reopened"
     assert "mở lại" in citizen.texts()[-1]
+
+
+def test_a_delivered_card_is_remembered_and_redrawn_when_the_citizen_erases_their_data(
+    world: World,
+) -> None:
+    """The card the group received (nobody pressed it) is recorded where it landed; the
+    citizen's `/xoa` then edits it: no photo count, the text as masked."""
+    link_group(world)
+    citizen = world.citizen(705)
+    submit(world, citizen)
+    row = complaint(world.engine)
+    the_card = card(world)
+    assert msg.CARD_PHOTOS.format(n=1) in the_card["text"]
+    with session_scope(world.engine) as session:
+        assert store.cards_of(session, row.id) == {GROUP: the_card["_message_id"]}
+    citizen.say("/xoa")
+    settle(world.engine)
+    citizen.say("có")
+    settle(world.engine)
+    assert citizen.texts()[-1] == msg.FORGET_DONE
+    edits = [
+        p for m, p in world.fake.calls
+        if m == "editMessageText" and int(p["chat_id"]) == GROUP
+        and int(p["message_id"]) == the_card["_message_id"]
+    ]  # fmt: skip
+    assert edits, "the delivered card was not edited"
+    assert row.code in edits[-1]["text"]
+    assert msg.CARD_PHOTOS.format(n=1) not in edits[-1]["text"]
+    assert complaint(world.engine).photos == []

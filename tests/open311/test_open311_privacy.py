@@ -86,6 +86,19 @@ def submitter_files_two_and_someone_else_one(api: Live) -> tuple[str, str, str]:
     return a, b, c
 
 
+def card_edits(api: Live, message_id: int) -> list[str]:
+    """Texts of the queued edits of the unit group's card `message_id`, oldest first."""
+    from storage.models import OutboxMessage
+
+    with api.engine.connect() as conn:
+        payloads = conn.execute(
+            sa.select(OutboxMessage.payload)  # type: ignore[call-overload]
+            .where(OutboxMessage.recipient == str(GROUP))
+            .order_by(OutboxMessage.id)
+        ).scalars()
+        return [str(p["text"]) for p in payloads if p.get("edit_message_id") == message_id]
+
+
 def test_a_deletion_request_erases_the_submitter_everywhere(api: Live) -> None:
     a, b, c = submitter_files_two_and_someone_else_one(api)
     before = traces(api.engine, NEEDLES)
@@ -98,9 +111,13 @@ def test_a_deletion_request_erases_the_submitter_everywhere(api: Live) -> None:
 
     assert forget(api, {"email": EMAIL}, key=None).status_code == 401
     assert forget(api, {"email": EMAIL}, key="nope").status_code == 403
+    cards_before = card_edits(api, 77)
     assert affected(forget(api, {"phone": "+84 912 345 678", "email": EMAIL.title()})) == 2
 
     assert traces(api.engine, NEEDLES) == []
+    # A's card, already delivered to the unit's group (message 77), is edited: masked text.
+    (redrawn,) = card_edits(api, 77)[len(cards_before):]
+    assert a in redrawn and "[TÊN]" in redrawn and LEAK in redrawn
     # The complaints stay, handled as before: A answered, B open at the unit; the contact gone.
     kept = complaint(api.engine, a)
     assert kept.status == "answered" and kept.code == a and kept.unit_id is not None
