@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -48,6 +47,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: the library is the repository's
     sys.path.insert(0, str(REPO))
 
+# One reader of the corpus's CSV files, and its one-line errors (exit code 2 here too).
+from nlp.data.build_real_corpus import InputError, read_csv  # noqa: E402
+
 COLUMNS = ("text", "label", "agency", "source_url", "date", "note")
 ANNOTATION_COLUMNS = ("key", "label", "confidence")
 CONFIDENCES = ("high", "medium", "low")
@@ -61,10 +63,6 @@ SWEEP = [round(0.20 + 0.05 * i, 2) for i in range(13)]  # 0.20 .. 0.80
 ROUTED_ACCURACY_TARGET = 0.90
 BOOTSTRAP_ROUNDS = 1000
 RANDOM_STATE = 0
-
-
-class InputError(Exception):
-    """A bad argument or input file: printed as one line, exit code 2."""
 
 
 # --- reading the corpus -------------------------------------------------------------------
@@ -104,43 +102,26 @@ def load_real(path: Path, known_labels: Sequence[str]) -> RealCorpus:
     A row with an empty label is skipped and counted (the corpus keeps rows whose answer names
     no agency with the reason in ``note``); an unknown label is an error, never a new unit.
     """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     known = set(known_labels)
     corpus = RealCorpus([], [], [])
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip().lower() for c in reader.fieldnames or []]
-            missing = [c for c in COLUMNS if c not in columns]
-            if missing:
-                raise InputError(
-                    f"{path}: expected columns {','.join(COLUMNS)}; missing {','.join(missing)}"
-                    f" (header: {','.join(columns) or 'empty'})"
-                )
-            reader.fieldnames = columns
-            for line, row in enumerate(reader, start=2):
-                text = " ".join((row.get("text") or "").split())
-                label = (row.get("label") or "").strip()
-                if not text:
-                    corpus.skipped_empty += 1
-                    continue
-                if not label:
-                    corpus.skipped_unlabelled += 1
-                    continue
-                if label not in known:
-                    raise InputError(f"{path}:{line}: unknown unit code {label!r}")
-                group = source_key(row.get("source_url") or "")
-                if not group:
-                    corpus.no_source += 1
-                    group = f"row:{line}"
-                corpus.texts.append(text)
-                corpus.labels.append(label)
-                corpus.groups.append(group)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+    for line, row in read_csv(path, COLUMNS):
+        text = " ".join((row.get("text") or "").split())
+        label = (row.get("label") or "").strip()
+        if not text:
+            corpus.skipped_empty += 1
+            continue
+        if not label:
+            corpus.skipped_unlabelled += 1
+            continue
+        if label not in known:
+            raise InputError(f"{path}:{line}: unknown unit code {label!r}")
+        group = source_key(row.get("source_url") or "")
+        if not group:
+            corpus.no_source += 1
+            group = f"row:{line}"
+        corpus.texts.append(text)
+        corpus.labels.append(label)
+        corpus.groups.append(group)
     if not corpus.texts:
         raise InputError(f"{path}: no labelled rows")
     corpus.duplicates_across_sources = _duplicates_across_sources(corpus.texts, corpus.groups)
@@ -200,33 +181,18 @@ def row_key(text: str) -> str:
 
 def load_annotations(path: Path, known_labels: Sequence[str]) -> dict[str, tuple[str, str]]:
     """``key -> (label, confidence)``; raise :class:`InputError` on a bad file."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     known, out = set(known_labels), {}
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip().lower() for c in reader.fieldnames or []]
-            missing = [c for c in ANNOTATION_COLUMNS if c not in columns]
-            if missing:
-                raise InputError(f"{path}: expected columns {','.join(ANNOTATION_COLUMNS)}; "
-                                 f"missing {','.join(missing)}")
-            reader.fieldnames = columns
-            for line, row in enumerate(reader, start=2):
-                key, label = (row.get("key") or "").strip(), (row.get("label") or "").strip()
-                confidence = (row.get("confidence") or "").strip().lower()
-                if label not in known:
-                    raise InputError(f"{path}:{line}: unknown unit code {label!r}")
-                if confidence not in CONFIDENCES:
-                    raise InputError(f"{path}:{line}: confidence must be one of "
-                                     f"{', '.join(CONFIDENCES)}, not {confidence!r}")
-                if not key or key in out:
-                    raise InputError(f"{path}:{line}: empty or repeated key {key!r}")
-                out[key] = (label, confidence)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+    for line, row in read_csv(path, ANNOTATION_COLUMNS):
+        key, label = (row.get("key") or "").strip(), (row.get("label") or "").strip()
+        confidence = (row.get("confidence") or "").strip().lower()
+        if label not in known:
+            raise InputError(f"{path}:{line}: unknown unit code {label!r}")
+        if confidence not in CONFIDENCES:
+            raise InputError(f"{path}:{line}: confidence must be one of "
+                             f"{', '.join(CONFIDENCES)}, not {confidence!r}")
+        if not key or key in out:
+            raise InputError(f"{path}:{line}: empty or repeated key {key!r}")
+        out[key] = (label, confidence)
     if not out:
         raise InputError(f"{path}: no annotations")
     return out

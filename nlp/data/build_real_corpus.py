@@ -39,7 +39,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -96,28 +96,37 @@ def _on(name: str, hosts: Iterable[str]) -> bool:
     return any(name == h or name.endswith(f".{h}") for h in hosts)
 
 
+def read_csv(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a UTF-8 CSV file that has ``columns`` (header read
+    case-insensitively); a missing file, a missing column, bad encoding or broken CSV raises
+    :class:`InputError`. Also the reader of ``bench/nlp_real_eval.py``."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            names = [c.strip().lower() for c in reader.fieldnames or []]
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise InputError(
+                    f"{path}: expected columns {','.join(columns)}; missing {','.join(missing)}"
+                    f" (header: {','.join(names) or 'empty'})"
+                )
+            reader.fieldnames = names
+            yield from enumerate(reader, start=2)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: malformed CSV ({exc})") from exc
+
+
 def read_parts(paths: Sequence[Path]) -> list[dict[str, str]]:
     """Every row of every part, in order; raise :class:`InputError` on a bad file."""
-    rows: list[dict[str, str]] = []
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                columns = [c.strip().lower() for c in reader.fieldnames or []]
-                missing = [c for c in COLUMNS if c not in columns]
-                if missing:
-                    raise InputError(f"{path}: expected columns {','.join(COLUMNS)}; "
-                                     f"missing {','.join(missing)}")
-                reader.fieldnames = columns
-                for row in reader:
-                    rows.append({c: " ".join((row.get(c) or "").split()) for c in COLUMNS})
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 ({exc.reason})") from exc
-        except csv.Error as exc:
-            raise InputError(f"{path}: malformed CSV ({exc})") from exc
-    return rows
+    return [
+        {c: " ".join((row.get(c) or "").split()) for c in COLUMNS}
+        for path in paths
+        for _, row in read_csv(path, COLUMNS)
+    ]
 
 
 def trigrams(text: str) -> frozenset[str]:
