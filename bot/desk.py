@@ -262,12 +262,19 @@ class ComplaintDesk:
     def redraw_cards(self, session: Session, complaint_ids: Sequence[int]) -> int:
         """Queue the edits of these complaints' cards (after a deletion request erased the
         citizen's part: the delivered cards lose the text's personal data, the location and
-        the photos' count too); how many complaints."""
+        the photos' count too) and the deletion of their photo messages; how many
+        complaints."""
         done = 0
         for complaint_id in complaint_ids:
             row = session.get(Complaint, complaint_id)
             if row is not None:
-                store_outbox(session, self.redraw(session, row, None))
+                out = self.redraw(session, row, None)
+                # The photos went as messages of their own: deleted, not redrawn.
+                out += [
+                    (STAFF_CHANNEL, str(chat), {"text": "", "delete_message_id": message})
+                    for chat, message in store.take_photo_messages(session, complaint_id)
+                ]
+                store_outbox(session, out)
                 done += 1
         return done
 
@@ -429,10 +436,12 @@ class ComplaintDesk:
     def _photos(self, row: Complaint, groups: list[int]) -> list[Outgoing]:
         out: list[Outgoing] = []
         for kind, ref in row.photos:
+            # "complaint_photo": the sender records where it lands (a deletion request
+            # deletes it there).
             if kind == "photo":  # a Telegram file id: the group can be sent the photo itself
-                payload = {"text": row.code or "", "photo": ref, "buttons": []}
+                payload = {"text": row.code or "", "photo": ref, "complaint_photo": row.id}
             elif kind == "upload":  # a web chat upload, read from the database when sent
-                payload = {"text": row.code or "", "photo_upload": ref, "buttons": []}
+                payload = {"text": row.code or "", "photo_upload": ref, "complaint_photo": row.id}
             else:
                 continue  # URLs (Zalo) are listed on the card
             out += [(STAFF_CHANNEL, str(g), dict(payload)) for g in groups]

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from storage import outbox
-from storage.complaints import remember_card
+from storage.complaints import remember_delivery
 from storage.db import session_scope
 from storage.types import utcnow
 
@@ -80,22 +80,26 @@ class DeliveryStats:
     done: set[int] = field(default_factory=set)  # outbox ids settled in this pass
 
 
-def _delivered_card(
-    message: outbox.Pending, platform_id: str | None
-) -> tuple[int, int, int] | None:
-    """(complaint, chat, message) when `message` is a complaint's new card (marked with
-    "complaint" by `bot.desk.card_payload`; an edit of a card is not a new one) delivered to
-    a chat whose platform gave the message an id."""
-    complaint = message.payload.get("complaint")
+Delivery = tuple[str, int, int, int]  # "card" or "photo", complaint, chat, platform message
+
+
+def _delivered(message: outbox.Pending, platform_id: str | None) -> Delivery | None:
+    """What to remember of a delivered message: a complaint's new card (marked "complaint"
+    by `bot.desk.card_payload`; an edit of a card is not a new one) or photo ("complaint_photo",
+    `ComplaintDesk._photos`), in a chat whose platform gave the message an id."""
+    payload = message.payload
+    kind, complaint = "card", payload.get("complaint")
+    if "complaint_photo" in payload:
+        kind, complaint = "photo", payload.get("complaint_photo")
     if (
         not isinstance(complaint, int)
-        or "edit_message_id" in message.payload
+        or "edit_message_id" in payload
         or not platform_id
         or not platform_id.isdigit()
     ):
         return None
     try:
-        return complaint, int(message.recipient), int(platform_id)
+        return kind, complaint, int(message.recipient), int(platform_id)
     except ValueError:
         return None
 
@@ -140,8 +144,8 @@ class Sender:
                 outbox.mark_sent_many(
                     session, [(message.id, platform_id)], self.clock(), erase=erase
                 )
-                if (card := _delivered_card(message, platform_id)) is not None:
-                    remember_card(session, *card)
+                if (delivered := _delivered(message, platform_id)) is not None:
+                    remember_delivery(session, *delivered)
             stats.sent += 1
         return stats
 
@@ -463,9 +467,10 @@ class OutboxWorker:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._acks: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._erase: set[int] = set()  # sent messages to delete once acknowledged (/xoa)
-        # Delivered complaint cards, recorded with their acknowledgement: outbox id ->
-        # (complaint, chat, platform message), so later changes edit the card in place.
-        self._cards: dict[int, tuple[int, int, int]] = {}
+        # Delivered complaint cards and photos, recorded with their acknowledgement: outbox
+        # id -> (kind, complaint, chat, platform message), so later changes edit the card in
+        # place and a deletion request deletes the photos.
+        self._deliveries: dict[int, Delivery] = {}
         self._recording: asyncio.Task[None] | None = None
         self.ack_retry_max = ack_retry_max
         self.stop_timeout = stop_timeout
@@ -685,17 +690,17 @@ class OutboxWorker:
         self, acknowledged: list[tuple[int, str | None]], renew: list[int] | None = None
     ) -> None:
         erase = [i for i, _ in acknowledged if i in self._erase]
-        cards = [self._cards[i] for i, _ in acknowledged if i in self._cards]
+        deliveries = [self._deliveries[i] for i, _ in acknowledged if i in self._deliveries]
         lost: set[int] = set()
         with session_scope(self.engine) as session:
             outbox.mark_sent_many(session, acknowledged, self.clock(), erase=erase)
-            for complaint_id, chat_id, card_message in cards:
-                remember_card(session, complaint_id, chat_id, card_message)
+            for delivered in deliveries:
+                remember_delivery(session, *delivered)
             if renew:
                 kept = outbox.renew(session, renew, self.owner, self.clock() + self.lease)
                 lost = set(renew) - kept
         for i, _ in acknowledged:
-            self._cards.pop(i, None)
+            self._deliveries.pop(i, None)
         self._erase.difference_update(erase)
         if lost:
             self._lost |= lost  # read by the event loop once this thread returns
@@ -736,8 +741,8 @@ class OutboxWorker:
             self._held.discard(message.id)
             if message.payload.get("erase"):
                 self._erase.add(message.id)
-            if (card := _delivered_card(message, platform_id)) is not None:
-                self._cards[message.id] = card
+            if (delivered := _delivered(message, platform_id)) is not None:
+                self._deliveries[message.id] = delivered
             await asyncio.shield(self._acknowledge(message.id, platform_id))
             stats.sent += 1
 

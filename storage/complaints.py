@@ -23,6 +23,7 @@ from storage.models import (
     Complaint,
     ComplaintCard,
     ComplaintEvent,
+    ComplaintPhotoMessage,
     ComplaintSequence,
     ConsentRecord,
     Dossier,
@@ -673,6 +674,43 @@ def remember_card(session: Session, complaint_id: int, chat_id: int, message_id:
             set_={"message_id": message_id, "updated_at": values["updated_at"]},
         )
     )
+
+
+def remember_photo(session: Session, complaint_id: int, chat_id: int, message_id: int) -> None:
+    """A photo of the complaint was delivered as this message of this group."""
+    if session.get(ComplaintPhotoMessage, (complaint_id, chat_id, message_id)) is None:
+        session.add(
+            ComplaintPhotoMessage(complaint_id=complaint_id, chat_id=chat_id, message_id=message_id)
+        )
+
+
+def remember_delivery(
+    session: Session, kind: str, complaint_id: int, chat_id: int, message_id: int
+) -> None:
+    """Where a complaint's card (`kind` "card") or photo ("photo") landed: the sender
+    records it with the platform's acknowledgement."""
+    remember = remember_card if kind == "card" else remember_photo
+    remember(session, complaint_id, chat_id, message_id)
+
+
+def take_photo_messages(session: Session, complaint_id: int) -> list[tuple[int, int]]:
+    """(chat, message) of the complaint's delivered photo messages, forgotten once taken
+    (to be deleted there), and its photo messages still waiting in the outbox dropped."""
+    rows = session.exec(
+        select(ComplaintPhotoMessage).where(ComplaintPhotoMessage.complaint_id == complaint_id)
+    ).all()
+    found = [(row.chat_id, row.message_id) for row in rows]
+    for row in rows:
+        session.delete(row)
+    waiting = session.execute(
+        select(_outbox.c.id, _outbox.c.payload).where(
+            _outbox.c.status == "pending", _outbox.c.channel == "telegram"
+        )
+    ).all()
+    drop = [i for i, payload in waiting if (payload or {}).get("complaint_photo") == complaint_id]
+    if drop:
+        session.execute(delete(_outbox).where(_outbox.c.id.in_(drop)))
+    return found
 
 
 def assignee_name(session: Session, row: Complaint) -> str:

@@ -539,8 +539,8 @@ class Upload(SQLModel, table=True):
 
 
 class ComplaintCard(SQLModel, table=True):
-    """Where a complaint's card is in a Telegram group (learnt when a button on it is
-    pressed), so later changes edit it in place and replies go under it."""
+    """Where a complaint's card is in a Telegram group (learnt when it is delivered, or when
+    a button on it is pressed), so later changes edit it in place and replies go under it."""
 
     __tablename__ = "complaint_card"
 
@@ -550,6 +550,22 @@ class ComplaintCard(SQLModel, table=True):
     )
     message_id: int = Field(sa_type=BigInteger)
     updated_at: datetime = _ts()
+
+
+class ComplaintPhotoMessage(SQLModel, table=True):
+    """A photo of a complaint sent to a unit's Telegram group as a message of its own
+    (revision 0019): a deletion request deletes it there."""
+
+    __tablename__ = "complaint_photo_message"
+
+    complaint_id: int = Field(foreign_key="complaint.id", primary_key=True)
+    chat_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    message_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    created_at: datetime = _ts()
 
 
 class ReportClose(SQLModel, table=True):

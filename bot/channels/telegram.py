@@ -182,6 +182,8 @@ class TelegramTransport:
             text = listed_once(text, [b.text for row in markup.inline_keyboard for b in row])
         edit = payload.get("edit_message_id") or _edited(payload.get("buttons", []))
         try:
+            if payload.get("delete_message_id"):
+                return await self._delete(recipient, int(payload["delete_message_id"]))
             if edit:
                 inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
                 try:
@@ -236,6 +238,18 @@ class TelegramTransport:
         except TelegramError as exc:  # 5xx, timeouts, network: retry with backoff
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         return str(message.message_id)
+
+
+    async def _delete(self, recipient: str, message_id: int) -> str:
+        """Delete a message the bot sent (a complaint's photo, after a deletion request).
+        Already gone is done; one Telegram refuses to delete (older than 48 hours in a group)
+        is a permanent failure, dead-lettered with its reason."""
+        try:
+            await self.bot.delete_message(chat_id=int(recipient), message_id=message_id)
+        except BadRequest as exc:
+            if "not found" not in str(exc).lower():
+                raise
+        return str(message_id)
 
 
 def _edited(buttons: list[dict[str, str]]) -> str | None:

@@ -82,14 +82,17 @@ async def _params(request: Request) -> dict[str, Any]:
 
 @dataclass
 class FakeTelegram:
-    """A Bot API server: getMe, sendMessage, answerCallbackQuery, editMessageText, webhooks,
-    getUpdates. `failures` is a list of HTTP codes that the next sendMessage calls get."""
+    """A Bot API server: getMe, sendMessage, answerCallbackQuery, editMessageText,
+    deleteMessage, webhooks, getUpdates. `failures` is a list of HTTP codes that the next
+    sendMessage calls get; `refusals` maps a message id to the 400 description its
+    deleteMessage gets."""
 
     token: str = "123456:TEST-token"
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     retry_after: int = 1
+    refusals: dict[int, str] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -115,6 +118,11 @@ class FakeTelegram:
                 body["parameters"] = {"retry_after": self.retry_after}
                 body["description"] = f"Too Many Requests: retry after {self.retry_after}"
             return JSONResponse(body, status_code=code)
+        refused = self.refusals.get(int(params.get("message_id") or 0))
+        if method == "deleteMessage" and refused:
+            self.calls.append((f"{method}!400", params))
+            body = {"ok": False, "error_code": 400, "description": refused}
+            return JSONResponse(body, status_code=400)
         self.calls.append((method, params))
         result: Any = True
         if method == "getMe":

@@ -288,3 +288,38 @@ def test_hostile_updates_get_4xx_or_are_ignored_never_a_500(running: Running) ->
     pressed["callback_query"]["message"]["date"] = 10**20  # a date no datetime can hold
     assert citizen.post(pressed).status_code == 200
     assert citizen.post(pressed).status_code == 200  # and again, as Telegram would redeliver
+
+
+def test_a_photo_message_is_deleted_gone_is_done_and_too_old_is_dead_lettered(
+    sqlite_url: str,
+) -> None:
+    """Deletion payloads (a complaint's photo, after a deletion request) through the real
+    transport: deleted; already gone counts as done; one Telegram refuses (older than 48
+    hours) is dead-lettered with its reason, at once."""
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    fake = FakeTelegram(refusals={
+        502: "Bad Request: message to delete not found",
+        503: "Bad Request: message can't be deleted",
+    })  # fmt: skip
+    with serve(fake.app()) as tg:
+        settings = channel_settings(sqlite_url, tg, outbox_max_attempts=3)
+        with session_scope(engine) as session:
+            from storage.conversations import enqueue
+
+            for message in (501, 502, 503):
+                enqueue(session, "telegram", "-100777", {"text": "", "delete_message_id": message})
+        with serve(create_app(settings)):
+            settle(engine)
+    t = table(OutboxMessage)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.payload, t.c.status, t.c.attempts, t.c.last_error))
+        by_message = {r.payload["delete_message_id"]: r for r in rows}
+    assert by_message[501].status == by_message[502].status == "sent"
+    assert by_message[503].status == "dead" and by_message[503].attempts == 1
+    assert "can't be deleted" in by_message[503].last_error
+    assert [int(p["message_id"]) for m, p in fake.calls if m.startswith("deleteMessage")] == [
+        501, 502, 503
+    ]
+    assert not [m for m, _ in fake.calls if m in ("sendMessage", "editMessageText")]
+    engine.dispose()

@@ -350,16 +350,20 @@ def test_transfer_with_the_unit_picker_then_reopen(world: World) -> None:
 def test_a_delivered_card_is_remembered_and_redrawn_when_the_citizen_erases_their_data(
     world: World,
 ) -> None:
-    """The card the group received (nobody pressed it) is recorded where it landed; the
-    citizen's `/xoa` then edits it: no photo count, the text as masked."""
+    """The card and the photo the group received (nobody pressed the card) are recorded
+    where they landed; the citizen's `/xoa` then edits the card (no photo count, the text as
+    masked) and deletes the photo message."""
     link_group(world)
     citizen = world.citizen(705)
     submit(world, citizen)
     row = complaint(world.engine)
     the_card = card(world)
     assert msg.CARD_PHOTOS.format(n=1) in the_card["text"]
+    (photo,) = [p for m, p in world.fake.calls if m == "sendPhoto" and int(p["chat_id"]) == GROUP]
     with session_scope(world.engine) as session:
         assert store.cards_of(session, row.id) == {GROUP: the_card["_message_id"]}
+    wait_for(lambda: photo_rows(world.engine) == [(row.id, GROUP, photo["_message_id"])],
+             what="the photo message recorded")
     citizen.say("/xoa")
     settle(world.engine)
     citizen.say("có")
@@ -374,3 +378,17 @@ def test_a_delivered_card_is_remembered_and_redrawn_when_the_citizen_erases_thei
     assert row.code in edits[-1]["text"]
     assert msg.CARD_PHOTOS.format(n=1) not in edits[-1]["text"]
     assert complaint(world.engine).photos == []
+    deleted = [p for m, p in world.fake.calls if m == "deleteMessage"]
+    assert [(int(p["chat_id"]), int(p["message_id"])) for p in deleted] == [
+        (GROUP, photo["_message_id"])
+    ]
+    assert photo_rows(world.engine) == []  # forgotten once deleted
+
+
+def photo_rows(engine: Engine) -> list[tuple[int, int, int]]:
+    from storage.models import ComplaintPhotoMessage
+
+    with engine.connect() as conn:
+        t = ComplaintPhotoMessage.__table__  # type: ignore[attr-defined]
+        return [tuple(r) for r in conn.execute(sa.select(t.c.complaint_id, t.c.chat_id,
+                                                         t.c.message_id))]
