@@ -111,9 +111,20 @@ def add_dossier(
 
 @pytest.fixture(scope="session")
 def nlp_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The default routing model, trained once per test session (a few seconds)."""
+    """The default routing model, trained once per test run: under xdist the workers share
+    one directory (the first trains it, under a file lock; ~10 s each time saved). Tests
+    read it; one that changes a model copies it first."""
+    from filelock import FileLock
+
+    from nlp.model import CARD_FILE
     from nlp.router import train_default
 
-    directory = tmp_path_factory.mktemp("nlp-model")
-    train_default(directory)
+    # Under xdist the base temp is per worker, its parent per run; alone, it is per run.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    directory = root / "nlp-default-model"
+    with FileLock(str(root / "nlp-default-model.lock")):
+        if not (directory / CARD_FILE).exists():
+            train_default(directory)
     return directory

@@ -23,7 +23,6 @@ from sqlalchemy.engine import Engine
 from bot import messages as msg
 from bot.desk import ComplaintDesk
 from hailong.server import create_app
-from nlp.router import train_default
 from storage import complaints as store
 from storage import migrate
 from storage.catalogue import load_catalogue, upsert_catalogue
@@ -42,10 +41,8 @@ TEXT = "Đèn đường trên đường Nguyễn Huệ hư hết cả tuần nay
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("nlp")
-    train_default(directory)
-    return directory
+def model_dir(nlp_model_dir: Path) -> Path:
+    return nlp_model_dir
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.desk import ComplaintDesk
 from bot.engine import Inbound
 from bot.service import ConversationService
-from nlp.router import Router, load_router, train_default
+from nlp.router import Router, load_router
 from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import session_scope
 from survey.loader import load_questionnaires
@@ -23,10 +23,8 @@ START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 in Ho Chi Minh City
 
 
 @pytest.fixture(scope="session")
-def router(tmp_path_factory: pytest.TempPathFactory) -> Router:
-    directory: Path = tmp_path_factory.mktemp("nlp-model")
-    train_default(directory)
-    return load_router(directory)
+def router(nlp_model_dir: Path) -> Router:
+    return load_router(nlp_model_dir)
 
 
 class Clock:

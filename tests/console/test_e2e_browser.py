@@ -23,7 +23,7 @@ from bot import messages as msg
 from bot.desk import ComplaintDesk
 from console import labels as t
 from hailong.server import create_app
-from nlp.router import load_router, train_default
+from nlp.router import load_router
 from storage import migrate
 from storage.catalogue import load_catalogue, upsert_catalogue
 from storage.db import make_engine, session_scope
@@ -58,9 +58,8 @@ class Console:
 
 
 @pytest.fixture
-def console(sqlite_url: str, tmp_path: Path) -> Iterator[Console]:
-    model_dir = tmp_path / "nlp"
-    train_default(model_dir)
+def console(sqlite_url: str, nlp_model_dir: Path) -> Iterator[Console]:
+    model_dir = nlp_model_dir
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)
     with session_scope(engine) as session:

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 
 from nlp.model import TrainedModel, default_corpus_path, load_corpus, write_corpus
-from nlp.router import Router, load_router, train_default
+from nlp.router import Router, load_router
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session")
-def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model directory holding the default model, trained from the seed and real corpora."""
-    directory = tmp_path_factory.mktemp("nlp-model")
-    train_default(directory)
-    return directory
+def default_model_dir(nlp_model_dir: Path) -> Path:
+    """A model directory holding the default model, trained from the seed and real corpora
+    (the run's shared one: copy it before changing it)."""
+    return nlp_model_dir
 
 
 @pytest.fixture(scope="session")
