@@ -583,14 +583,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from nlp.model import CorpusError, ModelError
 
@@ -613,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.out.write_text(markdown, encoding="utf-8")
             print(markdown)
             return 0
-        with _progress() as progress, warnings.catch_warnings():
+        with real_eval_module()._progress() as progress, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # rare units in grouped folds
             task = progress.add_task("starting", total=None)
             report = run(
