@@ -264,18 +264,19 @@ class ComplaintDesk:
         citizen's part: the delivered cards lose the text's personal data, the location and
         the photos' count too) and the deletion of their photo messages; how many
         complaints."""
+        out: list[Outgoing] = []
         done = 0
         for complaint_id in complaint_ids:
             row = session.get(Complaint, complaint_id)
             if row is not None:
-                out = self.redraw(session, row, None)
-                # The photos went as messages of their own: deleted, not redrawn.
-                out += [
-                    (STAFF_CHANNEL, str(chat), {"text": "", "delete_message_id": message})
-                    for chat, message in store.take_photo_messages(session, complaint_id)
-                ]
-                store_outbox(session, out)
+                out += self.redraw(session, row, None)
                 done += 1
+        # The photos went as messages of their own: deleted, not redrawn.
+        out += [
+            (STAFF_CHANNEL, str(chat), {"text": "", "delete_message_id": message})
+            for chat, message in store.take_photo_messages(session, complaint_ids, STAFF_CHANNEL)
+        ]
+        store_outbox(session, out)
         return done
 
     def redraw_released(self, session: Session) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from complaints import lifecycle as lc
 from storage.models import (
@@ -29,6 +29,7 @@ from storage.models import (
     Dossier,
     LinkCode,
     OutboxMessage,
+    OutboxStatus,
     RoutingExample,
     Staff,
     StaffPrompt,
@@ -693,21 +694,27 @@ def remember_delivery(
     remember(session, complaint_id, chat_id, message_id)
 
 
-def take_photo_messages(session: Session, complaint_id: int) -> list[tuple[int, int]]:
-    """(chat, message) of the complaint's delivered photo messages, forgotten once taken
-    (to be deleted there), and its photo messages still waiting in the outbox dropped."""
+def take_photo_messages(
+    session: Session, complaint_ids: Sequence[int], channel: str
+) -> list[tuple[int, int]]:
+    """(chat, message) of these complaints' delivered photo messages, forgotten once taken
+    (to be deleted there), and their photo messages still waiting in `channel`'s outbox
+    dropped (one scan of it for all the complaints)."""
+    wanted = set(complaint_ids)
     rows = session.exec(
-        select(ComplaintPhotoMessage).where(ComplaintPhotoMessage.complaint_id == complaint_id)
+        select(ComplaintPhotoMessage).where(
+            col(ComplaintPhotoMessage.complaint_id).in_(wanted)
+        )
     ).all()
     found = [(row.chat_id, row.message_id) for row in rows]
     for row in rows:
         session.delete(row)
     waiting = session.execute(
         select(_outbox.c.id, _outbox.c.payload).where(
-            _outbox.c.status == "pending", _outbox.c.channel == "telegram"
+            _outbox.c.status == OutboxStatus.PENDING.value, _outbox.c.channel == channel
         )
     ).all()
-    drop = [i for i, payload in waiting if (payload or {}).get("complaint_photo") == complaint_id]
+    drop = [i for i, payload in waiting if (payload or {}).get("complaint_photo") in wanted]
     if drop:
         session.execute(delete(_outbox).where(_outbox.c.id.in_(drop)))
     return found
